@@ -1,0 +1,129 @@
+"""Pieces every NAS environment shares: action checks, the top-K state, rewards.
+
+One place for each concept, so the three environments agree on conventions:
+
+* actions are float32 alpha matrices in [0, 1], matrix-shaped (``rows x ops``;
+  a flat vector of the same size is also accepted);
+* the CADAM "topk" state (Mills 2020, Sec. 4.1.1) and the DDAS "last" state;
+* the reward transforms of the SPEC.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+OBSERVATIONS: tuple[str, ...] = ("topk", "last")
+REWARDS: tuple[str, ...] = ("cadam", "accuracy")
+
+
+def check_choice(name: str, value: object, allowed: tuple) -> None:
+    """Raise a ValueError naming the argument, the bad value and the allowed ones."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
+    """Return the action as a ``shape`` array, or raise ValueError naming the defect.
+
+    Accepts the matrix shape or its flattened form. Values outside [0, 1] are
+    allowed (many RL algorithms add noise beyond the box) because discretization
+    only uses their order; NaN/inf and wrong shapes are errors, never fixed silently.
+    """
+    arr = np.asarray(action)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"action must be a numeric array of shape {shape}, got dtype {arr.dtype}")
+    size = int(np.prod(shape))
+    if arr.shape != shape and arr.shape != (size,):
+        raise ValueError(f"action has shape {arr.shape}; expected {shape} (or flat ({size},))")
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr.reshape(shape)))[0].tolist()
+        raise ValueError(f"action contains NaN or inf (first at position {bad}): {arr.reshape(shape)[tuple(bad)]}")
+    return arr.reshape(shape)
+
+
+class TopKState:
+    """The CADAM state: element-wise mean of the K best alpha_d seen so far.
+
+    Holds K slots; unfilled slots count as zeros, so the state is
+    ``sum(top-K alpha_d) / K`` (zeros before the first query) and each entry is the
+    fraction of the K slots that use that op on that edge (Mills 2020, Sec. 4.1.1).
+    Architectures are kept once each (re-querying one does not fill two slots).
+    An alpha_d is binary, so it is passed as the flat positions of its ones; an
+    update is then O(rows x ops + log K), never O(K x rows x ops).
+    Ties in score keep the architecture seen first.
+    """
+
+    def __init__(self, k: int, shape: tuple[int, ...]):
+        self.k = check_positive_int("top_k", k)
+        self.shape = shape
+        self.reset()
+
+    def reset(self) -> None:
+        self._counts = np.zeros(self.shape, dtype=np.float32)
+        self._flat = self._counts.reshape(-1)  # a view: writes go to _counts
+        self._heap: list[tuple[float, int, object]] = []  # (score, -arrival, key); worst on top
+        self._members: dict[object, np.ndarray] = {}
+        self._arrivals = 0
+        self._state = np.zeros(self.shape, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._members
+
+    def push(self, key: object, active: np.ndarray, score: float) -> bool:
+        """Offer one architecture: ``key`` (hashable id), ``active`` (flat indices of the
+        ones in its alpha_d). Returns True if it entered the top-K."""
+        if key in self._members:
+            return False
+        self._arrivals += 1
+        item = (float(score), -self._arrivals, key)
+        if len(self._heap) < self.k:
+            heapq.heappush(self._heap, item)
+        elif item[0] > self._heap[0][0]:
+            _, _, old = heapq.heapreplace(self._heap, item)
+            self._flat[self._members.pop(old)] -= 1.0
+        else:
+            return False
+        self._members[key] = active
+        self._flat[active] += 1.0
+        self._state = self._counts * np.float32(1.0 / self.k)
+        return True
+
+    def state(self) -> np.ndarray:
+        """A fresh float32 array (callers may keep or modify it)."""
+        return self._state.copy()
+
+    def keys(self) -> list[object]:
+        """Members, best first."""
+        return [key for _, _, key in sorted(self._heap, reverse=True)]
+
+
+def cadam_reward(acc: float) -> float:
+    """Mills (2020) Eq. 4.1: ``100 ** (acc / 100)`` with ``acc`` in percent (90% -> 63.1)."""
+    return float(math.pow(100.0, acc / 100.0))
+
+
+def accuracy_reward(acc: float) -> float:
+    """Accuracy as a decimal."""
+    return float(acc / 100.0)
+
+
+_REWARD_FNS: dict[str, Callable[[float], float]] = {"cadam": cadam_reward, "accuracy": accuracy_reward}
+
+
+def reward_fn(kind: str) -> Callable[[float], float]:
+    """The reward transform named ``kind`` (module-level functions, so environments pickle)."""
+    check_choice("reward", kind, REWARDS)
+    return _REWARD_FNS[kind]
