@@ -76,6 +76,15 @@ class TopKState:
         self._arrivals = 0
         self._state = np.zeros(self.shape, dtype=np.float32)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_flat"]  # a view of _counts; pickling would turn it into a copy
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._flat = self._counts.reshape(-1)
+
     def __len__(self) -> int:
         return len(self._heap)
 

@@ -1,0 +1,156 @@
+"""``nas-gym data check``: validate every benchmark table found in the data directory.
+
+Each check is a small function returning a list of problems (empty = OK), so the
+CLI can print one readable row per table and tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nas_gym.data import DataError, resolve_data_dir, sha256_file
+from nas_gym.spaces import nb201 as space
+
+#: Tables the project knows, with the SHA-256 of the versions distributed beside it.
+#: A different checksum is reported (a re-import may legitimately differ in the last
+#: decimals) but is only an error if the content checks fail.
+KNOWN_TABLES: dict[str, str] = {
+    "nb201/nb201_metrics.csv": "487960bb6b49602bd8d997000b0fbd454722b59b3a67d6e6441d52f4c27738c3",
+    "nb201/nb201_hwnasbench_cost.csv": "536c54c4ac836d77e360ac737e0b4f5c2bd8a6743ee13414c0a309fe3419053a",
+    "nb201/nb201_help_latency.csv": "5b0e37fc9519d9c88152b6bc44b18488360bd29a0256b9dd0e6a270ac74ba899",
+    "proxylessnas/pixel1_mobile_lut.yaml": "087e855ea77f9b257e72f3637333a3e0938f6df77f579520f16d057ac45380aa",
+    "proxylessnas/tfnas_cpu_lut.json": "79bd312b1db5d4d5c29f786a50a3310b90b97399d8b8253be526b5e88f6b51c5",
+    "proxylessnas/tfnas_gpu_lut.json": "7ae696ca8eb081ff0ad6d1e2e2f57003c877359a4f28886480eea06b90f1a297",
+    "fbnet/hwnasbench_fbnet_lut.json": "dad281e8eae5408cb6c5a3ae1c7b33f39027001a633e1d4468bbb578a0c6eb27",
+}
+
+HWNAS_DEVICES = ("edgegpu", "raspi4", "edgetpu", "pixel3", "eyeriss", "fpga")
+N_HELP_DEVICES = 27
+
+
+def check_nb201_metrics(path: Path) -> list[str]:
+    """Full parse (row count, columns, index/arch_str agreement, ranges) plus the known optima."""
+    from nas_gym.benchmarks import nb201
+
+    try:
+        arr = nb201.parse_csv(path)
+    except DataError as err:
+        return [str(err)]
+    problems = []
+    for (dataset, split), (index, acc) in nb201.KNOWN_OPTIMA.items():
+        column = arr[nb201.ACC_COLUMNS[(dataset, split, 200)]]
+        best = int(np.argmax(column))
+        if best != index or abs(float(column[best]) - acc) > 5e-3:
+            problems.append(
+                f"optimum of {dataset}/{split} is index {best} ({column[best]:.4f}%), "
+                f"published: index {index} ({acc}%)"
+            )
+    return problems
+
+
+def _check_nb201_keyed_csv(path: Path, required: Callable[[list[str]], list[str]]) -> list[str]:
+    """Shared checks for per-architecture cost tables keyed by index and arch_str."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows = list(reader)
+    problems = required(header)
+    if header[:2] != ["index", "arch_str"]:
+        return problems + [f"first columns must be index, arch_str; got {header[:2]}"]
+    if len(rows) != space.N_ARCHS:
+        return problems + [f"expected {space.N_ARCHS} rows, found {len(rows)} (truncated?)"]
+    strs = space.all_strs()
+    for lineno, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            return problems + [f"line {lineno}: {len(row)} fields, header has {len(header)}"]
+        if row[0] != str(lineno - 2) or row[1] != strs[lineno - 2]:
+            return problems + [f"line {lineno}: index/arch_str do not match the official index"]
+        try:
+            values = [float(v) for v in row[2:]]
+        except ValueError:
+            return problems + [f"line {lineno}: non-numeric cost"]
+        if not all(np.isfinite(values)):
+            return problems + [f"line {lineno}: NaN or inf cost"]
+    return problems
+
+
+def check_hwnasbench(path: Path) -> list[str]:
+    def required(header: list[str]) -> list[str]:
+        want = [
+            f"{d}__{dev}_latency" for d in ("cifar10", "cifar100", "ImageNet16-120") for dev in HWNAS_DEVICES
+        ]
+        missing = [c for c in want if c not in header]
+        return [f"missing columns {missing}"] if missing else []
+
+    return _check_nb201_keyed_csv(path, required)
+
+
+def check_help(path: Path) -> list[str]:
+    def required(header: list[str]) -> list[str]:
+        n = len(header) - 2
+        return [] if n == N_HELP_DEVICES else [f"expected {N_HELP_DEVICES} device columns, found {n}"]
+
+    return _check_nb201_keyed_csv(path, required)
+
+
+def check_yaml_lut(path: Path) -> list[str]:
+    import yaml
+
+    try:
+        lut = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        return [f"not valid YAML: {err}"]
+    if not isinstance(lut, dict) or not lut:
+        return ["expected a non-empty mapping of block keys to {count, mean, var}"]
+    bad = [k for k, v in lut.items() if not (isinstance(v, dict) and isinstance(v.get("mean"), (int, float)))]
+    return [f"{len(bad)} entries without a numeric 'mean', e.g. {bad[0]!r}"] if bad else []
+
+
+def check_json(path: Path) -> list[str]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return [f"not valid JSON: {err}"]
+    return [] if obj else ["empty JSON document"]
+
+
+CHECKS: dict[str, Callable[[Path], list[str]]] = {
+    "nb201/nb201_metrics.csv": check_nb201_metrics,
+    "nb201/nb201_hwnasbench_cost.csv": check_hwnasbench,
+    "nb201/nb201_help_latency.csv": check_help,
+    "proxylessnas/pixel1_mobile_lut.yaml": check_yaml_lut,
+    "proxylessnas/tfnas_cpu_lut.json": check_json,
+    "proxylessnas/tfnas_gpu_lut.json": check_json,
+    "fbnet/hwnasbench_fbnet_lut.json": check_json,
+}
+
+
+def run_data_checks(data_dir: str | os.PathLike[str] | None = None) -> int:
+    """Check every known table present; print a table; exit code 0 only if all found tables pass."""
+    root, source = resolve_data_dir(data_dir)
+    print(f"data directory: {root} (from {source})\n")
+    print(f"{'table':<38} {'status':<8} {'sha256':<10} details")
+    failed = found = 0
+    for rel, check in CHECKS.items():
+        path = root / rel
+        if not path.is_file():
+            print(f"{rel:<38} {'missing':<8} {'-':<10} -")
+            continue
+        found += 1
+        sha = sha256_file(path)
+        known = "known" if sha == KNOWN_TABLES[rel] else "other"
+        problems = check(path)
+        failed += bool(problems)
+        status = "FAIL" if problems else "ok"
+        print(f"{rel:<38} {status:<8} {known:<10} {'; '.join(problems) or sha[:16]}")
+    if found == 0:
+        print("\nno tables found.")
+        return 1
+    print(f"\n{found} tables checked, {failed} failed.")
+    return 1 if failed else 0

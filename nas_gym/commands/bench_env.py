@@ -1,0 +1,99 @@
+"""``nas-gym bench-env``: steps per second of ``NASBench201-v0`` and table load times.
+
+Three loops over the same pre-drawn actions, measured in one process so the
+ratios are meaningful on any machine:
+
+* ``numpy baseline``: the least work a step can do (argmax per row, base-5 code,
+  index lookup, accuracy lookup), with no Gymnasium API around it;
+* ``raw env``: ``NASBench201Env.step`` (validation, top-K state, info dict);
+* ``gym.make``: the same through Gymnasium's default wrappers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench-env", help="steps/s of NASBench201-v0 and table load time")
+    parser.add_argument("--steps", type=int, default=200_000, help="steps per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="best of N repeats")
+    parser.add_argument("--observation", default="topk", choices=["topk", "last"])
+    parser.add_argument("--data-dir", default=None)
+    parser.set_defaults(func=_bench)
+
+
+def _best_rate(fn, n: int, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    import numpy as np
+
+    import nas_gym  # noqa: F401  (registers the env)
+    from nas_gym.benchmarks import nb201
+    from nas_gym.data import cache_dir
+    from nas_gym.envs.nb201 import NASBench201Env
+    from nas_gym.spaces import nb201 as space
+
+    if args.steps < 1 or args.repeats < 1:
+        raise ValueError(f"--steps and --repeats must be positive, got {args.steps}, {args.repeats}")
+
+    # Table loads: cold (parse CSV, write cache) and warm (binary cache), fresh each time.
+    path = nb201.find_table(nb201.TABLE_RELPATH, args.data_dir)
+    for old in cache_dir().glob("nb201_metrics_v*.npy"):
+        old.unlink()
+    nb201.clear_cache()
+    t0 = time.perf_counter()
+    nb201.load_nb201(args.data_dir)
+    cold = time.perf_counter() - t0
+    nb201.clear_cache()
+    t0 = time.perf_counter()
+    table = nb201.load_nb201(args.data_dir)
+    warm = time.perf_counter() - t0
+
+    n = args.steps
+    rng = np.random.default_rng(0)
+    actions = list(rng.random((n, *space.SHAPE), dtype=np.float32))
+    powers = 5 ** np.arange(5, -1, -1)
+    code_to_index = space.code_to_index_table()
+    acc = table.accuracy("cifar10", "valid")
+
+    def numpy_baseline() -> None:
+        for a in actions:
+            acc[code_to_index[int(np.dot(a.argmax(axis=1), powers))]]
+
+    raw = NASBench201Env(observation=args.observation, max_queries=n, table=table)
+    wrapped = gym.make("NASBench201-v0", observation=args.observation, max_queries=n, data_dir=args.data_dir)
+
+    def run(env) -> None:
+        env.reset(seed=0)
+        step = env.step
+        for a in actions:
+            step(a)
+
+    rates = {
+        "numpy baseline (argmax + lookup)": _best_rate(numpy_baseline, n, args.repeats),
+        "raw env (NASBench201Env.step)": _best_rate(lambda: run(raw), n, args.repeats),
+        "gym.make (default wrappers)": _best_rate(lambda: run(wrapped), n, args.repeats),
+    }
+    base = rates["numpy baseline (argmax + lookup)"]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, numpy {np.__version__}")
+    print(f"table: {path}\n")
+    print(f"{'what':<36} {'value':>14} {'vs baseline':>12}")
+    print(f"{'table load, cold (parse + cache)':<36} {cold * 1e3:>11.1f} ms {'':>12}")
+    print(f"{'table load, from binary cache':<36} {warm * 1e3:>11.1f} ms {'':>12}")
+    for name, rate in rates.items():
+        print(f"{name:<36} {rate:>10,.0f} st/s {rate / base:>11.2f}x")
+    print(f"\n({n:,} steps, observation={args.observation!r}, best of {args.repeats})")
+    return 0

@@ -1,0 +1,27 @@
+"""``nas-gym data ...``: check and import benchmark tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("data", help="check or import benchmark tables")
+    group = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    check = group.add_parser("check", help="validate every table found in the data directory")
+    check.add_argument("--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)")
+    check.set_defaults(func=_check)
+    try:  # TEMPORARY until the importer lands (lead removes this guard)
+        data_import = importlib.import_module("nas_gym.commands.data_import")
+    except ModuleNotFoundError as err:
+        if err.name != "nas_gym.commands.data_import":
+            raise
+        return
+    data_import.add_subparser(group)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from nas_gym.checks import run_data_checks
+
+    return run_data_checks(args.data_dir)

@@ -1,0 +1,166 @@
+"""API tests run on every registered environment (tiny configurations from env_configs)."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+
+import nas_gym
+from tests.env_configs import TINY_KWARGS
+
+ENV_IDS = sorted(nas_gym.ENVIRONMENTS)
+
+
+@pytest.fixture(params=ENV_IDS)
+def env_id_kwargs(request, tmp_path_factory):
+    return request.param, TINY_KWARGS[request.param](tmp_path_factory)
+
+
+def _actions(env: gym.Env, n: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.random(env.action_space.shape, dtype=np.float32) for _ in range(n)]
+
+
+def test_every_env_has_tiny_config():
+    assert set(ENV_IDS) == set(TINY_KWARGS), "add a tiny configuration to tests/env_configs.py"
+
+
+def test_import_does_not_pull_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, nas_gym, gymnasium as gym; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_gymnasium_checker(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs)
+    gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_sb3_checker(env_id_kwargs):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env_id, kwargs = env_id_kwargs
+    sb3_check_env(gym.make(env_id, **kwargs).unwrapped, warn=True)
+
+
+def test_step_types_and_spaces(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs)
+    obs, info = env.reset(seed=3)
+    assert env.observation_space.contains(obs) and isinstance(info, dict)
+    assert env.action_space.dtype == np.float32 and env.observation_space.dtype == np.float32
+    for action in _actions(env, 3, 0):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert type(reward) is float and np.isfinite(reward)
+        assert type(terminated) is bool and type(truncated) is bool
+        assert env.observation_space.contains(obs)
+        assert info["n_queries"] >= 1
+
+
+def test_flat_action_accepted(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs)
+    env.reset(seed=0)
+    action = _actions(env, 1, 5)[0]
+    _, r_flat, *_ = env.step(action.reshape(-1))
+    env.reset(seed=0)
+    _, r_mat, *_ = env.step(action)
+    assert r_flat == r_mat
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("nan", "NaN or inf"),
+        ("inf", "NaN or inf"),
+        ("shape", "shape"),
+        ("strings", "numeric"),
+    ],
+)
+def test_bad_actions_raise_clear_errors(env_id_kwargs, bad, match):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs).unwrapped
+    env.reset(seed=0)
+    action = _actions(env, 1, 0)[0]
+    if bad == "nan":
+        action.flat[3] = np.nan
+    elif bad == "inf":
+        action.flat[0] = np.inf
+    elif bad == "shape":
+        action = np.zeros((3, 3), dtype=np.float32)
+    else:
+        action = np.array(["a"] * action.size).reshape(action.shape)
+    with pytest.raises(ValueError, match=match):
+        env.step(action)
+
+
+def test_deterministic_given_actions(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    actions = None
+    runs = []
+    for _ in range(2):
+        env = gym.make(env_id, **kwargs)
+        obs, _ = env.reset(seed=11)
+        actions = actions or _actions(env, 4, 1)
+        trace = [obs]
+        for a in actions:
+            obs, r, _, _, info = env.step(a)
+            trace += [obs, r, {k: v for k, v in info.items() if np.isscalar(v)}]
+        runs.append(trace)
+    for a, b in zip(*runs, strict=True):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert a == b
+
+
+def test_pickle_round_trip_mid_episode(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs).unwrapped
+    env.reset(seed=0)
+    first, second = _actions(env, 2, 2)
+    env.step(first)
+    clone = pickle.loads(pickle.dumps(env))
+    out_a = env.step(second)
+    out_b = clone.step(second)
+    np.testing.assert_array_equal(out_a[0], out_b[0])
+    assert out_a[1] == out_b[1]
+    assert out_a[4]["n_queries"] == out_b[4]["n_queries"] == 2
+
+
+def test_truncates_at_query_budget(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    budget = 3
+    env = gym.make(env_id, **{**kwargs, "max_queries": budget})
+    env.reset(seed=0)
+    flags = [env.step(a)[3] for a in _actions(env, budget, 4)]
+    assert flags == [False] * (budget - 1) + [True]
+    with pytest.raises(RuntimeError, match="budget"):
+        env.step(_actions(env, 1, 9)[0])
+    _, info = env.reset()
+    assert info["n_queries"] == 0
+
+
+def test_sync_and_async_vector_envs(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    results = []
+    for cls in (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv):
+        venv = cls([lambda: gym.make(env_id, **kwargs) for _ in range(2)])
+        try:
+            venv.reset(seed=[0, 1])
+            rng = np.random.default_rng(7)
+            shape = (2, *venv.single_action_space.shape)
+            rewards = [venv.step(rng.random(shape, dtype=np.float32))[1].tolist() for _ in range(2)]
+        finally:
+            venv.close()
+        results.append(rewards)
+    assert results[0] == results[1]
+    assert all(np.isfinite(r).all() for r in results[0])
