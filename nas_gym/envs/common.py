@@ -26,6 +26,21 @@ def check_choice(name: str, value: object, allowed: tuple) -> None:
         raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
+class UnsupportedRenderMode(ValueError, TypeError):
+    """An unsupported ``render_mode``.
+
+    Also a ``TypeError`` because Stable-Baselines3's ``make_vec_env`` first tries
+    ``render_mode="rgb_array"`` and falls back to no render mode on ``TypeError``.
+    """
+
+
+def check_render_mode(render_mode: str | None, allowed: tuple[str, ...]) -> None:
+    if render_mode is not None and render_mode not in allowed:
+        raise UnsupportedRenderMode(
+            f"unknown render_mode {render_mode!r}; allowed: None, {', '.join(map(repr, allowed))}"
+        )
+
+
 def check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -21,6 +21,7 @@ from nas_gym.envs.common import (
     TopKState,
     check_choice,
     check_positive_int,
+    check_render_mode,
     reward_fn,
     validate_action,
 )
@@ -104,7 +105,7 @@ class NASBench201Env(gym.Env):
         self.fidelity = check_fidelity(fidelity)
         check_choice("reward", reward, ("cadam", "accuracy"))
         check_choice("observation", observation, OBSERVATIONS)
-        check_choice("render_mode", render_mode, (None, "ansi"))
+        check_render_mode(render_mode, tuple(self.metadata["render_modes"]))
         self.reward = reward
         self.observation = observation
         self.top_k = check_positive_int("top_k", top_k)
