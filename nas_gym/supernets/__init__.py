@@ -1,0 +1,1 @@
+"""Torch weight-sharing supernets and evaluation networks (import torch only when used)."""
