@@ -1,0 +1,385 @@
+"""Image datasets for weight-sharing supernets, and the thesis' D_T / D_V split.
+
+CIFAR-10 and CIFAR-100 come through torchvision's own dataset classes, read from
+a local ``root`` (``download=True`` fetches them, for users with internet). Any
+other dataset is a ``torchvision.datasets.ImageFolder`` with ``train/`` and
+``val/`` sub-folders. Mills (2020, Sec. 3.2 and 4.2.2) splits the official
+training set in two halves: D_T trains the supernet weights and D_V scores
+architectures; the test set is kept for final reporting only.
+
+Randomness (split, shuffling, batch augmentation) always comes from local
+generators, so library code never touches the global RNGs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision import datasets as tv_datasets
+from torchvision import transforms as T
+from torchvision.datasets.utils import check_integrity
+
+from nas_gym.data import DataError
+
+#: Dataset names :func:`load_image_dataset` understands.
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagefolder")
+
+#: Per-channel mean / std of the CIFAR training sets (the values DARTS uses).
+CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
+CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+
+#: Cutout lengths recommended by DeVries & Taylor (2017), used by the thesis (Sec. 3.4.3).
+CUTOUT_LENGTH = {"cifar10": 16, "cifar100": 8}
+
+_NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+
+
+def _without_checksums(file_list: list[list[str]]) -> list[list[Any]]:
+    return [[name, None] for name, _ in file_list]
+
+
+class _UnverifiedCIFAR10(tv_datasets.CIFAR10):
+    """torchvision's CIFAR-10 reader with the MD5 check off (for subsets in the official format)."""
+
+    train_list = _without_checksums(tv_datasets.CIFAR10.train_list)
+    test_list = _without_checksums(tv_datasets.CIFAR10.test_list)
+    meta = {**tv_datasets.CIFAR10.meta, "md5": None}
+
+
+class _UnverifiedCIFAR100(tv_datasets.CIFAR100):
+    """torchvision's CIFAR-100 reader with the MD5 check off."""
+
+    train_list = _without_checksums(tv_datasets.CIFAR100.train_list)
+    test_list = _without_checksums(tv_datasets.CIFAR100.test_list)
+    meta = {**tv_datasets.CIFAR100.meta, "md5": None}
+
+
+_CIFAR = {
+    "cifar10": (tv_datasets.CIFAR10, _UnverifiedCIFAR10),
+    "cifar100": (tv_datasets.CIFAR100, _UnverifiedCIFAR100),
+}
+
+
+def num_classes(name: str, dataset: Dataset | None = None) -> int:
+    """Number of classes of a named dataset (an ImageFolder needs the loaded ``dataset``)."""
+    if name in _NUM_CLASSES:
+        return _NUM_CLASSES[name]
+    if name == "imagefolder" and dataset is not None:
+        base = dataset.dataset if isinstance(dataset, Subset) else dataset
+        return len(base.classes)
+    raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(map(repr, DATASETS))}")
+
+
+def cifar_files(name: str) -> list[str]:
+    """The python-version files torchvision reads for ``name`` (relative to ``root``)."""
+    cls = _CIFAR[name][0]
+    names = [f for f, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
+    return [f"{cls.base_folder}/{f}" for f in names]
+
+
+def load_image_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    train: bool,
+    transform: Callable | None = None,
+    download: bool = False,
+    verify: bool = True,
+) -> Dataset:
+    """Load a training or test set.
+
+    Args:
+        name: ``"cifar10"``, ``"cifar100"`` (torchvision's classes) or ``"imagefolder"``
+            (``root/train`` or ``root/val``, one sub-folder per class).
+        root: local directory; for CIFAR it holds ``cifar-10-batches-py/`` or
+            ``cifar-100-python/``.
+        train: the official training set (True) or the test set (False).
+        transform: per-sample transform (default: ``ToTensor()``).
+        download: passed to torchvision (needs internet).
+        verify: check the CIFAR files' MD5 sums against the official release. Set
+            False to read a subset written in the same pickle format.
+
+    Raises:
+        DataError: files missing or corrupt, saying where they were expected.
+        ValueError: unknown ``name``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(map(repr, DATASETS))}")
+    root = Path(root).expanduser()
+    transform = transform if transform is not None else T.ToTensor()
+    if name == "imagefolder":
+        folder = root / ("train" if train else "val")
+        if not folder.is_dir():
+            raise DataError(
+                f"image folder {str(folder)!r} not found: an 'imagefolder' dataset needs "
+                f"{str(root / 'train')!r} and {str(root / 'val')!r}, each with one sub-folder "
+                "of images per class"
+            )
+        return tv_datasets.ImageFolder(str(folder), transform=transform)
+
+    verified_cls, unverified_cls = _CIFAR[name]
+    if not download:
+        missing = [f for f in cifar_files(name) if not (root / f).is_file()]
+        if missing:
+            raise DataError(
+                f"{name} not found: expected the python-version batches under "
+                f"{str(root / verified_cls.base_folder)!r} (missing: {', '.join(missing)}). "
+                f"Pass download=True (needs internet; torchvision fetches {verified_cls.url}), "
+                f"or extract {verified_cls.filename} into {str(root)!r}."
+            )
+        if verify:
+            bad = [
+                f"{verified_cls.base_folder}/{f}"
+                for f, md5 in verified_cls.train_list + verified_cls.test_list
+                if not check_integrity(str(root / verified_cls.base_folder / f), md5)
+            ]
+            if bad:
+                raise DataError(
+                    f"{name} files under {str(root)!r} do not match the official release "
+                    f"(MD5 mismatch: {', '.join(bad)}). Re-extract {verified_cls.filename}, or "
+                    "pass verify=False to read a subset written in the same pickle format."
+                )
+    cls = verified_cls if verify else unverified_cls
+    try:
+        return cls(str(root), train=train, transform=transform, download=download)
+    except RuntimeError as err:  # torchvision's "not found or corrupted" after a failed download
+        raise DataError(f"{name} could not be read from {str(root)!r}: {err}") from err
+
+
+class Cutout:
+    """Zero a random ``length x length`` square (clipped at the borders) of a CHW tensor.
+
+    DeVries & Taylor (2017); the square's centre is uniform over the image, as in DARTS.
+    Draws from torch's default RNG like every torchvision random transform.
+    """
+
+    def __init__(self, length: int):
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"cutout length must be a positive integer, got {length!r}")
+        self.length = length
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        cy = int(torch.randint(h, ()).item())
+        cx = int(torch.randint(w, ()).item())
+        half = self.length // 2
+        img = img.clone()
+        img[..., max(cy - half, 0) : cy + half, max(cx - half, 0) : cx + half] = 0.0
+        return img
+
+    def __repr__(self) -> str:
+        return f"Cutout(length={self.length})"
+
+
+def cifar_transforms(
+    train: bool,
+    cutout: int = 0,
+    mean: Sequence[float] = CIFAR10_MEAN,
+    std: Sequence[float] = CIFAR10_STD,
+    resolution: int | None = None,
+) -> T.Compose:
+    """Per-sample CIFAR pipeline: (resize), (random crop with 4-pixel padding, flip), normalize, (cutout).
+
+    The padding scales with ``resolution`` (4/32 of the side) so small proxies keep
+    the same relative shift. ``train=False`` gives only resize + normalize.
+    """
+    if cutout < 0:
+        raise ValueError(f"cutout must be >= 0 (0 = off), got {cutout!r}")
+    if resolution is not None and (isinstance(resolution, bool) or resolution < 1):
+        raise ValueError(f"resolution must be a positive integer or None, got {resolution!r}")
+    steps: list[Callable] = []
+    if resolution is not None:
+        steps.append(T.Resize((resolution, resolution), antialias=True))
+    if train:
+        side = resolution or 32
+        steps += [
+            T.RandomCrop(side, padding=max(1, round(4 * side / 32))),
+            T.RandomHorizontalFlip(),
+        ]
+    steps += [T.ToTensor(), T.Normalize(mean, std)]
+    if train and cutout:
+        steps.append(Cutout(cutout))
+    return T.Compose(steps)
+
+
+def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) for a dataset name (ImageNet statistics for an ImageFolder)."""
+    if name == "cifar100":
+        return CIFAR100_MEAN, CIFAR100_STD
+    if name == "cifar10":
+        return CIFAR10_MEAN, CIFAR10_STD
+    return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def augment_batch(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    pad: int = 0,
+    flip: bool = False,
+    cutout: int = 0,
+) -> torch.Tensor:
+    """Random crop (zero padding ``pad``), horizontal flip and cutout of a NCHW batch.
+
+    The same augmentation as :func:`cifar_transforms`, done on the whole batch on its
+    device with the caller's CPU ``generator``. Loops that checkpoint use it so a
+    resumed run replays exactly the augmentation an uninterrupted run would draw.
+    """
+    if pad < 0 or cutout < 0:
+        raise ValueError(f"pad and cutout must be >= 0, got pad={pad!r}, cutout={cutout!r}")
+    n, _, h, w = x.shape
+    dev = x.device
+    if pad:
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        oy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+        ox = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+        rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+        batch = torch.arange(n, device=dev)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=dev)[None, :, None, None]
+        x = padded[batch, chans, rows, cols]
+    if flip:
+        mask = (torch.rand(n, generator=generator) < 0.5).to(dev)
+        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+    if cutout:
+        cy = torch.randint(0, h, (n,), generator=generator).to(dev)
+        cx = torch.randint(0, w, (n,), generator=generator).to(dev)
+        half = cutout // 2
+        ys = torch.arange(h, device=dev)[None, :]
+        xs = torch.arange(w, device=dev)[None, :]
+        in_y = (ys >= cy[:, None] - half) & (ys < cy[:, None] + half)
+        in_x = (xs >= cx[:, None] - half) & (xs < cx[:, None] + half)
+        hole = in_y[:, :, None] & in_x[:, None, :]
+        x = x.masked_fill(hole[:, None, :, :], 0.0)
+    return x
+
+
+def split_train(dataset: Dataset, fraction: float = 0.5, seed: int = 0) -> tuple[Subset, Subset]:
+    """Split a training set into (D_T, D_V), D_T holding ``fraction`` of it.
+
+    A fixed random permutation (local generator seeded by ``seed``), so the same
+    seed always gives the same disjoint halves (Mills 2020, Sec. 3.2: 25k / 25k).
+    """
+    if isinstance(fraction, bool) or not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"train fraction must be strictly between 0 and 1, got {fraction!r}")
+    n = len(dataset)
+    n_train = int(round(n * float(fraction)))
+    if n_train < 1 or n_train >= n:
+        raise ValueError(f"train fraction {fraction} of {n} samples leaves an empty D_T or D_V")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed))).tolist()
+    return Subset(dataset, sorted(perm[:n_train])), Subset(dataset, sorted(perm[n_train:]))
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader whose shuffling and worker seeds come from its own generator.
+
+    ``loader.generator`` holds the whole data-order state, so checkpointing it and
+    restoring it replays the same batches.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers!r}")
+    generator = torch.Generator().manual_seed(int(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+    )
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"`` as a torch.device, checked against this machine."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        available += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda" or device.startswith("cuda:"):
+        index = device[5:]
+        if device != "cuda" and not index.isdigit():
+            raise ValueError(f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:N'")
+        if device not in available:
+            raise ValueError(
+                f"device {device!r} is not available on this machine; available: {', '.join(available)}"
+            )
+        return torch.device(device)
+    raise ValueError(
+        f"unknown device {device!r}; allowed: 'cpu', 'cuda', 'cuda:N' (available: {', '.join(available)})"
+    )
+
+
+def write_cifar_batches(
+    root: str | os.PathLike[str],
+    name: str,
+    train: tuple[Any, Sequence[int]],
+    test: tuple[Any, Sequence[int]],
+    label_names: Sequence[str] | None = None,
+) -> Path:
+    """Write images in the official python-version CIFAR layout (pickled batches).
+
+    Makes small CIFAR-format subsets (e.g. a proxy of a few images per class) that
+    torchvision's CIFAR classes read with ``verify=False``. Images are uint8 arrays of
+    shape (N, 32, 32, 3); the training set is spread over the official batch files.
+
+    Returns:
+        The dataset folder written (``root/cifar-10-batches-py`` or ``root/cifar-100-python``).
+    """
+    import pickle
+
+    import numpy as np
+
+    if name not in _CIFAR:
+        raise ValueError(f"unknown CIFAR dataset {name!r}; allowed: 'cifar10', 'cifar100'")
+    cls = _CIFAR[name][0]
+    n_classes = _NUM_CLASSES[name]
+    label_names = (
+        list(label_names) if label_names is not None else [f"class_{i}" for i in range(n_classes)]
+    )
+    folder = Path(root) / cls.base_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    label_key = "labels" if name == "cifar10" else "fine_labels"
+
+    def rows(images: Any, labels: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+        arr = np.asarray(images, dtype=np.uint8)
+        if arr.ndim != 4 or arr.shape[1:] != (32, 32, 3) or len(arr) != len(labels):
+            raise ValueError(
+                f"images must be (N, 32, 32, 3) uint8 with N labels, got {arr.shape} and {len(labels)}"
+            )
+        return arr.transpose(0, 3, 1, 2).reshape(len(arr), -1), [int(v) for v in labels]
+
+    def dump(filename: str, data: np.ndarray, labels: list[int]) -> None:
+        with open(folder / filename, "wb") as fh:
+            pickle.dump({"data": data, label_key: labels, "batch_label": filename}, fh)
+
+    data, labels = rows(*train)
+    parts = np.array_split(np.arange(len(labels)), len(cls.train_list))
+    for (filename, _), idx in zip(cls.train_list, parts, strict=True):
+        dump(filename, data[idx], [labels[i] for i in idx])
+    data, labels = rows(*test)
+    dump(cls.test_list[0][0], data, labels)
+    with open(folder / cls.meta["filename"], "wb") as fh:
+        pickle.dump({cls.meta["key"]: label_names}, fh)
+    return folder

@@ -1,0 +1,347 @@
+"""Supernet pre-training by uniform single-path sampling, with checkpoint and resume.
+
+Mills (2020, Sec. 4.1.3): for every minibatch draw one architecture uniformly
+(``sample_discrete(rng)``, e.g. Algorithm 2 applied to ``alpha ~ U(0, 1)``) and train
+only its path with SGD + momentum under a cosine learning rate (0.025 -> 0.001,
+Sec. 4.4.2). With ``sample_discrete=None`` the loop trains the full mixed-op
+supernet instead (the DDAS warm-up, Sec. 3.2.1).
+
+The loop knows nothing about the search space: any supernet with
+``forward(x, alpha_d)`` works (DARTS, MobileNetV2, ...). It checkpoints every
+epoch atomically (weights, optimizer, scheduler, epoch and every RNG state it
+uses) and resumes from the last checkpoint, so a killed run continues where it
+stopped and ends in the same state as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from nas_gym.data import atomic_write_bytes
+from nas_gym.supernets.datasets import augment_batch, resolve_device
+
+CHECKPOINT_FORMAT = "nas_gym.supernet_checkpoint/1"
+CHECKPOINT_NAME = "last.pt"
+
+#: Config fields that may change between a run and its resumption.
+_RESUMABLE_FIELDS = ("device", "log_every")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was built for another search space, supernet or data configuration."""
+
+
+@dataclass
+class PretrainConfig:
+    """Hyperparameters of supernet pre-training (defaults: Mills 2020, Sec. 4.4.2).
+
+    Attributes:
+        epochs: passes over D_T (the thesis: 10,000 on CIFAR-10; cosine over all of them).
+        batch_size: minibatch size; must equal the loader's (the thesis: 250).
+        lr: initial SGD learning rate.
+        lr_min: final learning rate of the cosine schedule.
+        momentum: SGD momentum.
+        weight_decay: L2 penalty.
+        grad_clip: gradient-norm clip (0 = off), as in DARTS.
+        seed: seeds the architecture sampler and the batch augmentation.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        log_every: update the progress bar's loss/accuracy every this many batches.
+        pad: random-crop padding of the batch augmentation (0 = off; CIFAR: 4).
+        flip: random horizontal flips in the batch augmentation.
+        cutout: cutout length of the batch augmentation (0 = off; CIFAR-10: 16).
+        max_batches: stop each epoch after this many batches (None = the whole loader).
+    """
+
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    seed: int = 0
+    device: str = "cpu"
+    log_every: int = 50
+    pad: int = 0
+    flip: bool = False
+    cutout: int = 0
+    max_batches: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PretrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.max_batches is not None and (
+            isinstance(self.max_batches, bool)
+            or not isinstance(self.max_batches, int)
+            or self.max_batches < 1
+        ):
+            raise ValueError(
+                f"PretrainConfig.max_batches must be a positive integer or None, got {self.max_batches!r}"
+            )
+        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not np.isfinite(value)
+                or value < 0
+            ):
+                raise ValueError(
+                    f"PretrainConfig.{name} must be a finite number >= 0, got {value!r}"
+                )
+        if self.lr <= 0:
+            raise ValueError(f"PretrainConfig.lr must be > 0, got {self.lr!r}")
+        for name in ("pad", "cutout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"PretrainConfig.{name} must be an integer >= 0, got {value!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _canonical(value: Any) -> Any:
+    """JSON round trip, so tuples and lists (and int vs float keys) compare alike."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _differences(
+    found: dict[str, Any], expected: dict[str, Any], skip: tuple[str, ...] = ()
+) -> list[str]:
+    found, expected = _canonical(found), _canonical(expected)
+    out = []
+    for key in sorted(set(found) | set(expected)):
+        if key in skip:
+            continue
+        if found.get(key, "<absent>") != expected.get(key, "<absent>"):
+            out.append(
+                f"{key}: checkpoint has {found.get(key, '<absent>')!r}, expected {expected.get(key, '<absent>')!r}"
+            )
+    return out
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint file written by :func:`pretrain_supernet` (tensors on CPU)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"supernet checkpoint {str(path)!r} not found; create one with "
+            "`nas-gym supernet pretrain --out DIR` (it writes DIR/last.pt)"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(
+            f"{str(path)!r} is not a nas_gym supernet checkpoint (format {CHECKPOINT_FORMAT!r})"
+        )
+    return state
+
+
+def load_supernet_checkpoint(
+    path: str | os.PathLike[str], supernet: nn.Module, fingerprint: dict[str, Any]
+) -> dict[str, Any]:
+    """Load pre-trained weights into ``supernet`` after checking what they were built for.
+
+    Args:
+        path: a checkpoint file, or the directory holding ``last.pt``.
+        supernet: the module to fill (same architecture as the one trained).
+        fingerprint: what this caller expects (search space, supernet config, dataset, split).
+
+    Returns:
+        The checkpoint dict (``epoch``, ``config``, ``history``, ...).
+
+    Raises:
+        CheckpointMismatchError: the checkpoint's fingerprint differs; the message names
+            every differing key with both values.
+    """
+    state = read_checkpoint(path)
+    diffs = _differences(state["fingerprint"], fingerprint)
+    if diffs:
+        raise CheckpointMismatchError(
+            f"checkpoint {str(path)!r} was built for another configuration: " + "; ".join(diffs)
+        )
+    supernet.load_state_dict(state["model"])
+    return state
+
+
+def _forward(supernet: nn.Module, x: torch.Tensor, alpha_d: np.ndarray | None) -> torch.Tensor:
+    out = supernet.forward_mixed(x) if alpha_d is None else supernet(x, alpha_d)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _save(path: Path, payload: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def pretrain_supernet(
+    supernet: nn.Module,
+    sample_discrete: Callable[[np.random.Generator], np.ndarray] | None,
+    train_loader: DataLoader,
+    config: PretrainConfig,
+    checkpoint_dir: str | os.PathLike[str],
+    fingerprint: dict[str, Any],
+    progress: bool = True,
+) -> Path:
+    """Train ``supernet`` by uniform single-path sampling; checkpoint and resume every epoch.
+
+    Args:
+        supernet: module with ``forward(x, alpha_d)`` (and ``forward_mixed(x)`` when
+            ``sample_discrete`` is None).
+        sample_discrete: draws one discrete architecture per minibatch from the given
+            generator; None trains all ops at once (mixed warm-up).
+        train_loader: D_T loader; it must shuffle with its own generator (see
+            :func:`nas_gym.supernets.datasets.make_loader`) so the data order resumes too.
+        config: hyperparameters.
+        checkpoint_dir: where ``last.pt`` goes; an existing ``last.pt`` is resumed.
+        fingerprint: JSON-like dict naming what is trained (space, supernet config,
+            dataset, split); stored in the checkpoint and checked on resume and load.
+        progress: show a tqdm bar.
+
+    Returns:
+        Path of the final checkpoint (``checkpoint_dir/last.pt``).
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(config, PretrainConfig):
+        raise ValueError(f"config must be a PretrainConfig, got {type(config).__name__}")
+    if train_loader.batch_size != config.batch_size:
+        raise ValueError(
+            f"train_loader.batch_size is {train_loader.batch_size} but config.batch_size is {config.batch_size}"
+        )
+    if train_loader.generator is None:
+        raise ValueError(
+            "train_loader has no generator: build it with nas_gym.supernets.datasets.make_loader "
+            "(or DataLoader(generator=torch.Generator().manual_seed(s))) so the data order can resume"
+        )
+    device = resolve_device(config.device)
+    checkpoint_dir = Path(checkpoint_dir)
+    path = checkpoint_dir / CHECKPOINT_NAME
+
+    supernet.to(device)
+    optimizer = torch.optim.SGD(
+        supernet.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs, eta_min=config.lr_min
+    )
+    seeds = np.random.SeedSequence(config.seed).spawn(2)
+    arch_rng = np.random.default_rng(seeds[0])
+    aug_gen = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
+    start_epoch, history = 0, []
+
+    if path.is_file():
+        state = read_checkpoint(path)
+        diffs = _differences(state["fingerprint"], fingerprint)
+        diffs += _differences(state["config"], asdict(config), skip=_RESUMABLE_FIELDS)
+        if diffs:
+            raise CheckpointMismatchError(
+                f"cannot resume {str(path)!r}: it was made with another configuration ("
+                + "; ".join(diffs)
+                + "). Use a new checkpoint directory or the original settings."
+            )
+        supernet.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        arch_rng.bit_generator.state = state["rng"]["arch"]
+        aug_gen.set_state(state["rng"]["augment"])
+        train_loader.generator.set_state(state["rng"]["loader"])
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        if progress:
+            print(f"resuming {path} at epoch {start_epoch}/{config.epochs}")
+
+    augment = bool(config.pad or config.flip or config.cutout)
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(start_epoch, config.epochs):
+        supernet.train()
+        total = (
+            len(train_loader)
+            if config.max_batches is None
+            else min(len(train_loader), config.max_batches)
+        )
+        bar = tqdm(
+            total=total,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        loss_sum, correct, seen = 0.0, 0, 0
+        for i, (x, y) in enumerate(train_loader):
+            if i >= total:
+                break
+            alpha_d = sample_discrete(arch_rng) if sample_discrete is not None else None
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if augment:
+                x = augment_batch(
+                    x, aug_gen, pad=config.pad, flip=config.flip, cutout=config.cutout
+                )
+            logits = _forward(supernet, x, alpha_d)
+            loss = loss_fn(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(supernet.parameters(), config.grad_clip)
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.detach().argmax(1) == y).sum())
+            seen += len(y)
+            bar.update(1)
+            if (i + 1) % config.log_every == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+        bar.close()
+        scheduler.step()
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_acc": 100.0 * correct / max(seen, 1),
+            }
+        )
+        _save(
+            path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "fingerprint": _canonical(fingerprint),
+                "config": asdict(config),
+                "epoch": epoch + 1,
+                "model": supernet.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": {
+                    "arch": arch_rng.bit_generator.state,
+                    "augment": aug_gen.get_state(),
+                    "loader": train_loader.generator.get_state(),
+                },
+                "history": history,
+            },
+        )
+        if progress:
+            h = history[-1]
+            print(
+                f"epoch {epoch + 1}/{config.epochs}: train loss {h['train_loss']:.4f}, "
+                f"train acc {h['train_acc']:.2f}%, saved {path}",
+                flush=True,
+            )
+    if not path.is_file():  # epochs already done and no checkpoint: nothing was trained
+        raise RuntimeError(f"no checkpoint written to {str(path)!r}")
+    return path
