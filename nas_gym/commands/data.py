@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,12 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check = group.add_parser("check", help="validate every table found in the data directory")
     check.add_argument("--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)")
     check.set_defaults(func=_check)
-    try:  # TEMPORARY until the importer lands (lead removes this guard)
-        data_import = importlib.import_module("nas_gym.commands.data_import")
-    except ModuleNotFoundError as err:
-        if err.name != "nas_gym.commands.data_import":
-            raise
-        return
+    from nas_gym.commands import data_import
+
     data_import.add_subparser(group)
 
 
