@@ -231,6 +231,13 @@ def test_import_values_splits_and_columns(archive, tmp_path, capsys, data_dir):
     assert _read(path) == rows
 
 
+def test_default_output_is_the_user_data_directory(archive, tmp_path, monkeypatch):
+    root, _ = archive
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert main(["data", "import-nats", str(root), "--allow-partial", "--no-progress"]) == 0
+    assert len(_read(tmp_path / "xdg" / "nas_gym" / nats_import.PARTIAL_RELPATH)) == len(INDICES)
+
+
 def test_naslib_op_indices_match_shared_table(data_dir):
     rows = _read(data_dir / TABLE_RELPATH)
     assert [nats_import.naslib_op_indices(r["arch_str"]) for r in rows] == [
@@ -318,3 +325,65 @@ def test_missing_and_corrupt_archives_give_clear_errors(archive, tmp_path, capsy
     err = capsys.readouterr().err
     assert "000347.pickle.pbz2 holds architecture 6111" in err
     assert not list(out.rglob("*.csv"))
+
+
+def _one_epoch_state(hp_epochs: int) -> dict:
+    """ArchResults state of architecture 0 with one seed and fixed values (a template)."""
+    info = nats_bench.ArchResults(0, space.index_to_str(0))
+    for dataset, names in EVAL_SETS.items():
+        train = {e: 50.0 for e in range(hp_epochs)}
+        result = nats_bench.ResultsCount(
+            dataset, None, train, train, 0.5, 10.0, {}, 777, hp_epochs, None
+        )
+        result.update_train_info(train, None, train, {e: 3.0 for e in range(hp_epochs)})
+        accs = {f"{n}@{e}": 40.0 + e for n in names for e in range(hp_epochs)}
+        result.update_eval(accs, dict(accs), dict.fromkeys(accs, 0.1))
+        info.update(dataset, 777, result)
+    return info.state_dict()
+
+
+@pytest.mark.slow
+def test_full_archive_through_cli_gives_a_table_the_env_loader_accepts(tmp_path, capsys):
+    """All 15,625 architecture files (2 epochs, one seed each) -> the table load_nb201 reads."""
+    from nas_gym.benchmarks.nb201 import load_nb201
+
+    root = tmp_path / nats_import.ARCHIVE_NAME
+    root.mkdir()
+    meta = {
+        "meta_archs": list(space.all_strs()),
+        "total_archs": space.N_ARCHS,
+        "arch2infos": None,
+        "evaluated_indexes": set(),
+    }
+    nats_bench.pickle_save(meta, str(root / "meta.pickle"))
+    templates = {"12": _one_epoch_state(2), "200": _one_epoch_state(2)}
+    key = ("cifar10-valid", 777)
+    c10_valid = np.arange(space.N_ARCHS) / 200.0  # distinct per index: catches any row mix-up
+    for index, arch_str in enumerate(space.all_strs()):
+        data = {}
+        for hp, tpl in templates.items():
+            state = dict(
+                tpl, arch_index=index, arch_str=arch_str, all_results=dict(tpl["all_results"])
+            )
+            trial = dict(state["all_results"][key])
+            trial["eval_acc1es"] = dict(
+                trial["eval_acc1es"], **{"x-valid@1": float(c10_valid[index])}
+            )
+            state["all_results"][key] = trial
+            data[hp] = state
+        nats_bench.pickle_save(data, str(root / f"{index:06d}.pickle"))
+
+    out = tmp_path / "data"
+    assert main(["data", "import-nats", str(root), "--out-dir", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 15625 rows" in printed and "15624   78.1200" in printed
+    table = load_nb201(out, use_cache=False)
+    assert table.source == (out / TABLE_RELPATH).resolve()
+    np.testing.assert_array_equal(table.accuracy("cifar10", "valid", 200), c10_valid)
+    np.testing.assert_array_equal(table.accuracy("cifar10", "valid", 12), c10_valid)
+    np.testing.assert_array_equal(
+        table.accuracy("cifar100", "test", 200), np.full(space.N_ARCHS, 41.0)
+    )
+    np.testing.assert_array_equal(
+        table.column("c10valid_train_time_200ep_s"), np.full(space.N_ARCHS, 6.0)
+    )

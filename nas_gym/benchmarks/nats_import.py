@@ -420,6 +420,8 @@ def import_nats(
             f"({shown}{', ...' if len(missing) > 5 else ''}). The environments need the full table. "
             f"{HOW_TO_GET} (--allow-partial writes the available rows to {PARTIAL_RELPATH} instead.)"
         )
+    if len(missing) == len(archs):
+        raise DataError(f"{root} has no architecture files (000000.{PICKLE_EXT} ...). {HOW_TO_GET}")
     path = output_path(out_dir, partial)
     if path.exists() and not force:
         raise DataError(f"{path} already exists; pass --force to overwrite it")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_subparser(group: argparse._SubParsersAction) -> None:
@@ -63,13 +64,13 @@ def _import_nats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_optima(path) -> None:
+def _print_optima(path: Path) -> None:
     """Compare the new table's optima with the published ones (a sanity check for users)."""
     from nas_gym.benchmarks.nb201 import ACC_COLUMNS, KNOWN_OPTIMA, parse_csv
 
     arr = parse_csv(path)
-    print(f"{'dataset':<16}{'split':<7}{'best index':>11}{'accuracy':>10}{'published':>11}")
+    print(f"{'dataset':<16}{'split':<7}{'best index':>11}{'accuracy':>10}  published (index)")
     for (dataset, split), (pub_index, pub_acc) in KNOWN_OPTIMA.items():
         acc = arr[ACC_COLUMNS[(dataset, split, 200)]]
         best = int(acc.argmax())
-        print(f"{dataset:<16}{split:<7}{best:>11}{acc[best]:>10.4f}{pub_acc:>8.4f} ({pub_index})")
+        print(f"{dataset:<16}{split:<7}{best:>11}{acc[best]:>10.4f}  {pub_acc:.4f} ({pub_index})")
