@@ -32,7 +32,9 @@ def agent_names() -> tuple[str, ...]:
     return tuple(_AGENTS)
 
 
-def make_agent(name: str, env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> Any:
+def make_agent(
+    name: str, env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> Any:
     """Build the agent registered as ``name`` on ``env``."""
     _load_builtin()
     if name not in _AGENTS:
@@ -42,4 +44,4 @@ def make_agent(name: str, env: gym.Env, seed: int | None = None, verbose: int = 
 
 def _load_builtin() -> None:
     """Import the modules whose decorators fill the registry (lazy: they import torch)."""
-    from agents import sb3_stock  # noqa: F401
+    from agents import sb3_stock, zoo  # noqa: F401

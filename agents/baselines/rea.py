@@ -1,0 +1,85 @@
+"""Regularized evolution (aging evolution; Real et al., AAAI 2019)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.type_aliases import GymEnv
+
+from agents.common.search import SearchAlgorithm, SearchPolicy
+
+
+class REA(SearchAlgorithm):
+    """Regularized evolution as run by the NAS-Bench-201 paper (Dong & Yang 2020, Sec. 5).
+
+    The first ``population_size`` queries are random architectures. Then each step:
+    draw ``sample_size`` members uniformly with replacement, take the fittest as
+    parent, mutate one uniformly chosen edge (row) to a different op, query the
+    child, append it to the population and discard the *oldest* member (aging).
+
+    Args:
+        policy: ``"MlpPolicy"`` (kept for the SB3 call shape).
+        env: a Gymnasium environment with a 2-D Box ``(rows, ops)`` action space.
+        population_size: P, members kept (10, NB201 paper).
+        sample_size: S, tournament size (3, NB201 paper).
+        **kwargs: see :class:`agents.common.search.SearchAlgorithm`.
+    """
+
+    def __init__(
+        self,
+        policy: str | type[SearchPolicy] = "MlpPolicy",
+        env: GymEnv | str | None = None,
+        population_size: int = 10,
+        sample_size: int = 3,
+        **kwargs: Any,
+    ):
+        if int(population_size) < 1 or int(sample_size) < 1:
+            raise ValueError(
+                f"population_size and sample_size must be >= 1, got {population_size!r}, {sample_size!r}"
+            )
+        self.population_size = int(population_size)
+        self.sample_size = int(sample_size)
+        self.population: deque[tuple[tuple[int, ...], float]] = deque()
+        self.history: list[tuple[tuple[int, ...], float]] = []
+        super().__init__(policy, env, **kwargs)
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: Any = None,
+        reset_num_timesteps: bool = True,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if reset_num_timesteps:
+            self.population.clear()
+            self.history.clear()
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)
+
+    def _propose(self) -> np.ndarray:
+        if len(self.population) < self.population_size:
+            return np.random.randint(0, self.n_ops, self.n_rows)
+        picks = np.random.randint(0, len(self.population), self.sample_size)
+        parent = max((self.population[i] for i in picks), key=lambda member: member[1])[0]
+        return mutate(np.asarray(parent), self.n_ops)
+
+    def _observe(self, ops: np.ndarray, reward: float) -> None:
+        member = (tuple(int(o) for o in ops), reward)
+        self.population.append(member)
+        self.history.append(member)
+        if len(self.population) > self.population_size:
+            self.population.popleft()
+
+
+def mutate(ops: np.ndarray, n_ops: int) -> np.ndarray:
+    """Copy of ``ops`` with one random row changed to a different op (global numpy RNG)."""
+    child = ops.copy()
+    row = np.random.randint(len(child))
+    new = np.random.randint(n_ops - 1)
+    child[row] = new if new < child[row] else new + 1
+    return child
+
+
+__all__ = ["REA", "mutate"]

@@ -1,0 +1,1 @@
+"""Machinery shared by the nas_gym agents (SB3-style ``common/`` package)."""
