@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from nas_gym.benchmarks.hw_cost import load_flops, load_hw_costs, unit
 from nas_gym.benchmarks.nb201 import (
     NB201Table,
     check_dataset,
@@ -25,6 +26,7 @@ from nas_gym.envs.common import (
     reward_fn,
     validate_action,
 )
+from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.spaces import nb201 as space
 
 _ROWS = np.arange(space.N_EDGES)
@@ -59,6 +61,14 @@ class NASBench201Env(gym.Env):
     From the accuracy on ``reward_metric`` (percent): ``"cadam"`` gives
     ``100 ** (acc/100)`` (Mills 2020, Eq. 4.1), ``"accuracy"`` gives ``acc/100``.
 
+    With a hardware ``cost`` and a ``cost_target`` the accuracy is first constrained
+    (:mod:`nas_gym.envs.constraints`): ``"hard"`` gives infeasible cells (cost > target)
+    the fixed ``infeasible_reward``; ``"unas"`` uses ``acc - penalty_lambda * max(0,
+    cost/target - 1)`` (UNAS, Vahdat et al. 2020); ``"mnas"`` uses ``acc * (cost/target)
+    ** mnas_w`` beyond the target (MnasNet, Tan et al. 2019). The constrained accuracy
+    then goes through the same ``reward`` transform, and ranks the top-K state and
+    ``best_*`` (hard-infeasible cells never enter them).
+
     ## Episode End
     Never terminated; truncated once ``max_queries`` queries have been made.
 
@@ -72,6 +82,15 @@ class NASBench201Env(gym.Env):
     * ``max_queries``: query budget per episode (500).
     * ``fidelity``: 200 (default) or 12 training epochs.
     * ``data_dir``: directory holding ``nb201/nb201_metrics.csv`` (see ``nas_gym.data``).
+    * ``cost``: a hardware cost of the chosen dataset's network, reported in ``info``:
+      a HW-NAS-Bench column ``"<device>_<metric>"`` (devices edgegpu, raspi4, edgetpu,
+      pixel3, eyeriss, fpga; metric latency (ms) or energy (mJ)), or a HELP latency
+      ``"help_<setting>"`` (CIFAR-10 only). See ``nas_gym.benchmarks.hw_cost``.
+    * ``cost_target``: budget in the cost's unit; turns the constraint on. Constraining
+      on a column with unmeasured cells (``edgetpu_latency``) is a ``ValueError``.
+    * ``constraint``: ``"hard"`` (default), ``"unas"`` or ``"mnas"``.
+    * ``penalty_lambda`` (UNAS, 1.0), ``mnas_w`` (MnasNet exponent beyond the target,
+      -0.07), ``infeasible_reward`` (hard constraint, 0.0).
     * ``render_mode``: ``"ansi"`` returns the last architecture string.
 
     ## Info
@@ -80,9 +99,18 @@ class NASBench201Env(gym.Env):
     ``best_valid_acc``, ``best_test_acc`` (best so far by the reward metric, and that
     architecture's other accuracy), ``n_queries``, ``n_unique_queries`` and ``regret``
     (optimum of the reward metric minus the best found, percentage points).
+    ``flops_M``: millions of multiply-accumulates of the network, counted with torch
+    (``nas_gym.benchmarks.hw_cost.load_flops``; cached after the first use).
+    With ``cost``: ``cost`` (None where the benchmark did not measure the cell) and
+    ``cost_unit``. With ``cost_target`` also: ``feasible`` (cost <= target),
+    ``best_feasible_arch_index``, ``best_feasible_acc`` (reward metric),
+    ``best_feasible_cost`` (-1 / None until a feasible cell is found), and ``regret`` is
+    measured from the best *feasible* accuracy to the best feasible cell of the table.
+    ``best_*`` are -1 / "" / None while no cell has been accepted (hard constraint).
 
     ## Version History
-    * v0: initial release (NATS-Bench TSS / NB201 v1.1 accuracies, seed means).
+    * v0: initial release (NATS-Bench TSS / NB201 v1.1 accuracies, seed means);
+      hardware costs (HW-NAS-Bench, HELP), constraints and FLOPs added as options.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -99,6 +127,12 @@ class NASBench201Env(gym.Env):
         data_dir: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
         table: NB201Table | None = None,
+        cost: str | None = None,
+        cost_target: float | None = None,
+        constraint: str = "hard",
+        penalty_lambda: float = 1.0,
+        mnas_w: float = -0.07,
+        infeasible_reward: float = 0.0,
     ):
         self.dataset = check_dataset(dataset)
         self.reward_metric = check_split(reward_metric)
@@ -112,6 +146,17 @@ class NASBench201Env(gym.Env):
         self.max_queries = check_positive_int("max_queries", max_queries)
         self.render_mode = render_mode
         self._reward_fn = reward_fn(reward)
+        check_choice("constraint", constraint, CONSTRAINTS)
+        if cost_target is not None and cost is None:
+            raise ValueError(
+                "cost_target needs a cost column: pass cost='edgegpu_latency' (for example)"
+            )
+        self.cost = cost
+        self._constraint = (
+            None
+            if cost_target is None
+            else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
+        )
 
         self.action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
@@ -131,13 +176,53 @@ class NASBench201Env(gym.Env):
         self._test = test.tolist()
         self._params = table.params(self.dataset).tolist()
         self._score = self._valid if self.reward_metric == "valid" else self._test
-        self.optimum_index, self.optimum_acc = table.optimum(self.dataset, self.reward_metric, self.fidelity)
+        self.optimum_index, self.optimum_acc = table.optimum(
+            self.dataset, self.reward_metric, self.fidelity
+        )
         self._code_to_index = space.code_to_index_table().tolist()
         self._strs = space.all_strs()
+        self._flops = load_flops(self.dataset).tolist()
+        self._attach_cost(valid if self.reward_metric == "valid" else test)
+
+    def _attach_cost(self, score: np.ndarray) -> None:
+        """The chosen cost column as a list, and the best feasible cell for the regret."""
+        self._cost: list[float] = []
+        if self.cost is None:
+            return
+        column = load_hw_costs(self._data_dir).cost(self.cost, self.dataset)
+        self._cost = column.tolist()
+        if self._constraint is None:
+            return
+        n_missing = int(np.isnan(column).sum())
+        if n_missing:
+            raise ValueError(
+                f"cannot constrain on cost {self.cost!r} for {self.dataset!r}: the benchmark did not "
+                f"measure it for {n_missing} of {len(column)} cells (stored as -1). Pick another "
+                "cost or drop cost_target to only report it."
+            )
+        feasible = column <= self._constraint.target
+        if not feasible.any():
+            raise ValueError(
+                f"cost_target {self._constraint.target} is below every cell's {self.cost} "
+                f"(min {column.min():.4g} {unit(self.cost)}): no architecture is feasible"
+            )
+        masked = np.where(feasible, score, -np.inf)
+        self.optimum_index = int(np.argmax(masked))
+        self.optimum_acc = float(score[self.optimum_index])
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_table", "_valid", "_test", "_params", "_score", "_code_to_index", "_strs"):
+        for key in (
+            "_table",
+            "_valid",
+            "_test",
+            "_params",
+            "_score",
+            "_code_to_index",
+            "_strs",
+            "_flops",
+            "_cost",
+        ):
             state.pop(key)
         return state
 
@@ -154,6 +239,8 @@ class NASBench201Env(gym.Env):
         self._best_index = -1
         self._best_score = -np.inf
         self._arch_index = -1
+        self._best_feasible_index = -1
+        self._best_feasible_score = -np.inf
 
     def _obs(self) -> np.ndarray:
         return self._topk.state() if self.observation == "topk" else self._last.copy()
@@ -173,35 +260,60 @@ class NASBench201Env(gym.Env):
         code = ((((ops[0] * 5 + ops[1]) * 5 + ops[2]) * 5 + ops[3]) * 5 + ops[4]) * 5 + ops[5]
         index = self._code_to_index[code]
         score = self._score[index]
+        objective: float | None = score
+        feasible = True
+        constraint = self._constraint
+        if constraint is not None:
+            cost = self._cost[index]
+            feasible = cost <= constraint.target
+            constrained = constraint.score(score / 100.0, cost)
+            objective = None if constrained is None else 100.0 * constrained
         self._n_queries += 1
         self._arch_index = index
         if index not in self._seen:
             self._seen.add(index)
-            active = _FLAT_BASE + ops
-            if self.observation == "topk":
-                self._topk.push(index, active, score)
-            if score > self._best_score:
-                self._best_score, self._best_index = score, index
+            if objective is not None:  # hard-infeasible cells never enter the top-K or best
+                active = _FLAT_BASE + ops
+                if self.observation == "topk":
+                    self._topk.push(index, active, objective)
+                if objective > self._best_score:
+                    self._best_score, self._best_index = objective, index
+            if feasible and score > self._best_feasible_score:
+                self._best_feasible_score, self._best_feasible_index = score, index
         if self.observation == "last":
             self._last = np.zeros(space.SHAPE, dtype=np.float32)
             self._last[_ROWS, ops] = 1.0
         best = self._best_index
+        found = best >= 0
         info = {
             "arch_index": index,
             "arch_str": self._strs[index],
             "valid_acc": self._valid[index],
             "test_acc": self._test[index],
             "params_M": self._params[index],
+            "flops_M": self._flops[index],
             "best_arch_index": best,
-            "best_arch_str": self._strs[best],
-            "best_valid_acc": self._valid[best],
-            "best_test_acc": self._test[best],
+            "best_arch_str": self._strs[best] if found else "",
+            "best_valid_acc": self._valid[best] if found else None,
+            "best_test_acc": self._test[best] if found else None,
             "n_queries": self._n_queries,
             "n_unique_queries": len(self._seen),
             "regret": self.optimum_acc - self._best_score,
         }
+        if self.cost is not None:
+            reported = self._cost[index]
+            info["cost"] = None if reported != reported else reported  # NaN = not measured
+            info["cost_unit"] = unit(self.cost)
+        if constraint is not None:
+            bf = self._best_feasible_index
+            info["feasible"] = bool(feasible)
+            info["best_feasible_arch_index"] = bf
+            info["best_feasible_acc"] = self._score[bf] if bf >= 0 else None
+            info["best_feasible_cost"] = self._cost[bf] if bf >= 0 else None
+            info["regret"] = self.optimum_acc - self._best_feasible_score
         truncated = self._n_queries >= self.max_queries
-        return self._obs(), self._reward_fn(score), False, truncated, info
+        reward = constraint.infeasible_reward if objective is None else self._reward_fn(objective)
+        return self._obs(), float(reward), False, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

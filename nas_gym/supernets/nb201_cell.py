@@ -13,8 +13,8 @@ counts convolutions and matrix products) and reported as millions of
 multiply-accumulates (the counter's FLOPs / 2), the unit of the NB201 and mobile NAS
 papers. Every edge of a cell sees the same shape, and modules run independently,
 so a network's count is exactly the count of the all-``none`` network plus one
-increment per (edge, op); the increments are counted on the real network and the
-tests check the sum against a direct count of whole networks.
+increment per edge for its op; the increments are counted on the real network and
+the tests check the sum against direct counts of whole networks.
 """
 
 from __future__ import annotations
@@ -149,31 +149,40 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def network_costs(ops: Sequence[int] | str, dataset: str) -> tuple[float, float]:
-    """(MFLOPs as multiply-accumulates, params in millions) of one network, counted directly."""
+def network_counts(ops: Sequence[int] | str, dataset: str) -> tuple[int, int]:
+    """(multiply-accumulates, parameters) of one network, counted directly with torch."""
+    if dataset not in DATASET_SHAPES:
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASET_SHAPES)}")
     res, classes = DATASET_SHAPES[dataset]
     model = NB201Network(ops, classes)
-    return count_macs(model, res) / 1e6, count_params(model) / 1e6
+    return count_macs(model, res), count_params(model)
+
+
+def network_costs(ops: Sequence[int] | str, dataset: str) -> tuple[float, float]:
+    """(MFLOPs as multiply-accumulates, params in millions) of one network, counted directly."""
+    macs, params = network_counts(ops, dataset)
+    return macs / 1e6, params / 1e6
 
 
 def compute_cost_table() -> np.ndarray:
     """``(3, 2, 15625)``: [flops_M, params_M] of every network per dataset (official index order).
 
-    Counts the all-``none`` network and the 30 single-edge networks with torch, then
-    sums the per-(edge, op) increments for each cell (exact, see the module docstring).
+    Counts the all-``none`` network and one network per op (on edge 0) with torch,
+    then adds one increment per edge for each cell: exact, because every edge sees
+    the same shape (see the module docstring; the tests check it against direct
+    counts of whole networks). Sums are taken in integers, so values are exact.
     """
     codes = space.index_to_code_table()
     all_ops = np.array([space.code_to_ops(int(c)) for c in codes])  # (15625, 6)
     out = np.zeros((len(DATASET_SHAPES), 2, space.N_ARCHS))
     none = space.OPS.index("none")
     for d, dataset in enumerate(DATASET_SHAPES):
-        base = np.array(network_costs([none] * space.N_EDGES, dataset))
-        delta = np.zeros((2, space.N_EDGES, space.N_OPS))
-        for edge in range(space.N_EDGES):
-            for op in range(space.N_OPS):
-                ops = [none] * space.N_EDGES
-                ops[edge] = op
-                delta[:, edge, op] = np.array(network_costs(ops, dataset)) - base
+        base = np.array(network_counts([none] * space.N_EDGES, dataset), dtype=np.int64)
+        delta = np.zeros((2, space.N_OPS), dtype=np.int64)
+        for op in range(space.N_OPS):
+            delta[:, op] = (
+                np.array(network_counts([op] + [none] * (space.N_EDGES - 1), dataset)) - base
+            )
         for k in range(2):
-            out[d, k] = base[k] + delta[k][np.arange(space.N_EDGES), all_ops].sum(axis=1)
+            out[d, k] = (base[k] + delta[k][all_ops].sum(axis=1)) / 1e6
     return out
