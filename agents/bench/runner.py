@@ -194,8 +194,26 @@ def build_specs(
 
 
 # -- one run -------------------------------------------------------------------
+def _git_commit() -> str | None:
+    """Commit of the source tree the agents came from (None outside a git checkout)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def package_versions() -> dict[str, str]:
-    """Versions of what a run's numbers depend on."""
+    """Versions of what a run's numbers depend on (and the source commit, when known)."""
     import gymnasium
     import numpy
 
@@ -211,6 +229,9 @@ def package_versions() -> dict[str, str]:
         module = sys.modules.get(name)
         if module is not None:
             versions[name] = getattr(module, "__version__", "?")
+    commit = _git_commit()
+    if commit:
+        versions["git_commit"] = commit
     return versions
 
 

@@ -1,0 +1,304 @@
+"""End-to-end tests of ``nas-gym bench`` through the CLI entry point, with tiny budgets.
+
+The runs are real: real registered agents (random search and SB3 TD3 with an
+early ``learning_starts`` so it trains), the real NB201 table, real worker
+processes and a real local Ray instance. Every number in ``results.csv`` is checked
+against the run's JSON history and against the NB201 table itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nas_gym.cli import main
+
+AGENTS = "rs,td3-ls10"
+VARIANT = 'td3-ls10=td3:{"learning_starts": 10}'
+DATASET = "cifar100"
+BUDGET = 30
+SEEDS = (1, 2)
+METRICS = ("valid", "test")
+N_RUNS = 2 * len(SEEDS) * len(METRICS)
+
+
+def bench_args(out: Path, *extra: str, metrics: str = "valid,test") -> list[str]:
+    return [
+        "bench",
+        "--agents",
+        AGENTS,
+        "--variant",
+        VARIANT,
+        "--datasets",
+        DATASET,
+        "--reward-metrics",
+        metrics,
+        "--seeds",
+        "1-2",
+        "--budgets",
+        str(BUDGET),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_runs(out: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
+
+
+def comparable(record: dict) -> dict:
+    """A run record without what legitimately changes between executions (timings)."""
+    result = {k: v for k, v in record["result"].items() if k not in ("wall_s", "agent_s", "env_s")}
+    return {"spec": record["spec"], "result": result, "history": record["history"]}
+
+
+@pytest.fixture(scope="module")
+def bench_jobs1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("bench") / "out"
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(bench_args(out, "--jobs", "1"))
+    assert code == 0
+    return out, stdout.getvalue()
+
+
+def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_table):
+    out, stdout = bench_jobs1
+    keys = {
+        f"{agent}__{DATASET}__{metric}__{BUDGET}__{seed}"
+        for agent in AGENTS.split(",")
+        for metric in METRICS
+        for seed in SEEDS
+    }
+    runs = load_runs(out)
+    assert set(runs) == keys
+    for metric in METRICS:
+        png = out / f"curves_{DATASET}_{metric}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+    valid = nb201_table.accuracy(DATASET, "valid", 200)
+    test = nb201_table.accuracy(DATASET, "test", 200)
+    rows = read_csv(out / "results.csv")
+    assert len(rows) == N_RUNS
+    assert list(rows[0]) == [
+        "agent",
+        "dataset",
+        "reward_metric",
+        "budget",
+        "seed",
+        "best_arch_index",
+        "best_valid_acc",
+        "best_test_acc",
+        "best_found_at",
+        "n_queries",
+        "n_unique_queries",
+        "wall_s",
+        "agent_s",
+        "env_s",
+    ]
+    for row in rows:
+        key = f"{row['agent']}__{row['dataset']}__{row['reward_metric']}__{row['budget']}__{row['seed']}"
+        record = runs[key]
+        hist = record["history"]
+        arch = np.asarray(hist["arch_index"])
+        # exactly `budget` queries, each with the table's metrics
+        assert int(row["n_queries"]) == BUDGET == len(arch) == len(hist["reward"])
+        np.testing.assert_allclose(hist["valid_acc"], valid[arch], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(hist["test_acc"], test[arch], rtol=0, atol=1e-9)
+        # the best architecture by the searched split, recomputed from the table alone
+        searched = valid if row["reward_metric"] == "valid" else test
+        best = int(row["best_arch_index"])
+        assert best in set(arch.tolist())
+        assert searched[best] == pytest.approx(searched[arch].max(), abs=1e-9)
+        assert float(row["best_valid_acc"]) == pytest.approx(valid[best], abs=1e-9)
+        assert float(row["best_test_acc"]) == pytest.approx(test[best], abs=1e-9)
+        assert int(row["n_unique_queries"]) == len(set(arch.tolist()))
+        assert arch[int(row["best_found_at"]) - 1] == best
+        # csv and json agree
+        for col, value in row.items():
+            expected = record["result"][col]
+            if isinstance(expected, float):
+                assert float(value) == pytest.approx(expected, rel=1e-12)
+            else:
+                assert str(expected) == value
+        # time split: agent + env = wall, env measured
+        assert float(row["env_s"]) > 0
+        assert float(row["agent_s"]) + float(row["env_s"]) == pytest.approx(float(row["wall_s"]))
+        assert record["versions"]["gymnasium"] and record["versions"]["torch"]
+        assert record["env"]["kwargs"]["max_queries"] == BUDGET
+    # the variant's override reached the agent
+    td3 = runs[f"td3-ls10__{DATASET}__valid__{BUDGET}__1"]
+    assert td3["hyperparameters"]["learning_starts"] == 10
+    assert td3["agent_kwargs"] == {"learning_starts": 10}
+
+    # results.md carries the mean ± std of each group and the test-of-best-valid protocol
+    md = (out / "results.md").read_text()
+    for agent in AGENTS.split(","):
+        for metric in METRICS:
+            group = [r for r in rows if r["agent"] == agent and r["reward_metric"] == metric]
+            accs = [float(r[f"best_{metric}_acc"]) for r in group]
+            cell = f"{np.mean(accs):.2f} ± {np.std(accs):.2f}"
+            line = f"| {agent} | {BUDGET} | {DATASET} | {metric} | 1-2 | {cell} |"
+            assert line in md, line
+        tests = [
+            float(r["best_test_acc"])
+            for r in rows
+            if r["agent"] == agent and r["reward_metric"] == "valid"
+        ]
+        assert (
+            f"| {agent} | {BUDGET} | {DATASET} | 1-2 | {np.mean(tests):.2f} ± {np.std(tests):.2f} |"
+            in md
+        )
+    assert "Test accuracy of the best-by-validation architecture" in md
+    # published numbers of the NB201 paper's RS row appear beside our rs on validation
+    assert "RS 70.93 ± 1.09" in md
+    # the timing table is printed
+    assert "agent s" in stdout and "env s" in stdout
+    assert any(line.startswith("rs ") for line in stdout.splitlines())
+    assert any(line.startswith("td3-ls10 ") for line in stdout.splitlines())
+
+
+def test_rerun_skips_finished_runs_and_redoes_missing_ones(bench_jobs1, tmp_path, capsys):
+    src, _ = bench_jobs1
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert main(bench_args(out, "--jobs", "1")) == 0
+    assert f"ran 0, skipped {N_RUNS} finished" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
+
+    # an interrupted run (file missing) is redone, and deterministically so
+    victim = out / "runs" / f"td3-ls10__{DATASET}__valid__{BUDGET}__2.json"
+    old = json.loads(victim.read_text())
+    victim.unlink()
+    assert main(bench_args(out, "--jobs", "1")) == 0
+    assert f"ran 1, skipped {N_RUNS - 1} finished" in capsys.readouterr().out
+    assert comparable(json.loads(victim.read_text())) == comparable(old)
+    untouched = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json") if p != victim}
+    assert untouched == {k: v for k, v in before.items() if k != victim.name}
+
+
+def test_parallel_jobs_give_the_same_runs(bench_jobs1, tmp_path):
+    src, _ = bench_jobs1
+    out = tmp_path / "out"
+    assert main(bench_args(out, "--jobs", "2")) == 0
+    ours, ref = load_runs(out), load_runs(src)
+    assert set(ours) == set(ref)
+    for key in ref:
+        assert comparable(ours[key]) == comparable(ref[key]), key
+
+
+def test_ray_backend_on_a_local_instance(bench_jobs1, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra: pip install 'nas_gym[ray]'")
+    src, _ = bench_jobs1
+    out = tmp_path / "out"
+    assert main(bench_args(out, "--jobs", "2", "--backend", "ray", metrics="valid")) == 0
+    ours, ref = load_runs(out), load_runs(src)
+    assert len(ours) == N_RUNS // 2
+    for key, record in ours.items():
+        assert comparable(record) == comparable(ref[key]), key
+    assert len(read_csv(out / "results.csv")) == N_RUNS // 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--agents": "rs,nope"}, "unknown agent 'nope'"),
+        ({"--datasets": "cifar11"}, "unknown dataset 'cifar11'"),
+        ({"--reward-metrics": "train"}, "unknown reward metric 'train'"),
+        ({"--seeds": "1-"}, "'1-' in '1-' is not an integer or a range"),
+        ({"--seeds": "5-2"}, "range '5-2' ends before it starts"),
+        ({"--seeds": "1,1"}, "'1,1' repeats an item"),
+        ({"--seeds": "1-3,2"}, "'1-3,2' repeats a value"),
+        ({"--budgets": "0"}, "below the minimum 1"),
+        ({"--jobs": "0"}, "--jobs must be at least 1"),
+        ({"--backend": "slurm"}, "unknown backend 'slurm'"),
+        ({"--preset": "table9"}, "unknown preset 'table9'"),
+        ({"--variant": "x=td3:[1]"}, "must be a JSON object"),
+        ({"--variant": "bad__label=td3:{}"}, "--variant label 'bad__label'"),
+        ({"--variant": "y=nope:{}"}, "unknown agent 'nope'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_line(change, message, tmp_path, capsys):
+    args = bench_args(tmp_path / "out")
+    for flag, value in change.items():
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nas-gym bench: error:") and message in err, err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_runs_made_with_other_settings_are_not_silently_reused(bench_jobs1, tmp_path, capsys):
+    src, _ = bench_jobs1
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    args = bench_args(out)
+    args[args.index("--variant") + 1] = 'td3-ls10=td3:{"learning_starts": 20}'
+    assert main(args) == 2
+    assert "was made with other settings" in capsys.readouterr().err
+
+
+def test_preset_table41_expands_to_the_thesis_protocol():
+    import argparse
+
+    from agents.bench.runner import build_specs, parse_int_list, parse_list
+    from nas_gym.commands.bench import resolve_options
+
+    args = argparse.Namespace(
+        preset="table4.1", agents=None, datasets=None, reward_metrics=None, seeds=None, budgets=None
+    )
+    opts = resolve_options(args)
+    specs = build_specs(
+        parse_list("a", opts["agents"]),
+        parse_list("d", opts["datasets"]),
+        parse_list("m", opts["reward_metrics"]),
+        parse_int_list("b", opts["budgets"]),
+        parse_int_list("s", opts["seeds"]),
+        known_agents=("cadam",),
+    )
+    assert len(specs) == 1 * 3 * 2 * 2 * 10
+    assert {s.agent for s in specs} == {"cadam"}
+    assert {s.budget for s in specs} == {500, 1000}
+    assert {s.seed for s in specs} == set(range(1, 11))
+    assert {s.dataset for s in specs} == {"cifar10", "cifar100", "ImageNet16-120"}
+    assert {s.reward_metric for s in specs} == {"valid", "test"}
+    # an explicit option overrides the preset
+    args.seeds = "1-3"
+    assert resolve_options(args)["seeds"] == "1-3"
+
+
+def test_report_statistics_and_published_lookup():
+    from agents.bench.published import published_for, published_test_of_best_valid
+    from agents.bench.report import mean_std, seed_list
+
+    values = [72.1, 73.4, 71.9, 73.5]
+    mean, std = mean_std(values)
+    assert mean == pytest.approx(np.mean(values)) and std == pytest.approx(np.std(values))
+    assert all(math.isnan(v) for v in mean_std([]))
+    assert seed_list([3, 1, 2, 7, 9, 8]) == "1-3,7-9"
+    assert [m for m, _ in published_for("cadam", "cifar100", "test", 500)] == ["CADAM-500"]
+    assert [m for m, _ in published_for("cadam", "cifar100", "test", 1000)] == ["CADAM-1k"]
+    assert published_for("cadam", "cifar100", "test", 700) == []
+    assert [m for m, _ in published_for("rs", "cifar10", "test", 500)] == ["RS-500"]
+    assert [m for m, _ in published_test_of_best_valid("rea", "ImageNet16-120")] == ["REA"]
