@@ -53,15 +53,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--resolution",
         type=int,
         default=None,
-        help="resize images to this side (default: as stored)",
+        help="resize images to this side (None: as stored)",
     )
-    p.add_argument("--epochs", type=int, default=600)
+    p.add_argument(
+        "--epochs", type=int, default=600, help="training epochs (cosine schedule length)"
+    )
     p.add_argument("--layers", type=int, default=20, help="cells of the evaluation network")
     p.add_argument("--channels", type=int, default=36, help="initial channels C")
-    p.add_argument("--batch-size", type=int, default=96)
-    p.add_argument("--lr", type=float, default=0.025)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=3e-4)
+    p.add_argument("--batch-size", type=int, default=96, help="training batch size")
+    p.add_argument("--lr", type=float, default=0.025, help="initial SGD learning rate")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=float, default=3e-4, help="SGD weight decay")
     p.add_argument("--cutout", type=int, default=16, help="cutout length (0 = off)")
     p.add_argument(
         "--auxiliary-weight", type=float, default=0.4, help="auxiliary loss weight (0 = no head)"
@@ -69,9 +71,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--drop-path", type=float, default=0.2, help="final drop-path probability (linear ramp)"
     )
-    p.add_argument("--grad-clip", type=float, default=5.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--grad-clip", type=float, default=5.0, help="gradient-norm clip (0 = off)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of weights, data order and augmentation"
+    )
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument(
         "--out", default="train_genotype_out", help="directory for the checkpoint and result.json"
