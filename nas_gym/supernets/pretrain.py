@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -56,7 +57,7 @@ class PretrainConfig:
         grad_clip: gradient-norm clip (0 = off), as in DARTS.
         seed: seeds the architecture sampler and the batch augmentation.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        log_every: update the progress bar's loss/accuracy every this many batches.
+        log_every: update the progress bar every this many batches; without a bar, print a line every this many epochs.
         pad: random-crop padding of the batch augmentation (0 = off; CIFAR: 4).
         flip: random horizontal flips in the batch augmentation.
         cutout: cutout length of the batch augmentation (0 = off; CIFAR-10: 16).
@@ -180,9 +181,56 @@ def load_supernet_checkpoint(
     return state
 
 
-def _forward(supernet: nn.Module, x: torch.Tensor, alpha_d: np.ndarray | None) -> torch.Tensor:
+def init_parameters(module: nn.Module, seed: int) -> nn.Module:
+    """Re-draw PyTorch's default initialisation of every conv, linear and BN layer from a local generator.
+
+    Module constructors draw from torch's global RNG; re-initialising from ``seed``
+    makes a supernet's starting weights reproducible without seeding global state.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+                weight = m.weight
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    fan_in = weight[0].numel()
+                    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+            elif isinstance(m, nn.modules.batchnorm._NormBase):
+                m.reset_parameters()
+    return module
+
+
+def forward_logits(
+    supernet: nn.Module, x: torch.Tensor, alpha_d: np.ndarray | None
+) -> torch.Tensor:
+    """Logits of one path (``alpha_d``) or of the mixed supernet (``alpha_d=None``)."""
     out = supernet.forward_mixed(x) if alpha_d is None else supernet(x, alpha_d)
     return out[0] if isinstance(out, tuple) else out
+
+
+def train_step(
+    supernet: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    alpha_d: np.ndarray | None,
+    grad_clip: float = 0.0,
+) -> tuple[float, int]:
+    """One SGD step on one path; returns (summed loss, number correct) of the batch.
+
+    Gradients are reset to None, so parameters off the path get no update at all
+    (no momentum, no weight decay): only the sampled architecture is trained.
+    """
+    logits = forward_logits(supernet, x, alpha_d)
+    loss = nn.functional.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(supernet.parameters(), grad_clip)
+    optimizer.step()
+    return float(loss.detach()) * len(y), int((logits.detach().argmax(1) == y).sum())
 
 
 def _save(path: Path, payload: dict[str, Any]) -> None:
@@ -213,7 +261,8 @@ def pretrain_supernet(
         checkpoint_dir: where ``last.pt`` goes; an existing ``last.pt`` is resumed.
         fingerprint: JSON-like dict naming what is trained (space, supernet config,
             dataset, split); stored in the checkpoint and checked on resume and load.
-        progress: show a tqdm bar.
+        progress: show a tqdm bar and a line per epoch (without it: a line every
+            ``log_every`` epochs and at the end; a resume is always reported).
 
     Returns:
         Path of the final checkpoint (``checkpoint_dir/last.pt``).
@@ -267,11 +316,9 @@ def pretrain_supernet(
         aug_gen.set_state(state["rng"]["augment"])
         train_loader.generator.set_state(state["rng"]["loader"])
         start_epoch, history = int(state["epoch"]), list(state["history"])
-        if progress:
-            print(f"resuming {path} at epoch {start_epoch}/{config.epochs}")
+        print(f"resuming {path} at epoch {start_epoch}/{config.epochs}", flush=True)
 
     augment = bool(config.pad or config.flip or config.cutout)
-    loss_fn = nn.CrossEntropyLoss()
     for epoch in range(start_epoch, config.epochs):
         supernet.train()
         total = (
@@ -295,15 +342,11 @@ def pretrain_supernet(
                 x = augment_batch(
                     x, aug_gen, pad=config.pad, flip=config.flip, cutout=config.cutout
                 )
-            logits = _forward(supernet, x, alpha_d)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(supernet.parameters(), config.grad_clip)
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.detach().argmax(1) == y).sum())
+            batch_loss, batch_correct = train_step(
+                supernet, optimizer, x, y, alpha_d, config.grad_clip
+            )
+            loss_sum += batch_loss
+            correct += batch_correct
             seen += len(y)
             bar.update(1)
             if (i + 1) % config.log_every == 0:
@@ -335,7 +378,7 @@ def pretrain_supernet(
                 "history": history,
             },
         )
-        if progress:
+        if progress or (epoch + 1) % config.log_every == 0 or epoch + 1 == config.epochs:
             h = history[-1]
             print(
                 f"epoch {epoch + 1}/{config.epochs}: train loss {h['train_loss']:.4f}, "

@@ -1,0 +1,219 @@
+"""``nas-gym supernet ...``: pre-train a weight-sharing supernet; plot a run's Pareto fronts.
+
+``pretrain`` is search-space-agnostic: ``--space NAME`` picks a builder from
+:data:`PRETRAIN_SPACES` that returns the supernet, its uniform path sampler and the
+fingerprint the matching environment checks when it loads the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+#: Search spaces ``pretrain`` can train: name -> ``"module:function"``; the function takes
+#: ``(args, num_classes, in_channels)`` and returns ``(supernet, sample_discrete, fingerprint)``.
+PRETRAIN_SPACES: dict[str, str] = {
+    "darts": "nas_gym.commands.supernet:build_darts",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "supernet", help="pre-train a weight-sharing supernet, plot Pareto fronts"
+    )
+    group = parser.add_subparsers(dest="supernet_command", metavar="ACTION", required=True)
+
+    p = group.add_parser(
+        "pretrain",
+        help="train a supernet by uniform single-path sampling (Mills 2020, Sec. 4.1.3); resumes after a kill",
+    )
+    p.add_argument("--space", default="darts", choices=sorted(PRETRAIN_SPACES), help="search space")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="checkpoint directory (DIR/last.pt; an existing one is resumed)",
+    )
+    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagefolder")
+    p.add_argument(
+        "--root", default=None, help="dataset directory (default: $NAS_GYM_DATASETS_DIR)"
+    )
+    p.add_argument(
+        "--download", action="store_true", help="let torchvision download CIFAR (needs internet)"
+    )
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip the CIFAR MD5 check (CIFAR-format subsets)"
+    )
+    p.add_argument(
+        "--resolution", type=int, default=None, help="resize images to this side (default: native)"
+    )
+    p.add_argument(
+        "--train-fraction", type=float, default=0.5, help="share of the training set in D_T"
+    )
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the D_T / D_V split")
+    p.add_argument(
+        "--sampling",
+        default="uniform",
+        choices=("uniform", "mixed"),
+        help="uniform single paths (CADAM) or all ops at once (DDAS warm-up)",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=1, help="epochs over D_T (thesis: 10000 on CIFAR-10)"
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="minibatch size (thesis: 250)")
+    p.add_argument("--lr", type=float, default=0.025, help="initial learning rate")
+    p.add_argument("--lr-min", type=float, default=0.001, help="final cosine learning rate")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=3e-4)
+    p.add_argument("--grad-clip", type=float, default=5.0, help="gradient-norm clip (0 = off)")
+    p.add_argument("--no-augment", action="store_true", help="no random crop / flip")
+    p.add_argument(
+        "--cutout", type=int, default=0, help="cutout length (0 = off; thesis DARTS supernet: 16)"
+    )
+    p.add_argument(
+        "--max-batches", type=int, default=None, help="cap batches per epoch (smoke runs)"
+    )
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="weights, architecture sampling, augmentation, data order",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    darts = p.add_argument_group("darts space")
+    darts.add_argument("--channels", type=int, default=16, help="initial channels C (thesis: 16)")
+    darts.add_argument(
+        "--cells", type=int, default=8, help="cells (thesis: 8 for CADAM, 6 for DDAS)"
+    )
+    darts.add_argument(
+        "--pc-k", type=int, default=None, help="PC-DARTS partial channels K (e.g. 4)"
+    )
+    darts.add_argument(
+        "--with-none", action="store_true", help="8-op layout with 'none' (never selected)"
+    )
+    p.set_defaults(func=_pretrain)
+
+    q = group.add_parser(
+        "pareto", help="plot accuracy-vs-cost Pareto fronts of a run's history as a PNG"
+    )
+    q.add_argument(
+        "history", help="JSON list of per-step info dicts, {'history': [...]}, or JSON lines"
+    )
+    q.add_argument("--out", required=True, help="PNG path")
+    q.add_argument("--value", default="valid_acc", help="key to maximise")
+    q.add_argument("--costs", nargs="+", default=["flops_M", "params_M"], help="keys to minimise")
+    q.add_argument("--title", default=None)
+    q.set_defaults(func=_pareto)
+
+
+def build_darts(
+    args: argparse.Namespace, num_classes: int, in_channels: int
+) -> tuple[Any, Any, dict[str, Any]]:
+    """DARTS supernet, Algorithm-2 uniform sampler and the fingerprint ``DARTSSupernet-v0`` expects."""
+    from nas_gym.envs.darts import _UniformPath, pretrain_fingerprint
+    from nas_gym.supernets.darts import DARTSSupernet
+
+    net = DARTSSupernet(
+        C=args.channels,
+        num_cells=args.cells,
+        num_classes=num_classes,
+        pc_k=args.pc_k,
+        in_channels=in_channels,
+    )
+    fingerprint = pretrain_fingerprint(
+        net.config,
+        args.with_none,
+        args.dataset,
+        args.resolution,
+        args.train_fraction,
+        args.split_seed,
+        sampling=args.sampling,
+    )
+    return net, _UniformPath(args.with_none), fingerprint
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nas_gym.envs.darts import default_data_root
+    from nas_gym.supernets import datasets as ds
+    from nas_gym.supernets.pretrain import PretrainConfig, init_parameters, pretrain_supernet
+
+    module, func = PRETRAIN_SPACES[args.space].split(":")
+    builder = getattr(importlib.import_module(module), func)
+    mean, std = ds.normalization(args.dataset)
+    train_set = ds.load_image_dataset(
+        args.dataset,
+        args.root or default_data_root(),
+        train=True,
+        transform=ds.cifar_transforms(train=False, mean=mean, std=std, resolution=args.resolution),
+        download=args.download,
+        verify=not args.no_verify,
+    )
+    d_train, _ = ds.split_train(train_set, args.train_fraction, args.split_seed)
+    x0 = train_set[0][0]
+    supernet, sampler, fingerprint = builder(
+        args, ds.num_classes(args.dataset, train_set), int(x0.shape[0])
+    )
+    init_parameters(supernet, args.seed)
+    side = int(x0.shape[-1])
+    config = PretrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_min=args.lr_min,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        grad_clip=args.grad_clip,
+        seed=args.seed,
+        device=args.device,
+        pad=0 if args.no_augment else max(1, round(4 * side / 32)),
+        flip=not args.no_augment,
+        cutout=args.cutout,
+        max_batches=args.max_batches,
+    )
+    loader = ds.make_loader(
+        d_train,
+        args.batch_size,
+        shuffle=True,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        drop_last=True,
+        pin_memory=args.device.startswith("cuda"),
+    )
+    if len(loader) == 0:
+        raise ValueError(
+            f"D_T has {len(d_train)} images, fewer than one batch of {args.batch_size}"
+        )
+    path = pretrain_supernet(
+        supernet,
+        None if args.sampling == "mixed" else sampler,
+        loader,
+        config,
+        Path(args.out),
+        fingerprint,
+        progress=not args.no_progress,
+    )
+    print(f"checkpoint: {path}")
+    return 0
+
+
+def _pareto(args: argparse.Namespace) -> int:
+    from nas_gym.envs.pareto import front_of, plot_fronts, read_history
+
+    records = read_history(args.history)
+    out = plot_fronts(
+        records, args.out, value_key=args.value, cost_keys=args.costs, title=args.title
+    )
+    key = "genotype" if all("genotype" in r for r in records) else None
+    for cost in args.costs:
+        front = front_of(records, args.value, cost, key).points()
+        print(f"Pareto front, {args.value} vs {cost} ({len(front)} of {len(records)} steps):")
+        for p in front:
+            print(
+                f"  step {p['step']:>6}  {cost} {p['cost']:>10.4f}  {args.value} {p['value']:.2f}"
+            )
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,159 @@
+"""Pareto fronts of searched architectures: maximise accuracy, minimise a cost.
+
+DDAS reads its result as a front of validation accuracy against FLOPs or
+parameters (Mills 2020, Sec. 3.1.3 and Fig. 3.4); the latency environment uses
+the same structure for accuracy against latency. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class ParetoFront:
+    """The non-dominated (value, cost) points seen so far, one per architecture key.
+
+    A point dominates another when its value is >= and its cost <=, one of them
+    strictly. Re-adding a key keeps its highest value (in the parallel DDAS mode the
+    same architecture scores differently as the supernet trains). Points with exactly
+    equal (value, cost) keep the first seen. Only front members are stored, so an
+    update costs O(front size).
+    """
+
+    def __init__(self) -> None:
+        self._points: dict[Hashable, tuple[float, float, dict[str, Any]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._points
+
+    def add(self, key: Hashable, value: float, cost: float, **payload: Any) -> bool:
+        """Offer a point; returns True if it is on the front afterwards."""
+        value, cost = float(value), float(cost)
+        old = self._points.get(key)
+        if old is not None:
+            if value <= old[0]:
+                return True
+            del self._points[key]
+        for v, c, _ in self._points.values():
+            if v >= value and c <= cost:
+                if old is not None:  # an improved key that is still dominated: keep the old point
+                    self._points[key] = old
+                    return True
+                return False
+        self._points = {
+            k: p for k, p in self._points.items() if not (value >= p[0] and cost <= p[1])
+        }
+        self._points[key] = (value, cost, dict(payload))
+        return True
+
+    def points(self) -> list[dict[str, Any]]:
+        """Front members by increasing cost: dicts with key, value, cost and the payload."""
+        rows = [{"key": k, "value": v, "cost": c, **p} for k, (v, c, p) in self._points.items()]
+        return sorted(rows, key=lambda r: (r["cost"], -r["value"]))
+
+    def compact(self) -> tuple[tuple[float, float], ...]:
+        """``((cost, value), ...)`` by increasing cost; small enough for a step's info."""
+        return tuple((r["cost"], r["value"]) for r in self.points())
+
+    def clear(self) -> None:
+        self._points.clear()
+
+
+def front_of(
+    records: Iterable[dict[str, Any]], value_key: str, cost_key: str, key: str | None = None
+) -> ParetoFront:
+    """The front of a run's per-step records (e.g. ``info`` dicts) for one cost column."""
+    front = ParetoFront()
+    for i, rec in enumerate(records):
+        for name in (value_key, cost_key):
+            if name not in rec:
+                raise ValueError(f"record {i} has no {name!r} (keys: {', '.join(sorted(rec))})")
+        front.add(rec[key] if key else i, rec[value_key], rec[cost_key], step=i + 1)
+    return front
+
+
+def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Per-step records of a run: a JSON list, a JSON object with ``"history"``, or JSON lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"run history {str(path)!r} not found")
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{str(path)!r} is neither JSON nor JSON lines: {err}") from err
+    if isinstance(data, dict):
+        if "history" not in data:
+            raise ValueError(f"{str(path)!r} is a JSON object without a 'history' list")
+        data = data["history"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ValueError(f"{str(path)!r} must hold a list of per-step records (dicts)")
+    return data
+
+
+def plot_fronts(
+    records: Sequence[dict[str, Any]],
+    out: str | os.PathLike[str],
+    value_key: str = "valid_acc",
+    cost_keys: Sequence[str] = ("flops_M", "params_M"),
+    key: str | None = "genotype",
+    title: str | None = None,
+) -> Path:
+    """Write a PNG with one panel per cost: every sampled point and its Pareto front."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not records:
+        raise ValueError("no records to plot")
+    key = key if key and all(key in r for r in records) else None
+    fig, axes = plt.subplots(1, len(cost_keys), figsize=(5.5 * len(cost_keys), 4.2), squeeze=False)
+    for ax, cost_key in zip(axes[0], cost_keys, strict=True):
+        front = front_of(records, value_key, cost_key, key)
+        ax.scatter(
+            [r[cost_key] for r in records],
+            [r[value_key] for r in records],
+            s=8,
+            alpha=0.35,
+            label="sampled",
+        )
+        pts = front.points()
+        ax.step(
+            [p["cost"] for p in pts],
+            [p["value"] for p in pts],
+            where="post",
+            color="C3",
+            label="Pareto front",
+        )
+        ax.scatter([p["cost"] for p in pts], [p["value"] for p in pts], color="C3", s=18, zorder=3)
+        for p in pts:
+            ax.annotate(
+                str(p["step"]),
+                (p["cost"], p["value"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        ax.set_xlabel(cost_key)
+        ax.set_ylabel(value_key)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

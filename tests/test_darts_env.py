@@ -1,0 +1,359 @@
+"""DARTSSupernet-v0 on a tiny CIFAR written in the official format (C=4, 3 cells, 8x8 images)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import nas_gym  # noqa: F401  (registers the environments)
+from nas_gym.envs.darts import DARTSSupernetEnv, pretrain_fingerprint, sample_darts_path
+from nas_gym.envs.pareto import ParetoFront
+from nas_gym.spaces import darts as space
+from nas_gym.supernets import datasets as ds
+from nas_gym.supernets.darts import DARTSSupernet
+from nas_gym.supernets.darts_eval import params_and_flops
+from nas_gym.supernets.pretrain import (
+    CheckpointMismatchError,
+    PretrainConfig,
+    init_parameters,
+    pretrain_supernet,
+)
+from tests.test_datasets import make_tiny_cifar
+
+torch.set_num_threads(1)
+
+_TINY_NET = {"C": 4, "num_cells": 3}
+
+
+def tiny_darts_kwargs(root: Path, **overrides: Any) -> dict[str, Any]:
+    """A parallel-mode configuration that steps in well under a second on one CPU core."""
+    make_tiny_cifar(root)
+    kwargs = {
+        "root": str(root),
+        "verify_data": False,
+        "resolution": 8,
+        **_TINY_NET,
+        "batch_size": 8,
+        "train_batches": 2,
+        "valid_batches": 2,
+        "warmup_steps": 2,
+        "eval_channels": 4,
+        "eval_cells": 3,
+        "top_k": 4,
+        "max_queries": 20,
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    return make_tiny_cifar(tmp_path_factory.mktemp("cifar"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_root, tmp_path_factory) -> Path:
+    """A uniformly pre-trained tiny supernet, as `nas-gym supernet pretrain` writes it."""
+    train = ds.load_image_dataset(
+        "cifar10", tiny_root, True, ds.cifar_transforms(False, resolution=8), verify=False
+    )
+    d_t, _ = ds.split_train(train, 0.5, 0)
+    net = init_parameters(DARTSSupernet(**_TINY_NET), seed=0)
+    fp = pretrain_fingerprint(net.config, False, "cifar10", 8, 0.5, 0)
+    config = PretrainConfig(epochs=2, batch_size=8, pad=1, flip=True)
+    return pretrain_supernet(
+        net,
+        sample_darts_path,
+        ds.make_loader(d_t, 8, True, 0),
+        config,
+        tmp_path_factory.mktemp("ck"),
+        fp,
+        progress=False,
+    )
+
+
+def _seq_kwargs(root: Path, checkpoint: Path, **overrides: Any) -> dict[str, Any]:
+    kw = tiny_darts_kwargs(root, mode="sequential", checkpoint=str(checkpoint))
+    for key in ("train_batches", "warmup_steps"):
+        kw.pop(key)
+    kw.update(overrides)
+    return kw
+
+
+def _actions(n: int, seed: int, shape=space.SHAPE) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.random(shape, dtype=np.float32) for _ in range(n)]
+
+
+def test_sequential_mode_passes_both_checkers(tiny_root, checkpoint):
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make("DARTSSupernet-v0", **_seq_kwargs(tiny_root, checkpoint))
+    gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=False)
+    pickle.loads(pickle.dumps(env.unwrapped))
+
+
+def test_ddas_reward_is_equation_3_3(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    obs, info = env.reset(seed=0)
+    assert not obs.any() and env.observation == "last"
+    os_acc, prev_loss = info["os_valid_acc"], info["os_valid_loss"]
+    for action in _actions(4, 1):
+        obs, reward, _, _, info = env.step(action)
+        expected = 0.5 * (info["valid_acc"] - os_acc) / 100 + 0.5 * (prev_loss - info["valid_loss"])
+        assert reward == pytest.approx(expected, abs=1e-12)
+        np.testing.assert_array_equal(obs, space.discretize(action))
+        prev_loss = info["valid_loss"]
+
+
+def test_parallel_step_trains_only_the_chosen_path(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    env.reset(seed=0)
+    net = env._net
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    action = _actions(1, 2)[0]
+    env.step(action)
+    on_path = {id(p) for p in net.path_parameters(space.discretize(action))}
+    changed = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(id(dict(net.named_parameters())[n]) in on_path for n in changed)
+    # reset restores the warmed-up weights: the same seed and action give the same step
+    env.reset(seed=0)
+    for n, p in net.named_parameters():
+        assert torch.equal(p, before[n]), n
+
+
+def test_uniform_warmup_reports_mean_path_accuracy(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, warmup="uniform", os_samples=3))
+    _, info = env.reset(seed=0)
+    rng = np.random.default_rng(env.seed + 3)
+    scores = [env._score(sample_darts_path(rng)) for _ in range(3)]
+    assert info["os_valid_acc"] == pytest.approx(np.mean([s[0] for s in scores]))
+    assert info["os_valid_loss"] == pytest.approx(np.mean([s[1] for s in scores]))
+
+
+def test_sequential_scores_frozen_supernet_with_cadam_reward_and_topk(tiny_root, checkpoint):
+    env = DARTSSupernetEnv(**_seq_kwargs(tiny_root, checkpoint, top_k=3))
+    weights = {n: t.clone() for n, t in env._net.state_dict().items()}
+    env.reset(seed=0)
+    actions = _actions(6, 3)
+    infos = []
+    for action in actions + actions[:2]:  # repeats score identically (frozen, cached)
+        obs, reward, _, _, info = env.step(action)
+        assert reward == pytest.approx(100 ** (info["valid_acc"] / 100))
+        infos.append(info)
+    assert [i["valid_acc"] for i in infos[6:]] == [i["valid_acc"] for i in infos[:2]]
+    assert infos[-1]["n_unique_queries"] == 6 and infos[-1]["n_queries"] == 8
+    for n, t in env._net.state_dict().items():
+        assert torch.equal(t, weights[n]), n
+    # top-K state by brute force: mean alpha_d of the 3 best distinct architectures (first seen wins ties)
+    firsts = {}
+    for i, (a, info) in enumerate(zip(actions, infos, strict=False)):
+        firsts.setdefault(info["genotype"], (info["valid_acc"], -i, space.discretize(a)))
+    best = sorted(firsts.values(), key=lambda t: (t[0], t[1]), reverse=True)[:3]
+    np.testing.assert_allclose(obs, sum(b[2] for b in best) / 3, atol=1e-6)
+    # the frozen scores equal a direct evaluation of the checkpoint
+    fresh = DARTSSupernetEnv(**_seq_kwargs(tiny_root, checkpoint, valid_batches=2))
+    assert fresh._score(space.discretize(actions[0])) == (
+        infos[0]["valid_acc"],
+        infos[0]["valid_loss"],
+    )
+
+
+def test_batchnorm_choices_use_path_statistics_and_restore_buffers(tiny_root, checkpoint):
+    alpha_d = space.discretize(_actions(1, 4)[0])
+    for bn in ("batch", "recalibrate"):
+        env = DARTSSupernetEnv(**_seq_kwargs(tiny_root, checkpoint, bn=bn, recalibrate_batches=2))
+        buffers = {n: b.clone() for n, b in env._net.named_buffers()}
+        score = env._score(alpha_d)
+        for n, b in env._net.named_buffers():
+            assert torch.equal(b, buffers[n]), f"{bn}: scoring changed buffer {n}"
+        # stored running statistics do not enter the score: corrupt them and score again
+        for m in env._net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.fill_(5.0)
+                m.running_var.fill_(100.0)
+        assert env._score(alpha_d) == score, bn
+    # whereas plain eval mode with those corrupted statistics would give another result
+    env._net.eval()
+    with torch.no_grad():
+        x, y = env._valid()[0]
+        corrupted = torch.nn.functional.cross_entropy(env._net(x, alpha_d), y).item()
+    assert corrupted != pytest.approx(score[1])
+
+
+def test_info_costs_best_and_pareto_front(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    env.reset(seed=5)
+    history = []
+    for action in _actions(6, 6):
+        _, _, _, _, info = env.step(action)
+        history.append(info)
+        g = space.str_to_genotype(info["genotype"])
+        assert space.genotype_to_str(g) == info["genotype"]
+        assert (info["params_M"], info["flops_M"]) == params_and_flops(
+            g, C=4, layers=3, num_classes=10, input_size=8
+        )
+    best = max(history, key=lambda i: i["valid_acc"])  # first of equal accuracies
+    assert history[-1]["best_valid_acc"] == best["valid_acc"]
+    assert history[-1]["best_genotype"] == best["genotype"]
+    for cost in ("flops", "params"):
+        brute = ParetoFront()
+        for i in history:
+            brute.add(i["genotype"], i["valid_acc"], i[f"{cost}_M"])
+        points = [p for p in brute.points()]
+        assert history[-1][f"pareto_{cost}"] == tuple((p["cost"], p["value"]) for p in points)
+        front = env.pareto_front(cost)
+        assert [f["genotype"] for f in front] == [p["key"] for p in points]
+        # nothing sampled dominates a front member
+        for f in front:
+            assert not any(
+                i["valid_acc"] >= f["valid_acc"]
+                and i[f"{cost}_M"] <= f[f"{cost}_M"]
+                and (i["valid_acc"], i[f"{cost}_M"]) != (f["valid_acc"], f[f"{cost}_M"])
+                for i in history
+            )
+
+
+def test_pareto_front_semantics():
+    front = ParetoFront()
+    assert front.add("a", 50, 10) and front.add("b", 60, 20)
+    assert not front.add("c", 40, 15)  # dominated by a
+    assert front.add("d", 70, 10)  # dominates a and b
+    assert [p["key"] for p in front.points()] == ["d"]
+    assert front.add("d", 65, 10) and front.points()[0]["value"] == 70  # a key keeps its best value
+    assert front.add("e", 80, 30) and front.compact() == ((10.0, 70.0), (30.0, 80.0))
+
+
+def test_cli_plots_pareto_png_from_history(tiny_root, tmp_path, capsys):
+    from nas_gym.cli import main
+
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    env.reset(seed=0)
+    keep = ("genotype", "valid_acc", "flops_M", "params_M")
+    history = [{k: env.step(a)[4][k] for k in keep} for a in _actions(5, 7)]
+    (tmp_path / "run.json").write_text(json.dumps({"history": history}))
+    assert (
+        main(["supernet", "pareto", str(tmp_path / "run.json"), "--out", str(tmp_path / "p.png")])
+        == 0
+    )
+    png = (tmp_path / "p.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    out = capsys.readouterr().out
+    assert "valid_acc vs flops_M" in out and "valid_acc vs params_M" in out
+    (tmp_path / "bad.json").write_text(json.dumps([{"valid_acc": 1.0}]))
+    assert (
+        main(["supernet", "pareto", str(tmp_path / "bad.json"), "--out", str(tmp_path / "q.png")])
+        == 2
+    )
+
+
+def test_checkpoint_for_another_config_is_refused(tiny_root, checkpoint):
+    with pytest.raises(CheckpointMismatchError, match=r"num_cells': 3.*num_cells': 4"):
+        DARTSSupernetEnv(**_seq_kwargs(tiny_root, checkpoint, num_cells=4))
+    with pytest.raises(CheckpointMismatchError, match="split_seed: checkpoint has 0, expected 1"):
+        DARTSSupernetEnv(**_seq_kwargs(tiny_root, checkpoint, split_seed=1))
+    # a uniformly pre-trained supernet is not a mixed warm-up
+    with pytest.raises(
+        CheckpointMismatchError, match="sampling: checkpoint has 'uniform', expected 'mixed'"
+    ):
+        DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, checkpoint=str(checkpoint)))
+    env = DARTSSupernetEnv(
+        **tiny_darts_kwargs(tiny_root, checkpoint=str(checkpoint), warmup="uniform")
+    )
+    assert env.reset(seed=0)[1]["os_valid_acc"] >= 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mode": "serial"}, "unknown mode 'serial'"),
+        ({"mode": "sequential"}, "needs checkpoint=PATH"),
+        (
+            {"reward": "ddas", "mode": "sequential", "checkpoint": "x"},
+            "unknown reward for mode 'sequential' 'ddas'",
+        ),
+        ({"bn": "eval"}, "unknown bn 'eval'"),
+        ({"warmup": "none"}, "unknown warmup 'none'"),
+        ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+        ({"train_batches": 0}, "train_batches must be a positive integer"),
+        ({"device": "cuda:7"}, "cuda:7"),
+        ({"lr": -1.0}, "lr must be"),
+    ],
+)
+def test_bad_arguments(tiny_root, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, **kwargs))
+
+
+def test_with_none_layout_never_selects_none(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, with_none=True))
+    assert env.action_space.shape == (2, 14, 8)
+    env.reset(seed=0)
+    action = _actions(1, 8, (2, 14, 8))[0]
+    action[:, :, 0] = 10.0  # 'none' largest everywhere
+    obs, *_, info = env.step(action)
+    assert obs[:, :, 0].sum() == 0 and obs.sum() == 16 and "none" not in info["genotype"]
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    from nas_gym.data import DataError
+
+    with pytest.raises(DataError, match="cifar-10-batches-py.*download=True"):
+        DARTSSupernetEnv(root=str(tmp_path))
+
+
+@pytest.mark.parametrize("agent", ["ddas-nl", "td3"])
+def test_parallel_end_to_end_with_agents(tiny_root, agent):
+    from agents.registry import make_agent
+
+    env = gym.make("DARTSSupernet-v0", **tiny_darts_kwargs(tiny_root, max_queries=8))
+    overrides = (
+        {"explore_steps": 3, "batch_size": 4}
+        if agent == "ddas-nl"
+        else {"learning_starts": 3, "batch_size": 4}
+    )
+    model = make_agent(agent, env, seed=0, **overrides)
+    model.learn(total_timesteps=6)
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, deterministic=True)
+    _, reward, _, _, info = env.step(action)
+    assert np.isfinite(reward) and info["n_queries"] == 1
+
+
+@pytest.mark.parametrize("agent", ["cadam", "td3"])
+def test_sequential_end_to_end_with_agents(tiny_root, checkpoint, agent):
+    from agents.registry import make_agent
+
+    env = gym.make("DARTSSupernet-v0", **_seq_kwargs(tiny_root, checkpoint, max_queries=12))
+    overrides = (
+        {"warmup_steps": 4, "batch_size": 4}
+        if agent == "cadam"
+        else {"learning_starts": 4, "batch_size": 4}
+    )
+    if agent == "cadam":
+        overrides["preset"] = "darts"
+    model = make_agent(agent, env, seed=0, **overrides)
+    model.learn(total_timesteps=10)
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, deterministic=True)
+    _, reward, _, _, info = env.step(action)
+    assert reward == pytest.approx(100 ** (info["valid_acc"] / 100))
+
+
+def test_every_episode_starts_from_the_same_warmed_up_supernet(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    action = _actions(1, 9)[0]
+    runs = []
+    for _ in range(3):  # the first reset also warms up; it must not shift the episode's data order
+        env.reset(seed=4)
+        runs.append(env.step(action)[1])
+    assert runs[0] == runs[1] == runs[2]
