@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas_gym.commands.bench_env",
     "nas_gym.commands.bench",
     "nas_gym.commands.train_genotype",
+    "nas_gym.commands.latency",
 )
 
 
