@@ -88,7 +88,7 @@ def test_one_tiny_epoch_reports_accuracy_params_flops(cifar_root, tmp_path, caps
         "fingerprint",
     }
     assert "test accuracy" in capsys.readouterr().out
-    # the model was trained: weights differ from a fresh network built with the same seed
+    # the optimizer stepped (SGD momentum buffers exist only after a step)
     assert ckpt["optimizer"]["state"], "SGD never stepped"
 
 

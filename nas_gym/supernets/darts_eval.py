@@ -207,6 +207,12 @@ def count_flops_M(model: nn.Module, input_shape: tuple[int, ...]) -> float:
     return counter.get_total_flops() / 2 / 1e6
 
 
+@lru_cache(maxsize=65536)
+def _canonical_str(genotype: str) -> str:
+    """Canonical string of a genotype string or name (memoized: the env passes strings each step)."""
+    return space.genotype_to_str(space.str_to_genotype(genotype))
+
+
 @lru_cache(maxsize=4096)
 def _params_and_flops_cached(
     genotype_str: str, C: int, layers: int, num_classes: int, input_size: int, in_channels: int
@@ -231,9 +237,9 @@ def params_and_flops(
     Cached per (canonical genotype string, configuration) in this process, because
     environments report it at every step and architectures repeat.
     """
-    g = _as_genotype(genotype)
+    key = _canonical_str(genotype) if isinstance(genotype, str) else space.genotype_to_str(genotype)
     return _params_and_flops_cached(
-        space.genotype_to_str(g),
+        key,
         _check_int("C", C),
         _check_int("layers", layers),
         _check_int("num_classes", num_classes),
