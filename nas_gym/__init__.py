@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 #: Environment ids this package registers, with their entry points.
 ENVIRONMENTS: dict[str, str] = {
     "NASBench201-v0": "nas_gym.envs.nb201:NASBench201Env",
+    "DARTSSupernet-v0": "nas_gym.envs.darts:DARTSSupernetEnv",
     "ProxylessNAS-v0": "nas_gym.envs.proxyless:ProxylessNASEnv",
 }
 

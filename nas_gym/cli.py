@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas_gym.commands.data",
     "nas_gym.commands.bench_env",
     "nas_gym.commands.bench",
+    "nas_gym.commands.supernet",
     "nas_gym.commands.train_genotype",
     "nas_gym.commands.latency",
 )

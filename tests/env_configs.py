@@ -20,6 +20,13 @@ def _nb201(_: pytest.TempPathFactory) -> dict[str, Any]:
     return {"dataset": "cifar100", "max_queries": 20, "top_k": 4}
 
 
+def _darts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from tests.test_darts_env import tiny_darts_kwargs
+
+    return tiny_darts_kwargs(tmp_path_factory.mktemp("cifar"))
+
+
 TINY_KWARGS: dict[str, TinyFactory] = {
     "NASBench201-v0": _nb201,
+    "DARTSSupernet-v0": _darts,
 }
