@@ -32,6 +32,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "wall_s",
     "agent_s",
     "env_s",
+    "cpu_s",
 )
 DATASET_ORDER: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 METRIC_ORDER: tuple[str, ...] = ("valid", "test")
@@ -230,6 +231,7 @@ def timing_rows(
         wall = mean_std([r["wall_s"] for r in group])[0]
         agent_s = mean_std([r["agent_s"] for r in group])[0]
         env_s = mean_std([r["env_s"] for r in group])[0]
+        cpu_s = mean_std([float(r.get("cpu_s", math.nan)) for r in group])[0]
         out.append(
             {
                 "agent": agent,
@@ -238,6 +240,7 @@ def timing_rows(
                 "wall_s": wall,
                 "agent_s": agent_s,
                 "env_s": env_s,
+                "cpu_s": cpu_s,
                 "env_share": env_s / wall if wall > 0 else math.nan,
                 "env_us_per_query": 1e6 * env_s / budget,
                 "agent_env_ratio": agent_s / env_s if env_s > 0 else math.inf,
@@ -248,12 +251,13 @@ def timing_rows(
 
 def timing_markdown(rows: Sequence[dict[str, Any]], preferred_agents: Sequence[str] = ()) -> str:
     lines = [
-        "| agent | budget | runs | wall s/run | agent s/run | env s/run | env share | env µs/query | agent/env |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| agent | budget | runs | wall s/run | CPU s/run | agent s/run | env s/run | env share | env µs/query | agent/env |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in timing_rows(rows, preferred_agents):
         lines.append(
-            f"| {t['agent']} | {t['budget']} | {t['runs']} | {t['wall_s']:.3f} | {t['agent_s']:.3f} "
+            f"| {t['agent']} | {t['budget']} | {t['runs']} | {t['wall_s']:.3f} | {t['cpu_s']:.3f} "
+            f"| {t['agent_s']:.3f} "
             f"| {t['env_s']:.3f} | {100 * t['env_share']:.1f}% | {t['env_us_per_query']:.1f} "
             f"| {t['agent_env_ratio']:.0f}x |"
         )
@@ -262,11 +266,12 @@ def timing_markdown(rows: Sequence[dict[str, Any]], preferred_agents: Sequence[s
 
 def timing_text(rows: Sequence[dict[str, Any]], preferred_agents: Sequence[str] = ()) -> str:
     """The timing table for the terminal."""
-    head = f"{'agent':<18} {'budget':>6} {'runs':>5} {'wall s/run':>10} {'agent s':>8} {'env s':>7} {'env %':>6} {'env us/q':>9}"
+    head = f"{'agent':<18} {'budget':>6} {'runs':>5} {'wall s/run':>10} {'cpu s':>7} {'agent s':>8} {'env s':>7} {'env %':>6} {'env us/q':>9}"
     lines = [head, "-" * len(head)]
     for t in timing_rows(rows, preferred_agents):
         lines.append(
-            f"{t['agent']:<18} {t['budget']:>6} {t['runs']:>5} {t['wall_s']:>10.3f} {t['agent_s']:>8.3f} "
+            f"{t['agent']:<18} {t['budget']:>6} {t['runs']:>5} {t['wall_s']:>10.3f} {t['cpu_s']:>7.3f} "
+            f"{t['agent_s']:>8.3f} "
             f"{t['env_s']:>7.3f} {100 * t['env_share']:>5.1f}% {t['env_us_per_query']:>9.1f}"
         )
     return "\n".join(lines)
@@ -278,6 +283,7 @@ def results_markdown(
     command: str | None = None,
     bench_wall_s: float | None = None,
     optima: dict[tuple[str, str], float] | None = None,
+    bench_cpu_s: float | None = None,
 ) -> str:
     """The whole ``results.md``; ``optima`` defaults to those recorded in the runs."""
     rows = []
@@ -303,7 +309,11 @@ def results_markdown(
         "",
     ]
     if bench_wall_s is not None:
-        parts += [f"Wall time of the last `nas-gym bench` invocation: {bench_wall_s:.1f} s.", ""]
+        cpu = f"; CPU time of the runs it ran: {bench_cpu_s:.1f} s" if bench_cpu_s else ""
+        parts += [
+            f"Wall time of the last `nas-gym bench` invocation: {bench_wall_s:.1f} s{cpu}.",
+            "",
+        ]
     parts += [
         "## Accuracy on the searched split (Mills 2020 protocol)",
         "",
@@ -337,6 +347,7 @@ def write_reports(
     bench_wall_s: float | None = None,
     plots: bool = True,
     data_dir: str | os.PathLike[str] | None = None,
+    bench_cpu_s: float | None = None,
 ) -> list[str]:
     """Write results.csv, results.md and the curves; returns the written file names."""
     from pathlib import Path

@@ -194,32 +194,40 @@ def build_specs(
 
 
 # -- one run -------------------------------------------------------------------
-def _git_commit() -> str | None:
-    """Commit of the source tree the agents came from (None outside a git checkout)."""
+def _git_state() -> dict[str, Any]:
+    """Commit of the source tree the agents came from, and whether it had local changes."""
     import subprocess
 
     repo = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "agents", "nas_gym")
+    return {"git_commit": commit, "git_dirty": bool(dirty)}
 
 
-def package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, Any]:
     """Versions of what a run's numbers depend on (and the source commit, when known)."""
     import gymnasium
     import numpy
 
     import nas_gym
 
-    versions = {
+    versions: dict[str, Any] = {
         "python": platform.python_version(),
         "nas_gym": nas_gym.__version__,
         "numpy": numpy.__version__,
@@ -229,9 +237,7 @@ def package_versions() -> dict[str, str]:
         module = sys.modules.get(name)
         if module is not None:
             versions[name] = getattr(module, "__version__", "?")
-    commit = _git_commit()
-    if commit:
-        versions["git_commit"] = commit
+    versions.update(_git_state())
     return versions
 
 
@@ -330,6 +336,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     make_env_s = time.perf_counter() - t0
     kwargs = json.loads(spec.agent_kwargs)
 
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     agent = make_agent(spec.base_agent, env, seed=spec.seed, verbose=0, **kwargs)
     make_agent_s = time.perf_counter() - t0
@@ -339,6 +346,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     t0 = time.perf_counter()
     agent.learn(spec.budget)
     learn_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0
     if env.n_queries != spec.budget:
         raise RuntimeError(
             f"{spec.key}: agent {spec.base_agent!r} made {env.n_queries} queries in "
@@ -369,6 +377,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
         "wall_s": wall_s,
         "agent_s": wall_s - env.env_s,
         "env_s": env.env_s,
+        "cpu_s": cpu_s,
     }
     record = {
         "format": RECORD_FORMAT,
@@ -392,6 +401,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
             "env_step_s": env.env_step_s,
             "env_reset_s": env.env_reset_s,
             "agent_s": wall_s - env.env_s,
+            "cpu_s": cpu_s,
             "process_s": time.perf_counter() - start_total,
         },
         "episode_starts": env.episode_starts,
@@ -456,6 +466,8 @@ class BenchOutcome:
     n_ran: int
     failures: list[tuple[str, str]]
     wall_s: float
+    #: CPU seconds of the runs that ran (make_agent + learn): the load-independent cost.
+    cpu_s: float = 0.0
 
 
 def _write_record(out_dir: Path, record: dict[str, Any]) -> None:
@@ -546,6 +558,7 @@ def execute(
     (out / "runs").mkdir(parents=True, exist_ok=True)
     done, todo = split_done(specs, out)
     failures: list[tuple[str, str]] = []
+    cpu = [0.0]
     start = time.perf_counter()
     if todo:
         bar = tqdm(
@@ -555,6 +568,7 @@ def execute(
         def on_done(spec: RunSpec, record: dict[str, Any] | None, error: str | None) -> None:
             if record is not None:
                 _write_record(out, record)
+                cpu[0] += float(record["result"].get("cpu_s", 0.0))
             else:
                 failures.append((spec.key, error or "unknown error"))
             bar.update(1)
@@ -575,4 +589,5 @@ def execute(
         n_ran=len(todo) - len(failures),
         failures=failures,
         wall_s=time.perf_counter() - start,
+        cpu_s=cpu[0],
     )

@@ -15,6 +15,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.cadam.policies import CADAMPolicy
+from agents.common.fastmlp import adam_step
 from agents.common.rng import LocalRNGMixin
 
 CADAM_PRESETS: dict[str, dict[str, Any]] = {
@@ -301,43 +302,69 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
     # -- learning --------------------------------------------------------------
     def train(self, gradient_steps: int, batch_size: int) -> None:
         """C update cycles (Eq. 4.6), each: one check-loss critic step, then (every
-        ``policy_delay`` cycles) one actor step on ``-mean(min_k Q_k(mu(s)))``."""
+        ``policy_delay`` cycles) one actor step on ``-mean(min_k Q_k(mu(s)))``.
+
+        Gradients are computed by :mod:`agents.common.fastmlp` (same math as autograd,
+        several times faster at this size; see ``tests/test_agents_cadam.py``).
+        """
         size = self.replay_buffer.size()
         cycles = update_cycles(size, batch_size, self.max_cycles)
         if cycles == 0:
             return
+        policy = self.policy
+        if not policy.flat_actor.is_bound():
+            policy.flatten_parameters()
         buf = self._buffer_tensors()
         idx = torch.randint(size, (cycles, batch_size))
-        policy = self.policy
-        actor_params = list(policy.actor.parameters())
-        critic_params = list(policy.critics.parameters())
         critic_loss_sum, actor_loss_sum, n_actor = 0.0, 0.0, 0
-        for c in range(cycles):
-            rows = idx[c]
-            a, r = buf["actions"][rows], buf["rewards"][rows]
-            q = policy.q_values(a)
-            critic_loss = check_loss(q, r, self.quantile) * policy.n_critics
-            grads = torch.autograd.grad(critic_loss, critic_params)
-            for p, g in zip(critic_params, grads, strict=True):
-                p.grad = g
-            policy.critic_optimizer.step()
-            critic_loss_sum += float(critic_loss.detach())
-            self._n_updates += 1
-            if self._n_updates % self.policy_delay == 0:
-                s = buf["observations"][rows]
-                q_pi = policy.q_values(policy.actor(s)).min(dim=1).values
-                actor_loss = -q_pi.mean()
-                grads = torch.autograd.grad(actor_loss, actor_params)
-                for p, g in zip(actor_params, grads, strict=True):
-                    p.grad = g
-                policy.actor_optimizer.step()
-                actor_loss_sum += float(actor_loss.detach())
-                n_actor += 1
+        with torch.no_grad():
+            for c in range(cycles):
+                rows = idx[c]
+                critic_loss_sum += self._critic_cycle(buf["actions"][rows], buf["rewards"][rows])
+                self._n_updates += 1
+                if self._n_updates % self.policy_delay == 0:
+                    actor_loss_sum += self._actor_cycle(buf["observations"][rows])
+                    n_actor += 1
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/cycles", cycles)
         self.logger.record("train/critic_loss", critic_loss_sum / cycles)
         if n_actor:
             self.logger.record("train/actor_loss", actor_loss_sum / n_actor)
+
+    def _critic_cycle(self, actions: torch.Tensor, rewards: torch.Tensor) -> float:
+        """One Adam step of every critic on the check loss; returns the summed loss."""
+        policy, tau = self.policy, self.quantile
+        total = 0.0
+        for flat in policy.flat_critics:
+            acts = flat.forward(actions)
+            u = rewards - acts[-1]
+            below = (u < 0).to(u.dtype)
+            total += float((u * (tau - below)).mean())
+            # d/dQ of mean(u (tau - 1[u<0])) with u = r - Q
+            flat.backward(acts, (below - tau) / u.shape[0])
+        for flat in policy.flat_critics:
+            adam_step(policy.critic_optimizer, flat.params, flat.grads, flat.scratch)
+        return total
+
+    def _actor_cycle(self, observations: torch.Tensor) -> float:
+        """One Adam step of the actor on ``-mean(min_k Q_k(mu(s)))``; returns the loss."""
+        policy = self.policy
+        actor = policy.flat_actor
+        acts = actor.forward(observations)
+        mu = torch.sigmoid(acts[-1])
+        critic_acts = [flat.forward(mu) for flat in policy.flat_critics]
+        qs = torch.cat([a[-1] for a in critic_acts], dim=1)
+        q_min, which = qs.min(dim=1, keepdim=True)
+        d_q = -1.0 / qs.shape[0]
+        d_mu = None
+        for k, (flat, a) in enumerate(zip(policy.flat_critics, critic_acts, strict=True)):
+            mask = (which == k).to(qs.dtype) if len(critic_acts) > 1 else torch.ones_like(q_min)
+            d = flat.backward(a, mask * d_q, param_grads=False)
+            d_mu = d if d_mu is None else d_mu + d
+        assert d_mu is not None
+        actor.backward(acts, d_mu * mu * (1.0 - mu))
+        adam_step(policy.actor_optimizer, actor.params, actor.grads, actor.scratch)
+        return -float(q_min.mean())
 
     def learn(
         self,

@@ -13,6 +13,8 @@ from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
+from agents.common.fastmlp import FlatMLP, linears_of
+
 
 class CADAMPolicy(BasePolicy):
     """Actor and action-only critic(s) of CADAM (Mills 2020, Sec. 4.1.2, 4.4.3).
@@ -29,9 +31,8 @@ class CADAMPolicy(BasePolicy):
         net_arch: hidden layer sizes of both actor and critics ((128, 256, 128) on NB201).
         n_critics: 1 (CADAM) or 2 (CADAM-TD3: twin quantile critics).
         actor_learning_rate: Adam learning rate of the actor (1e-8 as printed in the thesis).
-        activation_fn: hidden activation (ReLU in the thesis).
-        optimizer_class: optimizer of actor and critics (Adam).
-        optimizer_kwargs: extra optimizer arguments (thesis: ``betas=(0.9, 0.99)``).
+        optimizer_kwargs: extra Adam arguments (thesis: ``betas=(0.9, 0.99)``). The optimizer is
+            always Adam: the update path implements Adam's step on flat buffers.
     """
 
     def __init__(
@@ -42,8 +43,6 @@ class CADAMPolicy(BasePolicy):
         net_arch: Sequence[int] = (128, 256, 128),
         n_critics: int = 1,
         actor_learning_rate: float = 1e-8,
-        activation_fn: type[nn.Module] = nn.ReLU,
-        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ):
         if optimizer_kwargs is None:
@@ -51,7 +50,7 @@ class CADAMPolicy(BasePolicy):
         super().__init__(
             observation_space,
             action_space,
-            optimizer_class=optimizer_class,
+            optimizer_class=torch.optim.Adam,
             optimizer_kwargs=optimizer_kwargs,
             squash_output=False,
             normalize_images=False,
@@ -61,21 +60,32 @@ class CADAMPolicy(BasePolicy):
         self.net_arch = [int(n) for n in net_arch]
         self.n_critics = int(n_critics)
         self.actor_learning_rate = float(actor_learning_rate)
-        self.activation_fn = activation_fn
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
         self.actor = nn.Sequential(
-            nn.Flatten(), *create_mlp(obs_dim, act_dim, self.net_arch, activation_fn), nn.Sigmoid()
+            nn.Flatten(), *create_mlp(obs_dim, act_dim, self.net_arch, nn.ReLU), nn.Sigmoid()
         )
         self.critics = nn.ModuleList(
-            nn.Sequential(*create_mlp(act_dim, 1, self.net_arch, activation_fn))
+            nn.Sequential(*create_mlp(act_dim, 1, self.net_arch, nn.ReLU))
             for _ in range(self.n_critics)
         )
-        self.actor_optimizer = optimizer_class(
-            self.actor.parameters(), lr=self.actor_learning_rate, **optimizer_kwargs
+        self._critic_lr = float(lr_schedule(1))
+        self.flatten_parameters()
+
+    def flatten_parameters(self) -> None:
+        """(Re)home each network's parameters in one flat buffer and build the optimizers.
+
+        The flat buffers feed the fast update path (:mod:`agents.common.fastmlp`);
+        call again after moving the policy to another device.
+        """
+        self.flat_actor = FlatMLP(linears_of(self.actor))
+        self.flat_critics = [FlatMLP(linears_of(critic)) for critic in self.critics]
+        kwargs = dict(self.optimizer_kwargs)
+        self.actor_optimizer = self.optimizer_class(
+            [self.flat_actor.params], lr=self.actor_learning_rate, **kwargs
         )
-        self.critic_optimizer = optimizer_class(
-            self.critics.parameters(), lr=lr_schedule(1), **optimizer_kwargs
+        self.critic_optimizer = self.optimizer_class(
+            [flat.params for flat in self.flat_critics], lr=self._critic_lr, **kwargs
         )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -84,8 +94,6 @@ class CADAMPolicy(BasePolicy):
             net_arch=self.net_arch,
             n_critics=self.n_critics,
             actor_learning_rate=self.actor_learning_rate,
-            activation_fn=self.activation_fn,
-            optimizer_class=self.optimizer_class,
             optimizer_kwargs=self.optimizer_kwargs,
         )
         return data

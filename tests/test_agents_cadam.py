@@ -1,0 +1,244 @@
+"""CADAM-specific behaviour: each test fails if that part of the algorithm breaks."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+
+import nas_gym  # noqa: F401
+from agents.cadam import CADAM, CADAM_PRESETS, CADAMPolicy
+from agents.cadam.cadam import check_loss, cosine_epsilon, update_cycles
+from agents.registry import make_agent
+
+torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
+
+
+class NoisyReward(gym.Env):
+    """A one-step-per-query toy: the reward ignores the action and is U(0, 10)."""
+
+    def __init__(self, shape=(2, 3)):
+        self.action_space = spaces.Box(0.0, 1.0, shape, dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, shape, dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(self.observation_space.shape, np.float32), {}
+
+    def step(self, action):
+        obs = np.zeros(self.observation_space.shape, np.float32)
+        return obs, float(self.np_random.uniform(0.0, 10.0)), False, False, {}
+
+
+@pytest.mark.parametrize("quantile, expected", [(0.9, 9.0), (0.5, 5.0), (0.1, 1.0)])
+def test_quantile_critic_converges_to_the_tau_quantile(quantile, expected):
+    """Rewards U(0, 10) for one fixed action: Q(a) must approach their tau-quantile (10 tau)."""
+    agent = CADAM(
+        env=NoisyReward(), quantile=quantile, learning_rate=3e-3, batch_size=64, max_cycles=4,
+        net_arch=(32, 32), seed=0,
+    )  # fmt: skip
+    agent.set_logger(configure(None, []))
+    rng = np.random.default_rng(0)
+    obs = np.zeros((1, 2, 3), np.float32)
+    action = np.full((1, 2, 3), 0.5, np.float32)
+    for reward in rng.uniform(0.0, 10.0, 2000):
+        agent.replay_buffer.add(obs, obs, action, np.array([reward]), np.array([False]), [{}])
+    for _ in range(600):
+        agent.train(gradient_steps=1, batch_size=64)
+    with torch.no_grad():
+        q = agent.policy.q_values(torch.as_tensor(action).view(1, -1)).item()
+    assert abs(q - expected) < 0.4, q
+
+
+def test_check_loss_is_koenkers_check_function():
+    r = torch.tensor([[1.0], [3.0]])
+    q = torch.tensor([[2.0], [2.0]])
+    # u = (-1, 1): -1 * (0.9 - 1) = 0.1 and 1 * 0.9 = 0.9 -> mean 0.5
+    assert check_loss(q, r, 0.9).item() == pytest.approx(0.5)
+
+
+def test_update_cycles_formula():
+    assert [update_cycles(n, 8, 10) for n in (0, 7, 8, 15, 16, 79, 80, 81, 10_000)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        9,
+        10,
+        10,
+        10,
+    ]
+    assert update_cycles(200, 64, 1) == 1
+
+
+def test_agent_runs_exactly_c_cycles_per_step():
+    class Updates(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[int] = []
+
+        def _on_step(self) -> bool:
+            self.seen.append(self.model._n_updates)  # before this step's training
+            return True
+
+    agent = make_agent(
+        "cadam", gym.make("NASBench201-v0", max_queries=60), seed=0, max_cycles=3, net_arch=(16,)
+    )
+    cb = Updates()
+    agent.learn(60, callback=cb)
+    expected = [sum(update_cycles(j, 8, 3) for j in range(1, t)) for t in range(1, 61)]
+    assert cb.seen == expected
+
+
+def test_cosine_epsilon_schedule_values():
+    assert cosine_epsilon(0, 1.0, 0.05, 175) == pytest.approx(1.0)
+    assert cosine_epsilon(87.5, 1.0, 0.05, 175) == pytest.approx(0.525)
+    assert cosine_epsilon(175, 1.0, 0.05, 175) == pytest.approx(0.05)
+    assert cosine_epsilon(400, 1.0, 0.05, 175) == pytest.approx(0.05)
+    values = [cosine_epsilon(t, 1.0, 0.05, 175) for t in range(200)]
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    agent = make_agent("cadam", gym.make("NASBench201-v0"), seed=0)
+    assert agent.epsilon(0) == 1.0 and agent.epsilon(175) == pytest.approx(0.05)
+
+
+def test_after_the_decay_actions_are_actor_output_plus_tiny_noise():
+    class Actions(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def _on_step(self) -> bool:
+            return True
+
+    env = gym.make("NASBench201-v0", max_queries=80)
+    agent = CADAM(env=env, seed=1, epsilon_decay_steps=20, epsilon_end=0.0, net_arch=(16,))
+    sent = []
+    original = agent._sample_action
+
+    def spy(*args, **kwargs):
+        mu, _ = agent.predict(agent._last_obs, deterministic=True)
+        action, buffer_action = original(*args, **kwargs)
+        sent.append((agent.num_timesteps, action - mu))
+        return action, buffer_action
+
+    agent._sample_action = spy
+    agent.learn(80)
+    late = [np.abs(diff).max() for t, diff in sent if t >= 20]
+    early = [np.abs(diff).max() for t, diff in sent if t < 5]
+    assert max(late) <= agent.xi + 1e-6
+    assert min(early) > 0.01  # epsilon = 1: uniform random actions
+
+
+def test_warmup_exploration_is_random_then_greedy():
+    agent = CADAM.darts(env=gym.make("NASBench201-v0"), warmup_steps=5)
+    assert agent.quantile == 0.95 and agent.batch_size == 64 and agent.max_cycles == 1
+    assert agent.replay_window == 5000 and agent.replay_buffer.buffer_size == 5000
+    assert agent.policy.net_arch == [256, 256, 256]
+    assert [agent.epsilon(t) for t in (0, 4, 5, 100)] == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_replay_window_keeps_the_last_transitions():
+    agent = CADAM(
+        env=gym.make("NASBench201-v0", max_queries=50), replay_window=16, net_arch=(16,), seed=0
+    )
+    agent.learn(50)
+    assert agent.replay_buffer.size() == 16
+
+
+def test_presets_and_thesis_defaults():
+    agent = make_agent("cadam", gym.make("NASBench201-v0"))
+    nb = CADAM_PRESETS["nb201"]
+    assert (agent.quantile, agent.batch_size, agent.xi, agent.max_cycles) == (0.9, 8, 1e-4, 10)
+    assert (agent.epsilon_start, agent.epsilon_end, agent.epsilon_decay_steps) == (1.0, 0.05, 175)
+    assert agent.policy.net_arch == list(nb["net_arch"]) == [128, 256, 128]
+    assert agent.policy.actor_optimizer.param_groups[0]["lr"] == 1e-8
+    assert agent.policy.critic_optimizer.param_groups[0]["lr"] == 1e-4
+    assert agent.policy.actor_optimizer.param_groups[0]["betas"] == (0.9, 0.99)
+    td3 = make_agent("cadam-td3", gym.make("NASBench201-v0"))
+    assert td3.policy.n_critics == 2 and td3.policy_delay == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(quantile=1.5), "quantile"),
+        (dict(exploration="boltzmann"), "exploration"),
+        (dict(preset="nasbench101"), "preset"),
+        (dict(n_critics=3), "n_critics"),
+        (dict(replay_window=4), "replay_window"),
+        (dict(batch_size=0), "batch_size"),
+    ],
+)
+def test_bad_hyperparameters_are_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CADAM(env=gym.make("NASBench201-v0"), **kwargs)
+
+
+def reference_cycle(policy: CADAMPolicy, s, a, r, tau, actor_opt, critic_opt):
+    """CADAM's update written the plain autograd way."""
+    q = policy.q_values(a)
+    loss = sum(check_loss(q[:, k : k + 1], r, tau) for k in range(q.shape[1]))
+    critic_opt.zero_grad()
+    loss.backward()
+    critic_opt.step()
+    actor_loss = -policy.q_values(policy.actor(s)).min(dim=1).values.mean()
+    actor_opt.zero_grad()
+    actor_loss.backward()
+    actor_opt.step()
+
+
+@pytest.mark.parametrize("n_critics", [1, 2])
+def test_fast_update_path_matches_autograd_and_torch_adam(n_critics):
+    env = gym.make("NASBench201-v0", max_queries=30)
+    agent = CADAM(
+        env=env,
+        n_critics=n_critics,
+        actor_learning_rate=1e-3,
+        learning_rate=1e-3,
+        net_arch=(32, 16),
+        seed=0,
+    )
+    ref = copy.deepcopy(agent.policy)
+    ref_actor_opt = torch.optim.Adam(ref.actor.parameters(), lr=1e-3, betas=(0.9, 0.99))
+    ref_critic_opt = torch.optim.Adam(ref.critics.parameters(), lr=1e-3, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        s, a, r = (
+            torch.rand(8, 30, generator=gen),
+            torch.rand(8, 30, generator=gen),
+            10 * torch.rand(8, 1, generator=gen),
+        )
+        with torch.no_grad():
+            agent._critic_cycle(a, r)
+            agent._actor_cycle(s)
+        reference_cycle(ref, s, a, r, agent.quantile, ref_actor_opt, ref_critic_opt)
+    for fast, slow in zip(agent.policy.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-6)
+
+
+def test_cadam_beats_random_search_on_nb201():
+    """Mean best validation accuracy over 4 seeds at 300 queries on CIFAR-100."""
+
+    def best(name: str, seed: int) -> float:
+        env = gym.make("NASBench201-v0", dataset="cifar100", max_queries=300)
+        agent = make_agent(name, env, seed=seed)
+        seen: list[float] = []
+
+        class Best(BaseCallback):
+            def _on_step(self) -> bool:
+                seen.append(self.locals["infos"][0]["best_valid_acc"])
+                return True
+
+        agent.learn(300, callback=Best())
+        return max(seen)
+
+    cadam = np.mean([best("cadam", s) for s in range(1, 5)])
+    rs = np.mean([best("rs", s) for s in range(1, 5)])
+    assert cadam > rs, (cadam, rs)
