@@ -93,7 +93,7 @@ def test_exploit_noise_is_the_schedules_noise():
         diffs = []
         original = agent._sample_action
 
-        def spy(*args, _agent=agent, _orig=original, **kwargs):
+        def spy(*args, _agent=agent, _orig=original, _diffs=diffs, **kwargs):
             before = _agent.num_timesteps
             action, buf = _orig(*args, **kwargs)
             if before >= 5:
@@ -103,7 +103,7 @@ def test_exploit_noise_is_the_schedules_noise():
                         _agent.actor(obs).numpy().reshape(action.shape)
                     )
                 inside = (mu > 0.2) & (mu < 0.8)  # away from the clip at the box edges
-                diffs.append((action - mu)[inside])
+                _diffs.append((action - mu)[inside])
             return action, buf
 
         agent._sample_action = spy
@@ -169,7 +169,7 @@ def test_4s_adds_ou_noise_after_t_stag_similar_steps():
     agent._sample_action = spy
     agent.learn(80)
     assert agent.n_ou_bursts >= 2
-    runs, current, quiet_before = [], None, []
+    runs, current = [], None
     for flag in noisy:
         if current is None or flag != current[0]:
             current = [flag, 0]
