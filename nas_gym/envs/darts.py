@@ -291,24 +291,7 @@ class DARTSSupernetEnv(gym.Env):
         self.action_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
 
-        transform = ds.cifar_transforms(
-            train=False,
-            resolution=self.resolution,
-            mean=ds.normalization(dataset)[0],
-            std=ds.normalization(dataset)[1],
-        )
-        train_set = ds.load_image_dataset(
-            dataset,
-            self.root,
-            train=True,
-            transform=transform,
-            download=self.download,
-            verify=self.verify_data,
-        )
-        self.num_classes = ds.num_classes(dataset, train_set)
-        self._d_train, self._d_valid = ds.split_train(
-            train_set, self.train_fraction, self.split_seed
-        )
+        train_set = self._load_data()
         sample = train_set[0][0]
         self.image_size = int(sample.shape[-1])
         self.eval_input_size = check_positive_int(
@@ -348,6 +331,25 @@ class DARTSSupernetEnv(gym.Env):
         self._reset_search()
 
     # -- data ------------------------------------------------------------------
+    def _load_data(self):
+        """Read the training set and split it into D_T / D_V (again after unpickling, instead of
+        copying the images through the pickle)."""
+        mean, std = ds.normalization(self.dataset)
+        transform = ds.cifar_transforms(train=False, resolution=self.resolution, mean=mean, std=std)
+        train_set = ds.load_image_dataset(
+            self.dataset,
+            self.root,
+            train=True,
+            transform=transform,
+            download=self.download,
+            verify=self.verify_data,
+        )
+        self.num_classes = ds.num_classes(self.dataset, train_set)
+        self._d_train, self._d_valid = ds.split_train(
+            train_set, self.train_fraction, self.split_seed
+        )
+        return train_set
+
     def _reset_runtime(self) -> None:
         """Objects that are rebuilt rather than pickled (iterators, tensors on the device)."""
         self._valid_data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -405,7 +407,21 @@ class DARTSSupernetEnv(gym.Env):
         """(accuracy %, mean cross-entropy) of a path (None: the mixed supernet) on D_V."""
         net = self._net
         bns = _bn_modules(net)
-        saved = [(m.training, m.momentum, copy.deepcopy(m.state_dict())) for m in bns]
+        # "batch" leaves the running statistics as they are (momentum 0) and only bumps the
+        # batch counters; "recalibrate" overwrites them. Either way they are put back.
+        full = self.bn == "recalibrate"
+        saved = [
+            (
+                m.training,
+                m.momentum,
+                {k: v.clone() for k, v in m.state_dict().items()} if full else None,
+            )
+            for m in bns
+        ]
+        counters = [
+            m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None
+            for m in bns
+        ]
         was_training = net.training
         net.eval()
         loss_sum, correct, seen = 0.0, 0, 0
@@ -430,8 +446,11 @@ class DARTSSupernetEnv(gym.Env):
                     correct += int((logits.argmax(1) == y).sum())
                     seen += len(y)
         finally:
-            for m, (training, momentum, state) in zip(bns, saved, strict=True):
-                m.load_state_dict(state)
+            for m, (training, momentum, state), counter in zip(bns, saved, counters, strict=True):
+                if state is not None:
+                    m.load_state_dict(state)
+                elif counter is not None:
+                    m.num_batches_tracked.copy_(counter)
                 m.momentum = momentum
                 m.train(training)
             net.train(was_training)
@@ -496,6 +515,7 @@ class DARTSSupernetEnv(gym.Env):
         self._reset_search()
         if self.mode == "parallel" and self._warm_state is None:
             self._warm_up()  # once per environment, with its own generators
+        self._valid()  # load the fixed D_V batches now, not inside the first step
         episode_seeds = self.np_random.integers(0, 2**62, size=2)
         self._data_gen = torch.Generator().manual_seed(int(episode_seeds[0]))
         self._aug_gen = torch.Generator().manual_seed(int(episode_seeds[1]))
@@ -612,7 +632,7 @@ class DARTSSupernetEnv(gym.Env):
     # -- pickling --------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_valid_data", "_recal_data"):
+        for key in ("_valid_data", "_recal_data", "_d_train", "_d_valid"):
             state[key] = None
         for key in ("_data_gen", "_aug_gen"):
             if key in state:
@@ -624,6 +644,7 @@ class DARTSSupernetEnv(gym.Env):
     def __setstate__(self, state: dict[str, Any]) -> None:
         opt_state = state.pop("_optimizer", None)
         self.__dict__.update(state)
+        self._load_data()
         for key in ("_data_gen", "_aug_gen"):
             if key in state:
                 gen = torch.Generator()
