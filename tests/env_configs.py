@@ -26,7 +26,14 @@ def _darts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return tiny_darts_kwargs(tmp_path_factory.mktemp("cifar"))
 
 
+def _proxyless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from tests.test_proxyless_env import tiny_proxyless_kwargs
+
+    return tiny_proxyless_kwargs(tmp_path_factory.mktemp("cifar"))
+
+
 TINY_KWARGS: dict[str, TinyFactory] = {
     "NASBench201-v0": _nb201,
     "DARTSSupernet-v0": _darts,
+    "ProxylessNAS-v0": _proxyless,
 }
