@@ -223,22 +223,40 @@ def test_fast_update_path_matches_autograd_and_torch_adam(n_critics):
         torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-6)
 
 
+def best_valid(
+    name: str, seed: int, dataset: str, budget: int, **overrides
+) -> tuple[float, list[float]]:
+    """Best validation accuracy found, and the accuracy of every query."""
+    env = gym.make("NASBench201-v0", dataset=dataset, max_queries=budget)
+    agent = make_agent(name, env, seed=seed, **overrides)
+    queried: list[float] = []
+    best = [-np.inf]
+
+    class Best(BaseCallback):
+        def _on_step(self) -> bool:
+            info = self.locals["infos"][0]
+            queried.append(info["valid_acc"])
+            best[0] = max(best[0], info["best_valid_acc"])
+            return True
+
+    agent.learn(budget, callback=Best())
+    return best[0], queried
+
+
 def test_cadam_beats_random_search_on_nb201():
-    """Mean best validation accuracy over 4 seeds at 300 queries on CIFAR-100."""
+    """ImageNet16-120, 500 queries, seeds 1-5, actor lr 1e-4.
 
-    def best(name: str, seed: int) -> float:
-        env = gym.make("NASBench201-v0", dataset="cifar100", max_queries=300)
-        agent = make_agent(name, env, seed=seed)
-        seen: list[float] = []
-
-        class Best(BaseCallback):
-            def _on_step(self) -> bool:
-                seen.append(self.locals["infos"][0]["best_valid_acc"])
-                return True
-
-        agent.learn(300, callback=Best())
-        return max(seen)
-
-    cadam = np.mean([best("cadam", s) for s in range(1, 5)])
-    rs = np.mean([best("rs", s) for s in range(1, 5)])
-    assert cadam > rs, (cadam, rs)
+    ``benchmarks/cadam_actor_lr.py`` (10 seeds) measured 46.53 +- 0.19 for CADAM with
+    actor lr 1e-4 against 46.14 +- 0.33 for random search; with the printed 1e-8 the
+    actor barely moves and CADAM does *worse* than random search (45.48 +- 0.54), so
+    this asserts the 1e-4 claim only. CADAM's later queries must also concentrate on
+    good cells, far above the space's average that random search samples.
+    """
+    cadam = [
+        best_valid("cadam", s, "ImageNet16-120", 500, actor_learning_rate=1e-4) for s in range(1, 6)
+    ]
+    rs = [best_valid("rs", s, "ImageNet16-120", 500) for s in range(1, 6)]
+    assert np.mean([b for b, _ in cadam]) > np.mean([b for b, _ in rs])
+    late_cadam = np.mean([np.mean(q[250:]) for _, q in cadam])
+    mean_rs = np.mean([np.mean(q) for _, q in rs])
+    assert late_cadam > mean_rs + 5.0, (late_cadam, mean_rs)

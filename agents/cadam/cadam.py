@@ -341,7 +341,7 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
             below = (u < 0).to(u.dtype)
             total += float((u * (tau - below)).mean())
             # d/dQ of mean(u (tau - 1[u<0])) with u = r - Q
-            flat.backward(acts, (below - tau) / u.shape[0])
+            flat.backward(acts, (below - tau) / u.shape[0], input_grad=False)
         for flat in policy.flat_critics:
             adam_step(policy.critic_optimizer, flat.params, flat.grads, flat.scratch)
         return total
@@ -360,9 +360,10 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         for k, (flat, a) in enumerate(zip(policy.flat_critics, critic_acts, strict=True)):
             mask = (which == k).to(qs.dtype) if len(critic_acts) > 1 else torch.ones_like(q_min)
             d = flat.backward(a, mask * d_q, param_grads=False)
+            assert d is not None
             d_mu = d if d_mu is None else d_mu + d
         assert d_mu is not None
-        actor.backward(acts, d_mu * mu * (1.0 - mu))
+        actor.backward(acts, d_mu * mu * (1.0 - mu), input_grad=False)
         adam_step(policy.actor_optimizer, actor.params, actor.grads, actor.scratch)
         return -float(q_min.mean())
 

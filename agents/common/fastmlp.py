@@ -67,9 +67,14 @@ class FlatMLP:
         return acts
 
     def backward(
-        self, acts: list[torch.Tensor], d_out: torch.Tensor, param_grads: bool = True
-    ) -> torch.Tensor:
-        """Back-propagate ``d_out`` (gradient at the output); returns the input gradient.
+        self,
+        acts: list[torch.Tensor],
+        d_out: torch.Tensor,
+        param_grads: bool = True,
+        input_grad: bool = True,
+    ) -> torch.Tensor | None:
+        """Back-propagate ``d_out`` (gradient at the output); returns the input gradient
+        (None without ``input_grad``).
 
         With ``param_grads`` the parameter gradients are *written* (not accumulated)
         into ``self.grads``.
@@ -80,6 +85,8 @@ class FlatMLP:
             if param_grads:
                 torch.mm(d.t(), acts[i], out=self.weight_grads[i])
                 torch.sum(d, 0, out=self.bias_grads[i])
+            if i == 0 and not input_grad:
+                return None
             d = d.mm(lin.weight)
             if i > 0:
                 d.mul_(acts[i] > 0)

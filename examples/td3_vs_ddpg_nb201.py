@@ -1,0 +1,91 @@
+"""TD3 against DDPG on NAS-Bench-201, as the thesis proposes for future work.
+
+Each pair swaps one line: stock Stable-Baselines3 ``DDPG`` vs ``TD3``, and our
+``DDAS`` (DDPG updates) vs DDAS-TD3 and ``CADAM`` vs CADAM-TD3. All run the same
+query budget on the same seeds; the table gives the best validation accuracy
+found (mean +- std over seeds) and the test accuracy of that architecture.
+
+    python examples/td3_vs_ddpg_nb201.py --budget 500 --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import DDPG, TD3
+from stable_baselines3.common.callbacks import BaseCallback
+
+import nas_gym  # noqa: F401  (registers NASBench201-v0)
+from agents.cadam import CADAM
+from agents.ddas import DDAS
+
+
+@dataclass
+class Args:
+    dataset: str = "cifar100"
+    """cifar10, cifar100 or ImageNet16-120"""
+    budget: int = 500
+    """queries per search"""
+    seeds: int = 5
+    """number of seeds, 1..N"""
+
+
+def parse_args() -> Args:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for field in dataclasses.fields(Args):
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
+        )
+    return Args(**vars(parser.parse_args()))
+
+
+class Best(BaseCallback):
+    """Best validation accuracy so far, and the test accuracy of that architecture."""
+
+    def __init__(self):
+        super().__init__()
+        self.valid, self.test = -np.inf, -np.inf
+
+    def _on_step(self) -> bool:
+        info = self.locals["infos"][0]
+        if info["best_valid_acc"] > self.valid:
+            self.valid, self.test = info["best_valid_acc"], info["best_test_acc"]
+        return True
+
+
+# One line per agent: this is the whole difference between DDPG and TD3 variants.
+AGENTS = {
+    "SB3 DDPG": lambda env, seed: DDPG("MlpPolicy", env, seed=seed, device="cpu"),
+    "SB3 TD3": lambda env, seed: TD3("MlpPolicy", env, seed=seed, device="cpu"),
+    "DDAS-4S (DDPG)": lambda env, seed: DDAS("MlpPolicy", env, schedule="4s", seed=seed),
+    "DDAS-TD3": lambda env, seed: DDAS("MlpPolicy", env, schedule="4s", twin=True, seed=seed),
+    "CADAM": lambda env, seed: CADAM("MlpPolicy", env, seed=seed),
+    "CADAM-TD3": lambda env, seed: CADAM("MlpPolicy", env, n_critics=2, policy_delay=2, seed=seed),
+}
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    torch.set_num_threads(1)
+    print(f"| agent | {args.dataset} best valid | its test | seeds | budget |")
+    print("|---|---|---|---|---|")
+    for label, build in AGENTS.items():
+        valid, test = [], []
+        for seed in range(1, args.seeds + 1):
+            env = gym.make("NASBench201-v0", dataset=args.dataset, max_queries=args.budget)
+            best = Best()
+            build(env, seed).learn(args.budget, callback=best)
+            valid.append(best.valid)
+            test.append(best.test)
+        print(
+            f"| {label} | {np.mean(valid):.2f} ± {np.std(valid):.2f} | {np.mean(test):.2f} ± {np.std(test):.2f} "
+            f"| 1-{args.seeds} | {args.budget} |",
+            flush=True,
+        )
