@@ -38,9 +38,13 @@ class NoisyReward(gym.Env):
 
 @pytest.mark.parametrize("quantile, expected", [(0.9, 9.0), (0.5, 5.0), (0.1, 1.0)])
 def test_quantile_critic_converges_to_the_tau_quantile(quantile, expected):
-    """Rewards U(0, 10) for one fixed action: Q(a) must approach their tau-quantile (10 tau)."""
+    """Rewards U(0, 10) for one fixed action: Q(a) must approach their tau-quantile (10 tau).
+
+    Constant-step Adam on the check loss jitters around the optimum, so the estimate
+    is read out as the average of the last 100 iterates (Polyak averaging).
+    """
     agent = CADAM(
-        env=NoisyReward(), quantile=quantile, learning_rate=3e-3, batch_size=64, max_cycles=4,
+        env=NoisyReward(), quantile=quantile, learning_rate=1e-3, batch_size=64, max_cycles=4,
         net_arch=(32, 32), seed=0,
     )  # fmt: skip
     agent.set_logger(configure(None, []))
@@ -49,11 +53,14 @@ def test_quantile_critic_converges_to_the_tau_quantile(quantile, expected):
     action = np.full((1, 2, 3), 0.5, np.float32)
     for reward in rng.uniform(0.0, 10.0, 2000):
         agent.replay_buffer.add(obs, obs, action, np.array([reward]), np.array([False]), [{}])
-    for _ in range(600):
+    probe = torch.as_tensor(action).view(1, -1)
+    iterates = []
+    for step in range(600):
         agent.train(gradient_steps=1, batch_size=64)
-    with torch.no_grad():
-        q = agent.policy.q_values(torch.as_tensor(action).view(1, -1)).item()
-    assert abs(q - expected) < 0.4, q
+        if step >= 500:
+            with torch.no_grad():
+                iterates.append(agent.policy.q_values(probe).item())
+    assert abs(np.mean(iterates) - expected) < 0.25, np.mean(iterates)
 
 
 def test_check_loss_is_koenkers_check_function():

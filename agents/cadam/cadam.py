@@ -352,18 +352,21 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         actor = policy.flat_actor
         acts = actor.forward(observations)
         mu = torch.sigmoid(acts[-1])
-        critic_acts = [flat.forward(mu) for flat in policy.flat_critics]
-        qs = torch.cat([a[-1] for a in critic_acts], dim=1)
-        q_min, which = qs.min(dim=1, keepdim=True)
-        d_q = -1.0 / qs.shape[0]
-        d_mu = None
-        for k, (flat, a) in enumerate(zip(policy.flat_critics, critic_acts, strict=True)):
-            mask = (which == k).to(qs.dtype) if len(critic_acts) > 1 else torch.ones_like(q_min)
-            d = flat.backward(a, mask * d_q, param_grads=False)
-            assert d is not None
-            d_mu = d if d_mu is None else d_mu + d
+        critics = policy.flat_critics
+        critic_acts = [flat.forward(mu) for flat in critics]
+        d_q = torch.full_like(critic_acts[0][-1], -1.0 / mu.shape[0])
+        if len(critics) == 1:
+            q_min = critic_acts[0][-1]
+            d_mu = critics[0].backward(critic_acts[0], d_q, param_grads=False)
+        else:  # the gradient of the minimum flows to the critic that attains it
+            qs = torch.cat([a[-1] for a in critic_acts], dim=1)
+            q_min, which = qs.min(dim=1, keepdim=True)
+            d_mu = None
+            for k, (flat, a) in enumerate(zip(critics, critic_acts, strict=True)):
+                d = flat.backward(a, d_q * (which == k).to(qs.dtype), param_grads=False)
+                d_mu = d if d_mu is None else d_mu + d
         assert d_mu is not None
-        actor.backward(acts, d_mu * mu * (1.0 - mu), input_grad=False)
+        actor.backward(acts, torch.ops.aten.sigmoid_backward(d_mu, mu), input_grad=False)
         adam_step(policy.actor_optimizer, actor.params, actor.grads, actor.scratch)
         return -float(q_min.mean())
 

@@ -60,10 +60,10 @@ class FlatMLP:
         acts = [x]
         last = len(self.linears) - 1
         for i, lin in enumerate(self.linears):
-            z = torch.addmm(lin.bias, acts[-1], lin.weight.t())
-            if i < last:
-                z.relu_()
-            acts.append(z)
+            if i < last:  # fused addmm + ReLU
+                acts.append(torch._addmm_activation(lin.bias, acts[-1], lin.weight.t()))
+            else:
+                acts.append(torch.addmm(lin.bias, acts[-1], lin.weight.t()))
         return acts
 
     def backward(
@@ -88,8 +88,8 @@ class FlatMLP:
             if i == 0 and not input_grad:
                 return None
             d = d.mm(lin.weight)
-            if i > 0:
-                d.mul_(acts[i] > 0)
+            if i > 0:  # ReLU'(z) = 1[h > 0]
+                d = torch.ops.aten.threshold_backward(d, acts[i], 0)
         return d
 
 
