@@ -54,7 +54,7 @@ class Args:
     valid_batches: int | None = 4
     agents: list[str] = field(default_factory=lambda: ["cadam", "td3"])
     steps: int = 200
-    constraint: str = "hard"
+    constraint: str = "unas"  # the soft UNAS penalty guides a search towards the budget
     pixel1_target: float = 80.0
     cpu_target: float | None = None  # ms; default: median latency of random architectures
     cpu_resolution: int = 224

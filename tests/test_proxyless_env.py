@@ -226,3 +226,28 @@ def test_supernet_single_path_and_pretrain_checkpoint(tiny, tmp_path):
         assert torch.equal(loaded[name].cpu(), p.detach().cpu())
     with pytest.raises(CheckpointMismatchError, match="width_mult"):
         gym.make("ProxylessNAS-v0", **{**tiny, "width_mult": 0.5}, checkpoint=str(ckpt))
+
+
+def test_supernet_pretrain_cli_checkpoint_loads_in_env(tiny, tmp_path, capsys):
+    from nas_gym.cli import main as cli_main
+
+    out = tmp_path / "ck"
+    argv = [
+        "supernet",
+        "pretrain",
+        "--space",
+        "proxyless",
+        "--out",
+        str(out),
+        "--root",
+        tiny["root"],
+    ]
+    argv += ["--no-verify", "--resolution", "16", "--width-mult", "0.25", "--epochs", "1"]
+    argv += ["--batch-size", "10", "--no-progress"]
+    assert cli_main(argv) == 0
+    assert (out / "last.pt").is_file()
+    env = gym.make("ProxylessNAS-v0", **tiny, checkpoint=str(out)).unwrapped
+    env.reset(seed=0)
+    assert 0.0 <= env.step(_alpha(SMALL))[4]["valid_acc"] <= 100.0
+    with pytest.raises(CheckpointMismatchError, match="resolution"):
+        gym.make("ProxylessNAS-v0", **{**tiny, "resolution": 8}, checkpoint=str(out))

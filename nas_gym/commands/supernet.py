@@ -15,6 +15,7 @@ from typing import Any
 #: ``(args, num_classes, in_channels)`` and returns ``(supernet, sample_discrete, fingerprint)``.
 PRETRAIN_SPACES: dict[str, str] = {
     "darts": "nas_gym.commands.supernet:build_darts",
+    "proxyless": "nas_gym.envs.proxyless:build_pretrain",
 }
 
 
@@ -92,6 +93,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     darts.add_argument(
         "--with-none", action="store_true", help="8-op layout with 'none' (never selected)"
+    )
+    p.add_argument(
+        "--width-mult", type=float, default=1.0, help="proxyless space: channel multiplier"
     )
     p.set_defaults(func=_pretrain)
 
