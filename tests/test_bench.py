@@ -61,7 +61,8 @@ def load_runs(out: Path) -> dict[str, dict]:
 
 def comparable(record: dict) -> dict:
     """A run record without what legitimately changes between executions (timings)."""
-    result = {k: v for k, v in record["result"].items() if k not in ("wall_s", "agent_s", "env_s")}
+    timings = ("wall_s", "agent_s", "env_s", "cpu_s")
+    result = {k: v for k, v in record["result"].items() if k not in timings}
     return {"spec": record["spec"], "result": result, "history": record["history"]}
 
 
@@ -111,6 +112,7 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
         "wall_s",
         "agent_s",
         "env_s",
+        "cpu_s",
     ]
     for row in rows:
         key = f"{row['agent']}__{row['dataset']}__{row['reward_metric']}__{row['budget']}__{row['seed']}"
@@ -138,7 +140,7 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
             else:
                 assert str(expected) == value
         # time split: agent + env = wall, env measured
-        assert float(row["env_s"]) > 0
+        assert float(row["env_s"]) > 0 and float(row["cpu_s"]) > 0
         assert float(row["agent_s"]) + float(row["env_s"]) == pytest.approx(float(row["wall_s"]))
         assert record["versions"]["gymnasium"] and record["versions"]["torch"]
         assert record["env"]["kwargs"]["max_queries"] == BUDGET

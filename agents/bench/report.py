@@ -217,6 +217,38 @@ def thesis_layout_table(
     return "\n".join(lines)
 
 
+def nb201_protocol_wide_table(groups: dict[GroupKey, list[dict[str, Any]]]) -> str:
+    """Rows agent@budget, columns dataset: test accuracy of the best-by-validation architecture."""
+    lines = [
+        "| method | "
+        + " | ".join(f"{_SHORT[d]} test (best by valid)" for d in DATASET_ORDER)
+        + " |",
+        "|---" * (len(DATASET_ORDER) + 1) + "|",
+    ]
+    rows_by: dict[tuple[str, int], dict[str, str]] = {}
+    for (agent, dataset, metric, budget), rows in groups.items():
+        if metric == "valid":
+            cell = fmt_stat(*mean_std([r["best_test_acc"] for r in rows]))
+            rows_by.setdefault((agent, budget), {})[dataset] = cell
+    if not rows_by:
+        return "(no run searched the validation split)"
+    for (agent, budget), cells in rows_by.items():
+        lines.append(
+            f"| {agent} @{budget} (ours) | "
+            + " | ".join(cells.get(d, "—") for d in DATASET_ORDER)
+            + " |"
+        )
+    for row in pub.ALL_ROWS:
+        if row.test_of_best_valid:
+            cells = [row.test_of_best_valid.get(d) for d in DATASET_ORDER]
+            lines.append(
+                f"| {row.method} (published) | "
+                + " | ".join("—" if c is None else f"{c[0]:.2f} ± {c[1]:.2f}" for c in cells)
+                + " |"
+            )
+    return "\n".join(lines)
+
+
 def timing_rows(
     rows: Sequence[dict[str, Any]], preferred_agents: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
@@ -322,6 +354,8 @@ def results_markdown(
         "## Test accuracy of the best-by-validation architecture (NB201 protocol)",
         "",
         test_of_best_valid_table(groups, optima),
+        "",
+        nb201_protocol_wide_table(groups),
         "",
         "## Table 4.1 layout (searched split; published rows from Mills 2020 Table 4.1 and the SPEC)",
         "",

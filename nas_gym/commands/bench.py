@@ -164,11 +164,17 @@ def _bench(args: argparse.Namespace) -> int:
         bench_wall_s=outcome.wall_s,
         plots=not args.no_plots,
         data_dir=data_dir,
+        bench_cpu_s=outcome.cpu_s,
     )
     print(
         f"ran {outcome.n_ran}, skipped {outcome.n_skipped} finished, failed {len(outcome.failures)}; "
         f"wall time {outcome.wall_s:.1f} s"
     )
+    if outcome.n_ran:
+        print(
+            f"CPU time of the runs: {outcome.cpu_s:.1f} s, i.e. {outcome.cpu_s / jobs:.1f} s of wall "
+            f"time on {jobs} otherwise idle core(s); measured wall {outcome.wall_s:.1f} s"
+        )
     print(f"wrote {', '.join(written)} in {args.out}")
     print()
     print("time per run (agent vs environment):")
