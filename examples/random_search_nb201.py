@@ -33,19 +33,27 @@ def parse_args() -> Args:
 
 def main() -> None:
     args = parse_args()
-    env = gym.make("NASBench201-v0", dataset=args.dataset, reward_metric=args.reward_metric,
-                   max_queries=args.budget)
+    env = gym.make(
+        "NASBench201-v0",
+        dataset=args.dataset,
+        reward_metric=args.reward_metric,
+        max_queries=args.budget,
+    )
     rng = np.random.default_rng(args.seed)  # the search's own RNG; the env is deterministic
     env.reset(seed=args.seed)
     truncated, info = False, {}
     while not truncated:
         alpha = rng.random(env.action_space.shape, dtype=np.float32)
         _, _, _, truncated, info = env.step(alpha)
-    print(f"random search, {args.dataset}, searched on {args.reward_metric}, "
-          f"{info['n_queries']} queries ({info['n_unique_queries']} unique), seed {args.seed}")
+    print(
+        f"random search, {args.dataset}, searched on {args.reward_metric}, "
+        f"{info['n_queries']} queries ({info['n_unique_queries']} unique), seed {args.seed}"
+    )
     print(f"best architecture: {info['best_arch_str']} (index {info['best_arch_index']})")
-    print(f"  valid {info['best_valid_acc']:.2f}%  test {info['best_test_acc']:.2f}%  "
-          f"regret {info['regret']:.2f} points")
+    print(
+        f"  valid {info['best_valid_acc']:.2f}%  test {info['best_test_acc']:.2f}%  "
+        f"regret {info['regret']:.2f} points"
+    )
 
 
 if __name__ == "__main__":
