@@ -357,3 +357,31 @@ def test_every_episode_starts_from_the_same_warmed_up_supernet(tiny_root):
         env.reset(seed=4)
         runs.append(env.step(action)[1])
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_cli_mixed_warmup_checkpoint_feeds_parallel_mode(tiny_root, tmp_path):
+    from nas_gym.cli import main
+
+    args = ["supernet", "pretrain", "--sampling", "mixed", "--root", str(tiny_root), "--no-verify"]
+    args += [
+        "--resolution",
+        "8",
+        "--channels",
+        "4",
+        "--cells",
+        "3",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+    ]
+    assert main([*args, "--out", str(tmp_path / "warm"), "--no-progress"]) == 0
+    kwargs = tiny_darts_kwargs(tiny_root, checkpoint=str(tmp_path / "warm" / "last.pt"))
+    env = DARTSSupernetEnv(**kwargs)
+    _, info = env.reset(seed=0)
+    assert (info["os_valid_acc"], info["os_valid_loss"]) == env._score(None)
+    # the same checkpoint cannot serve CADAM, whose supernet must be trained path by path
+    with pytest.raises(
+        CheckpointMismatchError, match="sampling: checkpoint has 'mixed', expected 'uniform'"
+    ):
+        DARTSSupernetEnv(**_seq_kwargs(tiny_root, tmp_path / "warm" / "last.pt"))
