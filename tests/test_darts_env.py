@@ -249,6 +249,14 @@ def test_cli_plots_pareto_png_from_history(tiny_root, tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     out = capsys.readouterr().out
     assert "valid_acc vs flops_M" in out and "valid_acc vs params_M" in out
+    # the column layout of `nas-gym bench` histories gives the same fronts
+    columns = {k: [h[k] for h in history] for k in keep}
+    (tmp_path / "cols.json").write_text(json.dumps({"spec": {}, "history": columns}))
+    assert (
+        main(["supernet", "pareto", str(tmp_path / "cols.json"), "--out", str(tmp_path / "c.png")])
+        == 0
+    )
+    assert capsys.readouterr().out.split("wrote")[0] == out.split("wrote")[0]
     (tmp_path / "bad.json").write_text(json.dumps([{"valid_acc": 1.0}]))
     assert (
         main(["supernet", "pareto", str(tmp_path / "bad.json"), "--out", str(tmp_path / "q.png")])

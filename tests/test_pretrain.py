@@ -240,6 +240,16 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     assert a["history"] == b["history"]
     assert a["scheduler"] == b["scheduler"]
 
+    # the CLI's checkpoint is what the sequential (CADAM) environment loads
+    from nas_gym.envs.darts import DARTSSupernetEnv
+
+    env = DARTSSupernetEnv(
+        mode="sequential", checkpoint=str(ckpt), root=str(root), verify_data=False, resolution=8, C=4,
+        num_cells=3, batch_size=10, valid_batches=1, eval_channels=4, eval_cells=3, top_k=2,
+    )  # fmt: skip
+    env.reset(seed=0)
+    assert 0.0 <= env.step(env.action_space.sample())[4]["valid_acc"] <= 100.0
+
 
 def test_cli_missing_data_is_one_clear_line(tmp_path):
     from nas_gym.cli import main

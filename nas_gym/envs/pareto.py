@@ -80,7 +80,8 @@ def front_of(
 
 
 def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Per-step records of a run: a JSON list, a JSON object with ``"history"``, or JSON lines."""
+    """Per-step records of a run: a JSON list of dicts, an object whose ``"history"`` is such a
+    list or a dict of equal-length columns (as ``nas-gym bench`` writes), or JSON lines."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"run history {str(path)!r} not found")
@@ -96,6 +97,11 @@ def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if "history" not in data:
             raise ValueError(f"{str(path)!r} is a JSON object without a 'history' list")
         data = data["history"]
+    if isinstance(data, dict):  # columns, as `nas-gym bench` stores them: {key: [per step]}
+        lengths = {len(v) for v in data.values() if isinstance(v, list)}
+        if len(lengths) != 1 or not all(isinstance(v, list) for v in data.values()):
+            raise ValueError(f"{str(path)!r}: a column history needs lists of one common length")
+        data = [dict(zip(data, row, strict=True)) for row in zip(*data.values(), strict=True)]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise ValueError(f"{str(path)!r} must hold a list of per-step records (dicts)")
     return data
