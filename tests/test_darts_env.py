@@ -393,3 +393,11 @@ def test_cli_mixed_warmup_checkpoint_feeds_parallel_mode(tiny_root, tmp_path):
         CheckpointMismatchError, match="sampling: checkpoint has 'mixed', expected 'uniform'"
     ):
         DARTSSupernetEnv(**_seq_kwargs(tiny_root, tmp_path / "warm" / "last.pt"))
+
+
+def test_pc_darts_partial_channels_option(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, pc_k=2))
+    assert env._net.config["pc_k"] == 2 and env.fingerprint["supernet"]["pc_k"] == 2
+    env.reset(seed=0)
+    _, reward, *_ = env.step(_actions(1, 10)[0])
+    assert np.isfinite(reward)
