@@ -17,7 +17,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-
 _SQRT_FLOOR = 1e-30
 
 
