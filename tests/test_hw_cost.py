@@ -109,6 +109,29 @@ def test_truncated_csv_is_a_clear_error(tmp_path, data_dir):
 # -- FLOPs and params of the real NB201 network ------------------------------------------
 
 
+def test_shipped_increments_equal_a_fresh_torch_count():
+    import json
+
+    from nas_gym.supernets.nb201_cell import compute_increments
+
+    shipped = json.loads(hw_cost.INCREMENTS_FILE.read_text())
+    assert shipped == compute_increments()
+
+
+def test_nb201_env_does_not_need_torch(data_dir):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gymnasium as gym, nas_gym;"
+        "env = gym.make('NASBench201-v0', cost='edgegpu_latency'); env.reset(seed=0);"
+        "info = env.step(env.action_space.sample())[4];"
+        "print(info['flops_M'] > 0, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
 def test_flops_table_equals_direct_torch_counts():
     from nas_gym.supernets.nb201_cell import network_costs
 

@@ -11,8 +11,8 @@
   are ``help_<setting>``, e.g. ``"help_titan_rtx_1"``. HELP measured the CIFAR-10
   network (its raspi4/pixel3/eyeriss/fpga columns equal HW-NAS-Bench's CIFAR-10
   values exactly), so HELP costs exist for ``dataset="cifar10"`` only.
-* FLOPs: counted with torch on the real NB201 network, see
-  :mod:`nas_gym.supernets.nb201_cell` (:func:`load_flops` here imports it lazily).
+* FLOPs and params: counted with torch on the real NB201 network
+  (:mod:`nas_gym.supernets.nb201_cell`), shipped as exact per-edge increments.
 
 Both CSVs are parsed once, checked against the official NB201 index/arch_str
 order, and cached as one ``.npy`` structured array in the cache directory, keyed
@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from nas_gym.benchmarks.nb201 import DATASETS, check_dataset
-from nas_gym.data import DataError, atomic_write_bytes, cache_dir, find_table, sha256_file
+from nas_gym.data import (
+    RESOURCES_DIR,
+    DataError,
+    atomic_write_bytes,
+    cache_dir,
+    find_table,
+    sha256_file,
+)
 from nas_gym.spaces import nb201 as space
 
 HWNAS_RELPATH = "nb201/nb201_hwnasbench_cost.csv"
@@ -203,42 +211,33 @@ def load_hw_costs(
         return table
 
 
-FLOPS_FORMAT = 1
+INCREMENTS_FILE = RESOURCES_DIR / "nb201_cost_increments.json"
 _FLOPS: dict[str, np.ndarray] = {}
-
-
-def flops_cache_file() -> Path:
-    return cache_dir() / f"nb201_flops_params_v{FLOPS_FORMAT}.npy"
 
 
 def load_network_costs() -> np.ndarray:
     """``(3 datasets, 2 [flops_M, params_M], 15625)`` for every NB201 network, datasets in
     :data:`~nas_gym.benchmarks.nb201.DATASETS` order.
 
-    Counted with torch on the real network (:mod:`nas_gym.supernets.nb201_cell`) the
-    first time, then cached in the cache directory; reading the cache needs no torch.
+    Built with numpy from exact per-edge increments counted once with torch on the
+    real network (:func:`nas_gym.supernets.nb201_cell.compute_increments`) and shipped
+    as a 1 kB resource, so no environment needs torch. Integer sums: values are exact.
     """
     with _LOCK:
         if "all" in _FLOPS:
             return _FLOPS["all"]
-        path = flops_cache_file()
-        arr = None
-        if path.is_file():
-            try:
-                arr = np.load(path, mmap_mode="r", allow_pickle=False)
-                if arr.shape != (len(DATASETS), 2, space.N_ARCHS) or not np.isfinite(arr).all():
-                    arr = None
-            except (OSError, ValueError):
-                arr = None
-        if arr is None:
-            from nas_gym.supernets.nb201_cell import compute_cost_table
-
-            arr = compute_cost_table()
-            buf = io.BytesIO()
-            np.save(buf, arr, allow_pickle=False)
-            atomic_write_bytes(path, buf.getvalue())
-        _FLOPS["all"] = arr
-        return arr
+        increments = json.loads(INCREMENTS_FILE.read_text(encoding="utf-8"))
+        all_ops = space.all_ops()  # (15625, 6)
+        out = np.zeros((len(DATASETS), 2, space.N_ARCHS))
+        for d, dataset in enumerate(DATASETS):
+            entry = increments[dataset]
+            base = np.array(entry["base"], dtype=np.int64)
+            delta = np.array([entry[name] for name in space.OPS], dtype=np.int64).T  # (2, 5)
+            for k in range(2):
+                out[d, k] = (base[k] + delta[k][all_ops].sum(axis=1)) / 1e6
+        out.flags.writeable = False
+        _FLOPS["all"] = out
+        return out
 
 
 def load_flops(dataset: str) -> np.ndarray:

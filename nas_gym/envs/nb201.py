@@ -100,7 +100,7 @@ class NASBench201Env(gym.Env):
     architecture's other accuracy), ``n_queries``, ``n_unique_queries`` and ``regret``
     (optimum of the reward metric minus the best found, percentage points).
     ``flops_M``: millions of multiply-accumulates of the network, counted with torch
-    (``nas_gym.benchmarks.hw_cost.load_flops``; cached after the first use).
+    (``nas_gym.benchmarks.hw_cost.load_flops``; no torch needed at run time).
     With ``cost``: ``cost`` (None where the benchmark did not measure the cell) and
     ``cost_unit``. With ``cost_target`` also: ``feasible`` (cost <= target),
     ``best_feasible_arch_index``, ``best_feasible_acc`` (reward metric),

@@ -164,25 +164,32 @@ def network_costs(ops: Sequence[int] | str, dataset: str) -> tuple[float, float]
     return macs / 1e6, params / 1e6
 
 
-def compute_cost_table() -> np.ndarray:
-    """``(3, 2, 15625)``: [flops_M, params_M] of every network per dataset (official index order).
+def compute_increments() -> dict[str, dict[str, list[int]]]:
+    """Exact integer counts that determine every network's cost, per dataset.
 
-    Counts the all-``none`` network and one network per op (on edge 0) with torch,
-    then adds one increment per edge for each cell: exact, because every edge sees
-    the same shape (see the module docstring; the tests check it against direct
-    counts of whole networks). Sums are taken in integers, so values are exact.
+    ``{"base": [macs, params] of the all-none network, "<op>": [dmacs, dparams] of
+    putting that op on one edge}``. Every edge sees the same shape, so a network
+    costs ``base + sum(increment[op] for op in its 6 edges)``. The result is shipped
+    as ``nas_gym/resources/nb201_cost_increments.json`` so environments never need
+    torch; ``tests/test_hw_cost.py`` recounts it here and compares.
     """
-    codes = space.index_to_code_table()
-    all_ops = np.array([space.code_to_ops(int(c)) for c in codes])  # (15625, 6)
-    out = np.zeros((len(DATASET_SHAPES), 2, space.N_ARCHS))
     none = space.OPS.index("none")
-    for d, dataset in enumerate(DATASET_SHAPES):
-        base = np.array(network_counts([none] * space.N_EDGES, dataset), dtype=np.int64)
-        delta = np.zeros((2, space.N_OPS), dtype=np.int64)
-        for op in range(space.N_OPS):
-            delta[:, op] = (
-                np.array(network_counts([op] + [none] * (space.N_EDGES - 1), dataset)) - base
-            )
-        for k in range(2):
-            out[d, k] = (base[k] + delta[k][all_ops].sum(axis=1)) / 1e6
+    out: dict[str, dict[str, list[int]]] = {}
+    for dataset in DATASET_SHAPES:
+        base = network_counts([none] * space.N_EDGES, dataset)
+        entry = {"base": [int(base[0]), int(base[1])]}
+        for op, name in enumerate(space.OPS):
+            counts = network_counts([op] + [none] * (space.N_EDGES - 1), dataset)
+            entry[name] = [int(counts[0] - base[0]), int(counts[1] - base[1])]
+        out[dataset] = entry
     return out
+
+
+if __name__ == "__main__":  # regenerate the shipped resource
+    import json
+
+    from nas_gym.data import RESOURCES_DIR, atomic_write_text
+
+    atomic_write_text(
+        RESOURCES_DIR / "nb201_cost_increments.json", json.dumps(compute_increments(), indent=1) + "\n"
+    )
