@@ -192,13 +192,14 @@ def thesis_layout_table(
     header = "| method | " + " | ".join(f"{_SHORT[d]} {m}" for d, m in cols) + " |"
     lines = [header, "|---" * (len(cols) + 1) + "|"]
     rows_by: dict[tuple[str, int], dict[tuple[str, str], str]] = {}
+    seeds: dict[tuple[str, int], set[int]] = {}
     for (agent, dataset, metric, budget), rows in groups.items():
         cell = fmt_stat(*mean_std([searched_acc(r) for r in rows]))
         rows_by.setdefault((agent, budget), {})[(dataset, metric)] = cell
+        seeds.setdefault((agent, budget), set()).update(r["seed"] for r in rows)
     for (agent, budget), cells in rows_by.items():
-        lines.append(
-            f"| {agent} @{budget} (ours) | " + " | ".join(cells.get(c, "—") for c in cols) + " |"
-        )
+        label = f"{agent} @{budget} (ours, seeds {seed_list(seeds[(agent, budget)])})"
+        lines.append(f"| {label} | " + " | ".join(cells.get(c, "—") for c in cols) + " |")
     for row in pub.ALL_ROWS:
         cells = []
         for c in cols:
@@ -226,18 +227,17 @@ def nb201_protocol_wide_table(groups: dict[GroupKey, list[dict[str, Any]]]) -> s
         "|---" * (len(DATASET_ORDER) + 1) + "|",
     ]
     rows_by: dict[tuple[str, int], dict[str, str]] = {}
+    seeds: dict[tuple[str, int], set[int]] = {}
     for (agent, dataset, metric, budget), rows in groups.items():
         if metric == "valid":
             cell = fmt_stat(*mean_std([r["best_test_acc"] for r in rows]))
             rows_by.setdefault((agent, budget), {})[dataset] = cell
+            seeds.setdefault((agent, budget), set()).update(r["seed"] for r in rows)
     if not rows_by:
         return "(no run searched the validation split)"
     for (agent, budget), cells in rows_by.items():
-        lines.append(
-            f"| {agent} @{budget} (ours) | "
-            + " | ".join(cells.get(d, "—") for d in DATASET_ORDER)
-            + " |"
-        )
+        label = f"{agent} @{budget} (ours, seeds {seed_list(seeds[(agent, budget)])})"
+        lines.append(f"| {label} | " + " | ".join(cells.get(d, "—") for d in DATASET_ORDER) + " |")
     for row in pub.ALL_ROWS:
         if row.test_of_best_valid:
             cells = [row.test_of_best_valid.get(d) for d in DATASET_ORDER]
