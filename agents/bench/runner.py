@@ -10,6 +10,7 @@ the checkpoint a re-run resumes from, locally or on a Ray cluster alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -194,8 +195,13 @@ def build_specs(
 
 
 # -- one run -------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _git_state() -> dict[str, Any]:
-    """Commit of the source tree the agents came from, and whether it had local changes."""
+    """Commit of the source tree the agents came from, and whether it had local changes.
+
+    Cached per process and taken before the agents are imported, so it describes the
+    code a worker actually runs even if the checkout moves on during a long bench.
+    """
     import subprocess
 
     repo = Path(__file__).resolve().parents[2]
@@ -321,6 +327,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     from agents.registry import agent_names, make_agent
     from nas_gym.wrappers import QueryRecorder
 
+    _git_state()
     agent_names()  # import every agent module now, so the first run of a worker is not charged for it
 
     spec = RunSpec(**spec_dict)
