@@ -182,7 +182,11 @@ def test_rerun_skips_finished_runs_and_redoes_missing_ones(bench_jobs1, tmp_path
     shutil.copytree(src, out)
     before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
     assert main(bench_args(out, "--jobs", "1")) == 0
-    assert f"ran 0, skipped {N_RUNS} finished" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"ran 0, skipped {N_RUNS} finished" in printed
+    # the results table is printed, with the same means as results.md
+    table = [line for line in printed.splitlines() if line.startswith("| td3-ls10 |")]
+    assert table and table[0] in (out / "results.md").read_text()
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
 
     # an interrupted run (file missing) is redone, and deterministically so

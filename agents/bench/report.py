@@ -133,7 +133,8 @@ def table_optima(data_dir: str | os.PathLike[str] | None = None) -> dict[tuple[s
     return {(d, m): float(table.optimum(d, m, 200)[1]) for d in DATASET_ORDER for m in METRIC_ORDER}
 
 
-def _optima(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str], float]:
+def optima_of(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """(dataset, reward_metric) -> the table's optimum, as recorded in the runs."""
     return {
         (r["spec"]["dataset"], r["spec"]["reward_metric"]): r["env"]["optimum_acc"] for r in records
     }
@@ -324,7 +325,7 @@ def results_markdown(
         row["base_agent"] = record["spec"]["base_agent"]
         rows.append(row)
     groups = group_rows(rows, preferred_agents)
-    optima = {**_optima(records), **(optima or {})}
+    optima = {**optima_of(records), **(optima or {})}
     machine = records[0]["machine"] if records else {}
     versions = records[0]["versions"] if records else {}
     parts = ["# nas-gym bench results", ""]

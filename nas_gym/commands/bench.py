@@ -176,6 +176,10 @@ def _bench(args: argparse.Namespace) -> int:
             f"time on {jobs} otherwise idle core(s); measured wall {outcome.wall_s:.1f} s"
         )
     print(f"wrote {', '.join(written)} in {args.out}")
+    rows = report.result_rows(records)
+    print()
+    print("best accuracy (%) on the searched split, mean ± std over seeds:")
+    print(report.searched_table(report.group_rows(rows, agents), report.optima_of(records)))
     print()
     print("time per run (agent vs environment):")
     print(report.timing_text(report.result_rows(records), agents))
