@@ -19,6 +19,7 @@ from nas_gym.data import user_data_dir
 from nas_gym.envs.common import (
     TopKState,
     cadam_reward,
+    check_budget_left,
     check_choice,
     check_positive_int,
     validate_action,
@@ -534,10 +535,7 @@ class DARTSSupernetEnv(gym.Env):
         return self._obs(), info
 
     def step(self, action):
-        if self._n_queries >= self.max_queries:
-            raise RuntimeError(
-                f"query budget of {self.max_queries} spent: call reset() to start a new search"
-            )
+        check_budget_left(self._n_queries, self.max_queries)
         if self.mode == "parallel" and self._optimizer is None:
             raise RuntimeError("call reset() before step()")
         alpha = validate_action(action, self._shape)

@@ -20,6 +20,7 @@ from nas_gym.benchmarks.nb201 import (
 from nas_gym.envs.common import (
     OBSERVATIONS,
     TopKState,
+    check_budget_left,
     check_choice,
     check_positive_int,
     check_render_mode,
@@ -251,10 +252,7 @@ class NASBench201Env(gym.Env):
         return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
 
     def step(self, action):
-        if self._n_queries >= self.max_queries:
-            raise RuntimeError(
-                f"query budget of {self.max_queries} spent: call reset() to start a new search"
-            )
+        check_budget_left(self._n_queries, self.max_queries)
         alpha = validate_action(action, space.SHAPE)
         ops = alpha.argmax(axis=1).tolist()
         code = ((((ops[0] * 5 + ops[1]) * 5 + ops[2]) * 5 + ops[3]) * 5 + ops[4]) * 5 + ops[5]

@@ -25,6 +25,7 @@ from nas_gym.benchmarks.latency import LatencyTable, load_lut
 from nas_gym.envs.common import (
     OBSERVATIONS,
     TopKState,
+    check_budget_left,
     check_choice,
     check_positive_int,
     check_render_mode,
@@ -364,10 +365,7 @@ class ProxylessNASEnv(gym.Env):
         return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
 
     def step(self, action):
-        if self._n_queries >= self.max_queries:
-            raise RuntimeError(
-                f"query budget of {self.max_queries} spent: call reset() to start a new search"
-            )
+        check_budget_left(self._n_queries, self.max_queries)
         alpha = validate_action(action, space.SHAPE)
         ops = space.discretize(alpha)
         if ops not in self._score_cache:
