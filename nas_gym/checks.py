@@ -83,7 +83,9 @@ def _check_nb201_keyed_csv(path: Path, required: Callable[[list[str]], list[str]
 def check_hwnasbench(path: Path) -> list[str]:
     def required(header: list[str]) -> list[str]:
         want = [
-            f"{d}__{dev}_latency" for d in ("cifar10", "cifar100", "ImageNet16-120") for dev in HWNAS_DEVICES
+            f"{d}__{dev}_latency"
+            for d in ("cifar10", "cifar100", "ImageNet16-120")
+            for dev in HWNAS_DEVICES
         ]
         missing = [c for c in want if c not in header]
         return [f"missing columns {missing}"] if missing else []
@@ -94,7 +96,9 @@ def check_hwnasbench(path: Path) -> list[str]:
 def check_help(path: Path) -> list[str]:
     def required(header: list[str]) -> list[str]:
         n = len(header) - 2
-        return [] if n == N_HELP_DEVICES else [f"expected {N_HELP_DEVICES} device columns, found {n}"]
+        return (
+            [] if n == N_HELP_DEVICES else [f"expected {N_HELP_DEVICES} device columns, found {n}"]
+        )
 
     return _check_nb201_keyed_csv(path, required)
 
@@ -108,7 +112,11 @@ def check_yaml_lut(path: Path) -> list[str]:
         return [f"not valid YAML: {err}"]
     if not isinstance(lut, dict) or not lut:
         return ["expected a non-empty mapping of block keys to {count, mean, var}"]
-    bad = [k for k, v in lut.items() if not (isinstance(v, dict) and isinstance(v.get("mean"), (int, float)))]
+    bad = [
+        k
+        for k, v in lut.items()
+        if not (isinstance(v, dict) and isinstance(v.get("mean"), (int, float)))
+    ]
     return [f"{len(bad)} entries without a numeric 'mean', e.g. {bad[0]!r}"] if bad else []
 
 

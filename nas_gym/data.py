@@ -69,7 +69,9 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Pa
     else:
         return user_data_dir(), "user data directory"
     if not path.is_dir():
-        raise DataError(f"data directory {str(path)!r} (from {source}) does not exist. {HOW_TO_GET_DATA}")
+        raise DataError(
+            f"data directory {str(path)!r} (from {source}) does not exist. {HOW_TO_GET_DATA}"
+        )
     return path.resolve(), source
 
 

@@ -62,7 +62,9 @@ def test_missing_data_dir_is_one_line_error(tmp_path, capsys):
 
 
 def test_bench_env_prints_rates(data_dir, capsys):
-    assert main(["bench-env", "--steps", "2000", "--repeats", "1", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(["bench-env", "--steps", "2000", "--repeats", "1", "--data-dir", str(data_dir)]) == 0
+    )
     out = capsys.readouterr().out
     for row in ("numpy baseline", "raw env", "gym.make", "table load, cold", "from binary cache"):
         assert row in out

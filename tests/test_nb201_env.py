@@ -146,8 +146,13 @@ def test_sb3_make_vec_env_with_subprocesses():
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     # Subprocesses start fresh interpreters: the "module:id" form imports nas_gym there.
-    venv = make_vec_env("nas_gym:NASBench201-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
-                        env_kwargs={"max_queries": 25})
+    venv = make_vec_env(
+        "nas_gym:NASBench201-v0",
+        n_envs=2,
+        seed=0,
+        vec_env_cls=SubprocVecEnv,
+        env_kwargs={"max_queries": 25},
+    )
     try:
         model = TD3("MlpPolicy", venv, learning_starts=10, seed=0, device="cpu")
         model.learn(total_timesteps=60)

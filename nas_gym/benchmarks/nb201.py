@@ -177,7 +177,9 @@ def parse_csv(path: Path) -> np.ndarray:
         try:
             index = int(row[pos["index"]])
         except ValueError as err:
-            raise _corrupt(path, f"line {lineno}: index {row[pos['index']]!r} is not an integer") from err
+            raise _corrupt(
+                path, f"line {lineno}: index {row[pos['index']]!r} is not an integer"
+            ) from err
         if index != lineno - 2:
             raise _corrupt(path, f"line {lineno}: expected index {lineno - 2}, found {index}")
         try:
@@ -204,7 +206,9 @@ def _cache_file(sha: str) -> Path:
     return cache_dir() / f"nb201_metrics_v{CACHE_FORMAT}_{sha[:16]}.npy"
 
 
-def load_nb201(data_dir: str | os.PathLike[str] | None = None, *, use_cache: bool = True) -> NB201Table:
+def load_nb201(
+    data_dir: str | os.PathLike[str] | None = None, *, use_cache: bool = True
+) -> NB201Table:
     """Load the NB201 table (once per process and data directory).
 
     Args:

@@ -46,7 +46,9 @@ def _bench(args: argparse.Namespace) -> int:
     from nas_gym.spaces import nb201 as space
 
     if args.steps < 1 or args.repeats < 1:
-        raise ValueError(f"--steps and --repeats must be positive, got {args.steps}, {args.repeats}")
+        raise ValueError(
+            f"--steps and --repeats must be positive, got {args.steps}, {args.repeats}"
+        )
 
     # Table loads: cold (parse CSV, write cache) and warm (binary cache), fresh each time.
     path = nb201.find_table(nb201.TABLE_RELPATH, args.data_dir)
@@ -73,7 +75,9 @@ def _bench(args: argparse.Namespace) -> int:
             acc[code_to_index[int(np.dot(a.argmax(axis=1), powers))]]
 
     raw = NASBench201Env(observation=args.observation, max_queries=n, table=table)
-    wrapped = gym.make("NASBench201-v0", observation=args.observation, max_queries=n, data_dir=args.data_dir)
+    wrapped = gym.make(
+        "NASBench201-v0", observation=args.observation, max_queries=n, data_dir=args.data_dir
+    )
 
     def run(env) -> None:
         env.reset(seed=0)
@@ -87,8 +91,10 @@ def _bench(args: argparse.Namespace) -> int:
         "gym.make (default wrappers)": _best_rate(lambda: run(wrapped), n, args.repeats),
     }
     base = rates["numpy baseline (argmax + lookup)"]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
+    )
     print(f"table: {path}\n")
     print(f"{'what':<36} {'value':>14} {'vs baseline':>12}")
     print(f"{'table load, cold (parse + cache)':<36} {cold * 1e3:>11.1f} ms {'':>12}")

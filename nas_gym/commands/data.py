@@ -9,7 +9,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("data", help="check or import benchmark tables")
     group = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = group.add_parser("check", help="validate every table found in the data directory")
-    check.add_argument("--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)")
+    check.add_argument(
+        "--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)"
+    )
     check.set_defaults(func=_check)
     from nas_gym.commands import data_import
 

@@ -6,8 +6,12 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("info", help="version, registered environments, data directory and tables")
-    parser.add_argument("--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)")
+    parser = sub.add_parser(
+        "info", help="version, registered environments, data directory and tables"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)"
+    )
     parser.set_defaults(func=_info)
 
 

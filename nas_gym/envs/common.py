@@ -70,7 +70,9 @@ def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"action has shape {arr.shape}; expected {shape} (or flat ({size},))")
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr.reshape(shape)))[0].tolist()
-        raise ValueError(f"action contains NaN or inf (first at position {bad}): {arr.reshape(shape)[tuple(bad)]}")
+        raise ValueError(
+            f"action contains NaN or inf (first at position {bad}): {arr.reshape(shape)[tuple(bad)]}"
+        )
     return arr.reshape(shape)
 
 
@@ -152,7 +154,10 @@ def accuracy_reward(acc: float) -> float:
     return float(acc / 100.0)
 
 
-_REWARD_FNS: dict[str, Callable[[float], float]] = {"cadam": cadam_reward, "accuracy": accuracy_reward}
+_REWARD_FNS: dict[str, Callable[[float], float]] = {
+    "cadam": cadam_reward,
+    "accuracy": accuracy_reward,
+}
 
 
 def reward_fn(kind: str) -> Callable[[float], float]:

@@ -121,7 +121,9 @@ def str_to_ops(arch_str: str) -> tuple[int, ...]:
     for node, text in enumerate(nodes, start=1):
         tokens = [t for t in text.strip("|").split("|")]
         if len(tokens) != node:
-            raise ValueError(f"node {node} of {arch_str!r} must have {node} edges, got {len(tokens)}")
+            raise ValueError(
+                f"node {node} of {arch_str!r} must have {node} edges, got {len(tokens)}"
+            )
         for j, tok in enumerate(tokens):
             name, _, src = tok.partition("~")
             if name not in OPS:
@@ -162,7 +164,9 @@ def discretize(alpha: np.ndarray) -> tuple[int, ...]:
     """Algorithm 3: argmax per edge (ties -> lowest op index). Returns the op tuple."""
     alpha = np.asarray(alpha)
     if alpha.shape != SHAPE and alpha.shape != (N_EDGES * N_OPS,):
-        raise ValueError(f"alpha must have shape {SHAPE} or ({N_EDGES * N_OPS},), got {alpha.shape}")
+        raise ValueError(
+            f"alpha must have shape {SHAPE} or ({N_EDGES * N_OPS},), got {alpha.shape}"
+        )
     return tuple(int(o) for o in alpha.reshape(SHAPE).argmax(axis=1))
 
 

@@ -190,5 +190,6 @@ if __name__ == "__main__":  # regenerate the shipped resource
     from nas_gym.data import RESOURCES_DIR, atomic_write_text
 
     atomic_write_text(
-        RESOURCES_DIR / "nb201_cost_increments.json", json.dumps(compute_increments(), indent=1) + "\n"
+        RESOURCES_DIR / "nb201_cost_increments.json",
+        json.dumps(compute_increments(), indent=1) + "\n",
     )
