@@ -190,6 +190,7 @@ class NASBench201Env(gym.Env):
         self._cost: list[float] = []
         if self.cost is None:
             return
+        self._cost_unit = unit(self.cost)
         column = load_hw_costs(self._data_dir).cost(self.cost, self.dataset)
         self._cost = column.tolist()
         if self._constraint is None:
@@ -271,9 +272,8 @@ class NASBench201Env(gym.Env):
         if index not in self._seen:
             self._seen.add(index)
             if objective is not None:  # hard-infeasible cells never enter the top-K or best
-                active = _FLAT_BASE + ops
                 if self.observation == "topk":
-                    self._topk.push(index, active, objective)
+                    self._topk.push(index, _FLAT_BASE + ops, objective)
                 if objective > self._best_score:
                     self._best_score, self._best_index = objective, index
             if feasible and score > self._best_feasible_score:
@@ -301,7 +301,7 @@ class NASBench201Env(gym.Env):
         if self.cost is not None:
             reported = self._cost[index]
             info["cost"] = None if reported != reported else reported  # NaN = not measured
-            info["cost_unit"] = unit(self.cost)
+            info["cost_unit"] = self._cost_unit
         if constraint is not None:
             bf = self._best_feasible_index
             info["feasible"] = bool(feasible)
