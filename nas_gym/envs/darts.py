@@ -291,6 +291,7 @@ class DARTSSupernetEnv(gym.Env):
         self._shape = space.shape(self.with_none)
         self.action_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
+        self.op_mask = space.op_mask(self.with_none)
 
         train_set = self._load_data()
         sample = train_set[0][0]
@@ -521,7 +522,7 @@ class DARTSSupernetEnv(gym.Env):
         self._data_gen = torch.Generator().manual_seed(int(episode_seeds[0]))
         self._aug_gen = torch.Generator().manual_seed(int(episode_seeds[1]))
         self._perm = None
-        info: dict[str, Any] = {"n_queries": 0, "n_unique_queries": 0}
+        info: dict[str, Any] = {"n_queries": 0, "n_unique_queries": 0, "op_mask": self.op_mask}
         if self.mode == "parallel":
             self._net.load_state_dict(self._warm_state)
             self._optimizer = torch.optim.SGD(

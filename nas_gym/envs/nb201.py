@@ -161,6 +161,7 @@ class NASBench201Env(gym.Env):
 
         self.action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
+        self.op_mask = space.op_mask()
 
         self._attach_table(table if table is not None else load_nb201(data_dir))
         self._topk = TopKState(self.top_k, space.SHAPE)
@@ -250,7 +251,7 @@ class NASBench201Env(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._reset_search()
-        return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
+        return self._obs(), {"n_queries": 0, "n_unique_queries": 0, "op_mask": self.op_mask}
 
     def step(self, action):
         check_budget_left(self._n_queries, self.max_queries)
