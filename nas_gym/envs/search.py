@@ -165,6 +165,8 @@ class SearchEnv(gym.Env):
         self._best_objective = -np.inf
         self._best_feasible: tuple[float, float | None, dict[str, Any]] | None = None
         self._best_feasible_score = -np.inf
+        self._best_view = self._pick(None, self.BEST_INFO)  # info keys, rebuilt on change only
+        self._best_feasible_view = self._pick(None, self.BEST_FEASIBLE_INFO)
 
     def _obs(self) -> np.ndarray:
         return self._topk.state() if self.observation == "topk" else self._last.copy()
@@ -207,11 +209,11 @@ class SearchEnv(gym.Env):
         if self.observation == "last":
             self._last = np.zeros(self._shape, dtype=np.float32)
             self._last.flat[self._active(key)] = 1.0
-        info = {**record, **self._best_info(), "n_queries": self._n_queries}
+        info = {**record, **self._best_view, "n_queries": self._n_queries}
         info["n_unique_queries"] = len(self._seen)
         if constraint is not None or self.FEASIBILITY_ALWAYS:
             info["feasible"] = bool(feasible)
-            info.update(self._best_feasible_info())
+            info.update(self._best_feasible_view)
         for name, front in self._fronts.items():
             info[name] = front.compact()
         self._extra_info(info)
@@ -220,7 +222,7 @@ class SearchEnv(gym.Env):
         else:
             reward = self._reward(objective, record)
         truncated = self._budget_spent()
-        if truncated and self.budget_unit == "unique":
+        if self.budget_unit == "unique":
             info["step_cap_reached"] = self._n_queries >= self.max_steps
         return self._obs(), float(reward), False, truncated, info
 
@@ -238,8 +240,10 @@ class SearchEnv(gym.Env):
                 self._topk.push(key, self._active(key), objective)
             if objective > self._best_objective:
                 self._best_objective, self._best = objective, (score, cost, record)
+                self._best_view = self._pick(self._best, self.BEST_INFO)
         if feasible and score > self._best_feasible_score:
             self._best_feasible_score, self._best_feasible = score, (score, cost, record)
+            self._best_feasible_view = self._pick(self._best_feasible, self.BEST_FEASIBLE_INFO)
         for name, cost_key in self.PARETO.items():
             self._fronts[name].add(key, score, record[cost_key], step=self._n_queries)
 
@@ -255,12 +259,6 @@ class SearchEnv(gym.Env):
         for name, (source, _) in keys.items():
             out[name] = score if source == "score" else cost if source == "cost" else record[source]
         return out
-
-    def _best_info(self) -> dict[str, Any]:
-        return self._pick(self._best, self.BEST_INFO)
-
-    def _best_feasible_info(self) -> dict[str, Any]:
-        return self._pick(self._best_feasible, self.BEST_FEASIBLE_INFO)
 
     def _extra_info(self, info: dict[str, Any]) -> None:
         """Add space-specific keys to a step's info (in place); nothing by default."""

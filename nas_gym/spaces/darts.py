@@ -319,6 +319,21 @@ def sample_uniform(rng: np.random.Generator, with_none: bool = False) -> np.ndar
     return rng.random(shape(with_none), dtype=np.float32)
 
 
+def sample_path(rng: np.random.Generator, with_none: bool = False) -> np.ndarray:
+    """Uniform single-path sampling (Mills 2020, Sec. 4.1.3): Algorithm 2 applied to alpha ~ U(0, 1)."""
+    return discretize(sample_uniform(rng, with_none), with_none)
+
+
+class UniformPath:
+    """Picklable ``sample_discrete`` for supernet pre-training: :func:`sample_path`."""
+
+    def __init__(self, with_none: bool = False):
+        self.with_none = with_none
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        return sample_path(rng, self.with_none)
+
+
 def _cell_pairs(genotype_cell: Sequence[tuple[str, int]]) -> list[tuple[int, str, int]]:
     """``(node, op, input)`` per pair of a genotype cell list, validated (8 pairs, 2 per node)."""
     cell = list(genotype_cell)

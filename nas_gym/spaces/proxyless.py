@@ -208,6 +208,13 @@ def sample_ops(rng: np.random.Generator) -> tuple[int, ...]:
     return discretize(alpha)
 
 
+class UniformPath:
+    """Picklable ``sample_discrete`` for supernet pre-training: :func:`sample_ops`."""
+
+    def __call__(self, rng: np.random.Generator) -> tuple[int, ...]:
+        return sample_ops(rng)
+
+
 # -- latency-table keys (ProxylessNAS LUT format) -------------------------------------------
 
 
