@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the environments)
-from nas_gym.envs.darts import DARTSSupernetEnv, pretrain_fingerprint, sample_darts_path
+from nas_gym.envs.darts import DARTSSupernetEnv
 from nas_gym.envs.pareto import ParetoFront
 from nas_gym.spaces import darts as space
+from nas_gym.spaces.darts import sample_path as sample_darts_path
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.darts_eval import params_and_flops
@@ -25,6 +26,7 @@ from nas_gym.supernets.pretrain import (
     init_parameters,
     pretrain_supernet,
 )
+from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
 from tests.test_datasets import make_tiny_cifar
 
 torch.set_num_threads(1)

@@ -437,3 +437,25 @@ def build_proxyless(args: Any, num_classes: int, in_channels: int) -> tuple[nn.M
         args.split_seed,
     )
     return net, UniformPath(), fingerprint
+
+
+def darts_fingerprint(
+    supernet_config: dict[str, Any],
+    with_none: bool,
+    dataset: str,
+    resolution: int | None,
+    train_fraction: float,
+    split_seed: int,
+    sampling: str = "uniform",
+) -> dict[str, Any]:
+    """:func:`pretrain_fingerprint` of a DARTS supernet (what ``DARTSSupernet-v0`` checks)."""
+    return pretrain_fingerprint(
+        "darts",
+        supernet_config,
+        dataset,
+        resolution,
+        train_fraction,
+        split_seed,
+        sampling,
+        with_none=bool(with_none),
+    )
