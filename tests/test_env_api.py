@@ -210,3 +210,22 @@ def test_darts_op_mask_excludes_none_only_when_present(with_none):
         assert darts.discretize(alpha, with_none)[..., 0].sum() == 0
     else:
         assert mask.all()
+
+
+def test_sb3_make_vec_env_builds_every_id(env_id_kwargs):
+    """make_vec_env first asks for render_mode="rgb_array" and falls back on TypeError:
+    every env must raise UnsupportedRenderMode (a TypeError) for it."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from nas_gym.envs.common import UnsupportedRenderMode
+
+    env_id, kwargs = env_id_kwargs
+    with pytest.raises(UnsupportedRenderMode, match="unknown render_mode 'rgb_array'"):
+        gym.make(env_id, **kwargs, render_mode="rgb_array")
+    venv = make_vec_env(env_id, n_envs=1, seed=0, env_kwargs=kwargs)
+    try:
+        venv.reset()
+        obs, reward, done, info = venv.step(_actions(venv, 1, 3)[0][None])
+        assert obs.shape == (1, *venv.observation_space.shape) and np.isfinite(reward).all()
+    finally:
+        venv.close()

@@ -117,8 +117,8 @@ def build_darts(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """DARTS supernet, Algorithm-2 uniform sampler and the fingerprint ``DARTSSupernet-v0`` expects."""
     from nas_gym.spaces.darts import UniformPath as _UniformPath
-    from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
     from nas_gym.supernets.darts import DARTSSupernet
+    from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
 
     net = DARTSSupernet(
         C=args.channels,
