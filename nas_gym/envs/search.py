@@ -105,6 +105,7 @@ class SearchEnv(gym.Env):
         self.top_k = check_positive_int("top_k", top_k)
         self.max_queries = check_positive_int("max_queries", max_queries)
         self.budget_unit = budget_unit
+        self._unique = budget_unit == "unique"
         self.max_steps = (
             check_positive_int("max_steps", max_steps)
             if max_steps is not None
@@ -149,8 +150,9 @@ class SearchEnv(gym.Env):
         raise NotImplementedError
 
     def _reward(self, objective: float, record: dict[str, Any]) -> float:
-        """The reward of a constrained accuracy (percent); override for other rewards."""
-        return self._reward_fn(objective)
+        """The reward of a constrained accuracy (percent) for a reward that is not one of
+        :data:`nas_gym.envs.common.REWARDS` (those are applied directly)."""
+        raise NotImplementedError(f"reward {self.reward!r}")
 
     # -- episode ----------------------------------------------------------------------------
     def _reset_search(self) -> None:
@@ -181,14 +183,16 @@ class SearchEnv(gym.Env):
         }
 
     def _budget_spent(self) -> bool:
-        used = self._n_queries if self.budget_unit == "query" else len(self._seen)
-        return used >= self.max_queries or self._n_queries >= self.max_steps
+        """Query mode: ``max_steps == max_queries``; unique mode: unique queries or the step cap."""
+        return self._n_queries >= self.max_steps or (
+            self._unique and len(self._seen) >= self.max_queries
+        )
 
     def step(self, action):
         if self._budget_spent():
             raise RuntimeError(
                 f"query budget of {self.max_queries} spent: call reset() to start a new search"
-                if self._n_queries < self.max_steps or self.budget_unit == "query"
+                if not self._unique or len(self._seen) >= self.max_queries
                 else f"step cap max_steps={self.max_steps} reached: call reset()"
             )
         key = self._architecture(self._check_action(action))
@@ -219,10 +223,12 @@ class SearchEnv(gym.Env):
         self._extra_info(info)
         if objective is None:
             reward = constraint.infeasible_reward
+        elif self._reward_fn is not None:
+            reward = self._reward_fn(objective)
         else:
             reward = self._reward(objective, record)
         truncated = self._budget_spent()
-        if self.budget_unit == "unique":
+        if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
         return self._obs(), float(reward), False, truncated, info
 
