@@ -101,7 +101,9 @@ class DARTSSupernetEnv(SearchEnv):
     Never terminated; truncated after ``max_queries`` steps.
 
     ## Arguments
-    * ``mode``: ``"parallel"`` or ``"sequential"``.
+    * ``mode``: ``"parallel"`` or ``"sequential"``; ``reward``, ``observation``,
+      ``num_cells`` and ``batch_size`` left at None take the mode's paper value
+      (:data:`MODE_DEFAULTS`; the ids ``DARTSSupernet-DDAS-v0`` / ``-CADAM-v0`` fix them).
     * ``dataset``: ``"cifar10"``, ``"cifar100"`` or ``"imagefolder"``; ``root`` its
       directory (default ``$NAS_GYM_DATASETS_DIR`` or ``~/.local/share/nas_gym/datasets``);
       ``download`` and ``verify_data`` are passed to :func:`load_image_dataset`;
@@ -120,6 +122,13 @@ class DARTSSupernetEnv(SearchEnv):
     * ``reward``, ``observation``, ``top_k`` (500), ``max_queries`` (500).
     * ``eval_channels``, ``eval_cells``, ``eval_input_size``: the evaluation network
       whose params/FLOPs are reported (36 channels, 20 cells, the image size).
+    * ``cost`` (``"flops"`` or ``"params"`` of the evaluation network), ``cost_target``,
+      ``constraint``, ``penalty_lambda``, ``mnas_w``, ``infeasible_reward``: a cost
+      constraint as on the other environments (:mod:`nas_gym.envs.constraints`).
+    * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
+      and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
+      ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
+    * ``progress``: show the warm-up's progress bar on stderr (True).
     * ``seed``: supernet initialisation and warm-up (not the episode: use reset(seed)).
     * ``device``: ``"cpu"`` or ``"cuda[:N]"``.
 
@@ -128,7 +137,9 @@ class DARTSSupernetEnv(SearchEnv):
     ``params_M``, ``flops_M`` (MACs, evaluation network), ``best_genotype``,
     ``best_valid_acc``, ``best_valid_loss``, ``best_params_M``, ``best_flops_M``,
     ``n_queries``, ``n_unique_queries``, ``os_valid_acc``/``os_valid_loss`` (parallel),
-    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost).
+    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost); with
+    ``cost_target``: ``feasible``, ``best_feasible_genotype``, ``best_feasible_valid_acc``,
+    ``best_feasible_cost``.
     :meth:`pareto_front` gives the fronts with genotypes.
 
     ## Version History

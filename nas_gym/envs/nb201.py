@@ -149,6 +149,9 @@ class NASBench201Env(SearchEnv):
     * ``penalty_lambda`` (UNAS, 1.0), ``mnas_w`` (MnasNet exponent beyond the target,
       -0.07), ``infeasible_reward`` (hard constraint, 0.0).
     * ``render_mode``: ``"ansi"`` returns the last architecture string.
+    * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
+      and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
+      ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
 
     ## Info
     ``arch_index``, ``arch_str``, ``valid_acc``, ``test_acc`` (percent, chosen dataset

@@ -110,6 +110,11 @@ class ProxylessNASEnv(SearchEnv):
     * ``batch_size`` (256), ``valid_batches`` (None = all of D_V): scoring.
     * ``reward`` (``"cadam"``), ``observation`` (``"topk"``), ``top_k`` (64),
       ``max_queries`` (500), ``seed`` (supernet initialisation), ``device``.
+    * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
+      and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
+      ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
+    * ``untrained_ok``: without a ``checkpoint`` the env warns
+      (:class:`UntrainedSupernetWarning`) unless this is True.
 
     ## Info
     ``arch`` (string form, ``nas_gym.spaces.proxyless.str_to_ops`` reads it back),
