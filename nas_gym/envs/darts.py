@@ -14,7 +14,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nas_gym.envs.common import check_choice, check_positive_int
-from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
@@ -219,7 +218,6 @@ class DARTSSupernetEnv(SearchEnv):
         check_choice("dataset", dataset, ds.DATASETS)
         check_choice("warmup", warmup, WARMUPS)
         check_choice("bn", bn, BN_MODES)
-        check_choice("constraint", constraint, CONSTRAINTS)
         reward = reward if reward is not None else defaults["reward"]
         check_choice(f"reward for mode {mode!r}", reward, _REWARDS[mode])
         if cost is not None:
@@ -241,11 +239,11 @@ class DARTSSupernetEnv(SearchEnv):
             top_k=top_k,
             max_queries=max_queries,
             render_mode=render_mode,
-            constraint=None
-            if cost_target is None
-            else Constraint(
-                cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward
-            ),
+            cost_target=cost_target,
+            constraint=constraint,
+            penalty_lambda=penalty_lambda,
+            mnas_w=mnas_w,
+            infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
             rescores=mode == "parallel",

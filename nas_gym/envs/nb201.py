@@ -16,8 +16,6 @@ from nas_gym.benchmarks.nb201 import (
     check_split,
     load_nb201,
 )
-from nas_gym.envs.common import check_choice
-from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import nb201 as space
 
@@ -210,7 +208,6 @@ class NASBench201Env(SearchEnv):
         self.dataset = check_dataset(dataset)
         self.reward_metric = check_split(reward_metric)
         self.fidelity = check_fidelity(fidelity)
-        check_choice("constraint", constraint, CONSTRAINTS)
         if cost_target is not None and cost is None:
             raise ValueError(
                 "cost_target needs a cost column: pass cost='edgegpu_latency' (for example)"
@@ -224,11 +221,11 @@ class NASBench201Env(SearchEnv):
             top_k=top_k,
             max_queries=max_queries,
             render_mode=render_mode,
-            constraint=None
-            if cost_target is None
-            else Constraint(
-                cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward
-            ),
+            cost_target=cost_target,
+            constraint=constraint,
+            penalty_lambda=penalty_lambda,
+            mnas_w=mnas_w,
+            infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
         )

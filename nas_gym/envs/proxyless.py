@@ -20,7 +20,6 @@ from torch import nn
 
 from nas_gym.benchmarks.latency import LatencyTable, load_lut
 from nas_gym.envs.common import check_choice, check_positive_int
-from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
@@ -175,7 +174,6 @@ class ProxylessNASEnv(SearchEnv):
         max_steps: int | None = None,
         untrained_ok: bool = False,
     ):
-        check_choice("constraint", constraint, CONSTRAINTS)
         check_choice("dataset", dataset, ds.DATASETS)
         self._setup_search(
             space.SHAPE,
@@ -185,11 +183,11 @@ class ProxylessNASEnv(SearchEnv):
             top_k=top_k,
             max_queries=max_queries,
             render_mode=render_mode,
-            constraint=None
-            if latency_target is None
-            else Constraint(
-                latency_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward
-            ),
+            cost_target=latency_target,
+            constraint=constraint,
+            penalty_lambda=penalty_lambda,
+            mnas_w=mnas_w,
+            infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
         )

@@ -38,7 +38,7 @@ from nas_gym.envs.common import (
     read_only_copy,
     reward_fn,
 )
-from nas_gym.envs.constraints import Constraint
+from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.envs.pareto import ParetoFront
 
 BUDGET_UNITS: tuple[str, ...] = ("query", "unique")
@@ -87,16 +87,24 @@ class SearchEnv(gym.Env):
         top_k: int,
         max_queries: int,
         render_mode: str | None,
-        constraint: Constraint | None = None,
+        cost_target: float | None = None,
+        constraint: str = "hard",
+        penalty_lambda: float = 1.0,
+        mnas_w: float = -0.07,
+        infeasible_reward: float = 0.0,
         budget_unit: str = "query",
         max_steps: int | None = None,
         rescores: bool = False,
     ) -> None:
         """Validate the shared arguments and build spaces and history.
 
-        ``rescores``: re-querying an architecture may give another score (a supernet
-        trained between queries), so the history sees every query, not only new ones.
+        ``cost_target`` turns on the constraint (``constraint``, ``penalty_lambda``,
+        ``mnas_w``, ``infeasible_reward``: :class:`nas_gym.envs.constraints.Constraint`) on
+        the cost :meth:`_evaluate` returns. ``rescores``: re-querying an architecture may
+        give another score (a supernet trained between queries), so the history sees
+        every query, not only new ones.
         """
+        check_choice("constraint", constraint, CONSTRAINTS)
         check_choice("reward", reward, self.REWARDS)
         check_choice("observation", observation, OBSERVATIONS)
         check_choice("budget_unit", budget_unit, BUDGET_UNITS)
@@ -115,7 +123,11 @@ class SearchEnv(gym.Env):
         )
         if self.max_steps < self.max_queries:
             raise ValueError(f"max_steps ({max_steps}) must be >= max_queries ({max_queries})")
-        self._constraint = constraint
+        self._constraint = (
+            None
+            if cost_target is None
+            else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
+        )
         self._reward_fn = reward_fn(reward) if reward in REWARDS else None
         self._rescores = bool(rescores)
         self._shape = tuple(shape)
