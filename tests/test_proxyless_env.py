@@ -197,7 +197,7 @@ def test_bad_arguments(tiny):
 def test_supernet_single_path_and_pretrain_checkpoint(tiny, tmp_path):
     """Uniform single-path pre-training through the shared loop; the env loads and checks it."""
     from nas_gym.spaces.proxyless import UniformPath
-    from nas_gym.supernets.pretrain import pretrain_fingerprint
+    from nas_gym.supernets.pretrain import proxyless_fingerprint
 
     net = ProxylessSupernet(num_classes=10, width_mult=0.25)
     x = torch.randn(2, 3, 16, 16)
@@ -216,8 +216,7 @@ def test_supernet_single_path_and_pretrain_checkpoint(tiny, tmp_path):
         verify=False,
     )
     d_train, _ = ds.split_train(train, 0.5, 0)
-    supernet = {"width_mult": 0.25, "num_classes": 10}
-    fingerprint = pretrain_fingerprint("proxyless", supernet, "cifar10", 16, 0.5, 0)
+    fingerprint = proxyless_fingerprint(0.25, 10, "cifar10", 16, 0.5, 0)
     net = init_parameters(ProxylessSupernet(num_classes=10, width_mult=0.25), 0)
     config = PretrainConfig(epochs=2, batch_size=10, lr=0.05, seed=0)
     loader = ds.make_loader(d_train, 10, shuffle=True, seed=0, drop_last=True)

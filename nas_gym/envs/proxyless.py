@@ -19,20 +19,24 @@ import torch
 from torch import nn
 
 from nas_gym.benchmarks.latency import LatencyTable, load_lut
+from nas_gym.data import default_data_root  # noqa: F401  (kept importable from here)
 from nas_gym.envs.common import check_choice, check_positive_int
 from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.mobilenet import ProxylessSupernet
 from nas_gym.supernets.pretrain import (
-    build_proxyless as build_pretrain,  # noqa: F401  (``nas-gym supernet pretrain`` entry)
-)
-from nas_gym.supernets.pretrain import (
+    build_proxyless,
     init_parameters,
     load_supernet_checkpoint,
-    pretrain_fingerprint,
+    proxyless_fingerprint,
 )
 from nas_gym.supernets.proxy_task import ProxyTask
+
+# Names kept where callers written before the move import them (now in spaces / supernets / data).
+build_pretrain = build_proxyless
+pretrain_fingerprint = proxyless_fingerprint
+UniformPath = space.UniformPath
 
 _ROW_BASE = np.arange(space.N_LAYERS) * space.N_OPS
 _FORKED = False
@@ -220,9 +224,9 @@ class ProxylessNASEnv(SearchEnv):
         self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
         self.num_classes = self.task.num_classes
         net = ProxylessSupernet(num_classes=self.num_classes, width_mult=width_mult)
-        self.fingerprint = pretrain_fingerprint(
-            "proxyless",
-            {"width_mult": float(width_mult), "num_classes": int(self.num_classes)},
+        self.fingerprint = proxyless_fingerprint(
+            width_mult,
+            self.num_classes,
             dataset,
             self.resolution,
             self.train_fraction,

@@ -428,15 +428,25 @@ def build_proxyless(args: Any, num_classes: int, in_channels: int) -> tuple[nn.M
         raise ValueError(f"the MobileNetV2 supernet takes RGB images, got {in_channels} channels")
     width = float(getattr(args, "width_mult", 1.0))
     net = ProxylessSupernet(num_classes=num_classes, width_mult=width)
-    fingerprint = pretrain_fingerprint(
-        "proxyless",
-        {"width_mult": width, "num_classes": int(num_classes)},
-        args.dataset,
-        args.resolution,
-        args.train_fraction,
-        args.split_seed,
+    fingerprint = proxyless_fingerprint(
+        width, num_classes, args.dataset, args.resolution, args.train_fraction, args.split_seed
     )
     return net, UniformPath(), fingerprint
+
+
+def proxyless_fingerprint(
+    width_mult: float,
+    num_classes: int,
+    dataset: str,
+    resolution: int | None,
+    train_fraction: float,
+    split_seed: int,
+) -> dict[str, Any]:
+    """:func:`pretrain_fingerprint` of a MobileNetV2 supernet (what ``ProxylessNAS-v0`` checks)."""
+    supernet = {"width_mult": float(width_mult), "num_classes": int(num_classes)}
+    return pretrain_fingerprint(
+        "proxyless", supernet, dataset, resolution, train_fraction, split_seed
+    )
 
 
 def darts_fingerprint(
