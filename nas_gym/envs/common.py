@@ -49,14 +49,6 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
-def check_budget_left(n_queries: int, max_queries: int) -> None:
-    """One episode is one search run: stepping past its query budget is an error."""
-    if n_queries >= max_queries:
-        raise RuntimeError(
-            f"query budget of {max_queries} spent: call reset() to start a new search"
-        )
-
-
 def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
     """Return the action as a ``shape`` array, or raise ValueError naming the defect.
 
