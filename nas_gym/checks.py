@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_gym import data as _data
 from nas_gym.data import (
-    BUNDLED_DIR,
     HOW_TO_GET_DATA,
     MANIFEST_NAME,
     SOURCE_BUNDLED,
@@ -167,7 +167,7 @@ def check_bundled(rel: str) -> tuple[bool, str]:
     entry = bundled_manifest().get(rel)
     if entry is None:
         return False, f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} not in {MANIFEST_NAME}"
-    compressed = BUNDLED_DIR / str(entry["xz"])
+    compressed = _data.BUNDLED_DIR / str(entry["xz"])
     if not compressed.is_file():
         return False, f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} {compressed} is missing"
     if sha256_file(compressed) != entry["xz_sha256"]:
@@ -192,7 +192,7 @@ def run_data_checks(data_dir: str | os.PathLike[str] | None = None) -> int:
     """
     root, source = resolve_data_dir(data_dir)
     print(f"data directory: {root} (from {source})")
-    print(f"bundled tables: {BUNDLED_DIR} ({len(bundled_manifest())} in {MANIFEST_NAME})\n")
+    print(f"bundled tables: {_data.BUNDLED_DIR} ({len(bundled_manifest())} in {MANIFEST_NAME})\n")
     print(f"{'table':<38} {'status':<6} {'sha256':<6} {'copy':<22} details")
     failed = found = 0
     in_use: dict[str, str] = {}

@@ -20,9 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     import nas_gym
+    from nas_gym import data
     from nas_gym.checks import KNOWN_TABLES
     from nas_gym.data import (
-        BUNDLED_DIR,
         HOW_TO_GET_DATA,
         SOURCE_BUNDLED,
         DataError,
@@ -41,7 +41,7 @@ def _info(args: argparse.Namespace) -> int:
         print(f"data directory: error: {err}")
         return 1
     print(f"data directory: {root} (from {source})")
-    print(f"bundled tables: {BUNDLED_DIR}")
+    print(f"bundled tables: {data.BUNDLED_DIR}")
     print(f"cache directory: {cache_dir()}")
     print("tables (copy in use):")
     missing = 0
