@@ -20,7 +20,13 @@ ENVIRONMENTS: dict[str, str] = {
 def _register_all() -> None:
     for env_id, entry_point in ENVIRONMENTS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point)
+            register(
+                id=env_id,
+                entry_point=entry_point,
+                vector_entry_point="nas_gym.envs.nb201_vector:NASBench201VectorEnv"
+                if env_id == "NASBench201-v0"
+                else None,
+            )
 
 
 _register_all()
