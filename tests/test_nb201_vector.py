@@ -10,6 +10,10 @@ import nas_gym  # noqa: F401  (registers the ids)
 from nas_gym.envs.nb201_vector import NASBench201VectorEnv
 from nas_gym.spaces import nb201 as space
 
+pytestmark = pytest.mark.skipif(
+    int(gym.__version__.split(".")[0]) < 1, reason="the vector API of gymnasium>=1.0"
+)
+
 
 def _assert_same_info(native: dict, sync: dict, step: int) -> None:
     assert sorted(native) == sorted(sync), f"step {step}: info keys differ"

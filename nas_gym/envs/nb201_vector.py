@@ -75,6 +75,11 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         table: NB201Table | None = None,
         **unsupported: Any,
     ):
+        if int(gym.__version__.split(".")[0]) < 1:
+            raise RuntimeError(
+                f"the native vector environment needs gymnasium>=1.0 (installed: {gym.__version__}); "
+                "use gym.vector.SyncVectorEnv with single environments on older versions"
+            )
         if unsupported:
             raise ValueError(
                 f"NASBench201-v0's vector environment does not support {sorted(unsupported)}; "
