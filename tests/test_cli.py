@@ -68,7 +68,15 @@ def test_bench_env_prints_rates(data_dir, capsys):
         main(["bench-env", "--steps", "2000", "--repeats", "1", "--data-dir", str(data_dir)]) == 0
     )
     out = capsys.readouterr().out
-    for row in ("numpy baseline", "raw env", "gym.make", "table load, cold", "from binary cache"):
+    for row in (
+        "numpy baseline",
+        "raw env",
+        "gym.make",
+        "table load, cold",
+        "from binary cache",
+        "numpy baseline, batched (N=1024)",
+        "vector env (N=1024, make_vec)",
+    ):
         assert row in out
     assert "st/s" in out and "vs baseline" in out
 
