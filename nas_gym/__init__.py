@@ -52,17 +52,30 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _register(env_id: str, entry_point: str, kwargs: dict[str, Any]) -> None:
+#: Native vector environments (``gym.make_vec(id, vectorization_mode="vector_entry_point")``).
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "NASBench201-v0": "nas_gym.envs.nb201_vector:NASBench201VectorEnv",
+}
+
+
+def _register(
+    env_id: str, entry_point: str, kwargs: dict[str, Any], vector_entry_point: str | None
+) -> None:
     for name in (env_id, f"{NAMESPACE}/{env_id}"):
         if name not in registry:
-            register(id=name, entry_point=entry_point, kwargs=dict(kwargs))
+            register(
+                id=name,
+                entry_point=entry_point,
+                vector_entry_point=vector_entry_point,
+                kwargs=dict(kwargs),
+            )
 
 
 def _register_all() -> None:
     for env_id, entry_point in ENVIRONMENTS.items():
-        _register(env_id, entry_point, {})
+        _register(env_id, entry_point, {}, VECTOR_ENTRY_POINTS.get(env_id))
     for env_id, (base, kwargs) in VARIANTS.items():
-        _register(env_id, ENVIRONMENTS[base], kwargs)
+        _register(env_id, ENVIRONMENTS[base], kwargs, None)
 
 
 _register_all()

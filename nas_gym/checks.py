@@ -1,4 +1,4 @@
-"""``nas-gym data check``: validate every benchmark table found in the data directory.
+"""``nas-gym data check``: validate the copy in use of every table, and the bundled copies.
 
 Each check is a small function returning a list of problems (empty = OK), so the
 CLI can print one readable row per table and tests can call them directly.
@@ -14,7 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_gym.data import DataError, resolve_data_dir, sha256_file
+from nas_gym import data as _data
+from nas_gym.data import (
+    HOW_TO_GET_DATA,
+    MANIFEST_NAME,
+    SOURCE_BUNDLED,
+    DataError,
+    bundled_manifest,
+    extract_bundled,
+    locate_table,
+    resolve_data_dir,
+    sha256_file,
+)
 from nas_gym.spaces import nb201 as space
 
 #: Tables the project knows, with the SHA-256 of the versions distributed beside it.
@@ -139,26 +150,78 @@ CHECKS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
+def _check_row(rel: str, path: Path, where: str) -> tuple[bool, str]:
+    """One printed row: (passed, line) for the table file at ``path``."""
+    sha = sha256_file(path)
+    known = "known" if sha == KNOWN_TABLES[rel] else "other"
+    problems = CHECKS[rel](path)
+    status = "FAIL" if problems else "ok"
+    return (
+        not problems,
+        f"{rel:<38} {status:<6} {known:<6} {where:<22} {'; '.join(problems) or sha[:16]}",
+    )
+
+
+def check_bundled(rel: str) -> tuple[bool, str]:
+    """Validate the bundled copy of ``rel``: compressed and plain checksums, then the content."""
+    entry = bundled_manifest().get(rel)
+    if entry is None:
+        return False, f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} not in {MANIFEST_NAME}"
+    compressed = _data.BUNDLED_DIR / str(entry["xz"])
+    if not compressed.is_file():
+        return False, f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} {compressed} is missing"
+    if sha256_file(compressed) != entry["xz_sha256"]:
+        return False, (
+            f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} "
+            f"{compressed.name} does not match its sha256 in {MANIFEST_NAME}"
+        )
+    try:
+        path = extract_bundled(rel)
+    except DataError as err:
+        return False, f"{rel:<38} {'FAIL':<6} {'-':<6} {SOURCE_BUNDLED:<22} {err}"
+    if sha256_file(path) != entry["sha256"]:  # a stale or damaged decompressed copy
+        path.unlink()
+        path = extract_bundled(rel)
+    return _check_row(rel, path, SOURCE_BUNDLED)
+
+
 def run_data_checks(data_dir: str | os.PathLike[str] | None = None) -> int:
-    """Check every known table present; print a table; exit code 0 only if all found tables pass."""
+    """Check the copy in use of every known table, then every bundled copy; print a table.
+
+    Returns 0 only if every table has a copy and every copy checked passes.
+    """
     root, source = resolve_data_dir(data_dir)
-    print(f"data directory: {root} (from {source})\n")
-    print(f"{'table':<38} {'status':<8} {'sha256':<10} details")
+    print(f"data directory: {root} (from {source})")
+    print(f"bundled tables: {_data.BUNDLED_DIR} ({len(bundled_manifest())} in {MANIFEST_NAME})\n")
+    print(f"{'table':<38} {'status':<6} {'sha256':<6} {'copy':<22} details")
     failed = found = 0
-    for rel, check in CHECKS.items():
-        path = root / rel
-        if not path.is_file():
-            print(f"{rel:<38} {'missing':<8} {'-':<10} -")
+    in_use: dict[str, str] = {}
+    for rel in CHECKS:
+        location = locate_table(rel, data_dir)
+        if location is None:
+            print(f"{rel:<38} {'MISSING':<6} {'-':<6} {'-':<22} -")
             continue
         found += 1
-        sha = sha256_file(path)
-        known = "known" if sha == KNOWN_TABLES[rel] else "other"
-        problems = check(path)
-        failed += bool(problems)
-        status = "FAIL" if problems else "ok"
-        print(f"{rel:<38} {status:<8} {known:<10} {'; '.join(problems) or sha[:16]}")
+        in_use[rel] = location.source
+        if location.source == SOURCE_BUNDLED:
+            ok, line = check_bundled(rel)
+        else:
+            ok, line = _check_row(rel, location.path, location.source)
+        failed += not ok
+        print(line)
+    bundled = [rel for rel in bundled_manifest() if in_use.get(rel) != SOURCE_BUNDLED]
+    for rel in bundled:
+        ok, line = check_bundled(rel)
+        failed += not ok
+        print(line)
     if found == 0:
-        print("\nno tables found.")
+        print(
+            f"\nno tables found: none in the data directory and no bundled copy. {HOW_TO_GET_DATA}"
+        )
         return 1
-    print(f"\n{found} tables checked, {failed} failed.")
-    return 1 if failed else 0
+    missing = len(CHECKS) - found
+    print(
+        f"\n{found} tables checked, {len(bundled)} more bundled copies checked, {failed} failed"
+        + (f", {missing} missing. {HOW_TO_GET_DATA}" if missing else ".")
+    )
+    return 1 if failed or missing else 0

@@ -1,36 +1,57 @@
 """Where benchmark tables live and where derived caches go.
 
-The benchmark tables (NAS-Bench-201 metrics, hardware costs, latency tables) are
-never shipped inside the package. They are found, in order, from:
+Every benchmark table (NAS-Bench-201 metrics, HW-NAS-Bench and HELP costs, latency
+lookup tables) is looked up by its relative path, e.g. ``nb201/nb201_metrics.csv``:
 
-1. an explicit ``data_dir=`` argument;
-2. the ``NAS_GYM_DATA_DIR`` environment variable;
-3. the user data directory ``$XDG_DATA_HOME/nas_gym`` (``~/.local/share/nas_gym``),
-   where ``nas-gym data import-nats`` writes its output.
+1. an explicit ``data_dir=`` argument: the table must be there (an explicit request
+   is never silently replaced by another copy);
+2. otherwise the first of: the ``NAS_GYM_DATA_DIR`` environment variable, the user
+   data directory (``platformdirs.user_data_dir("nas_gym")``, where ``nas-gym data
+   import-nats`` writes), and the **bundled copy**: xz-compressed tables shipped
+   inside the package (``nas_gym/resources/tables``, built by
+   ``scripts/build_package_data.py``, checksums in its ``MANIFEST.json``).
 
-Derived files (binary caches of parsed tables, measured latency tables) go to the
-cache directory: ``NAS_GYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/nas_gym``
-(``~/.cache/nas_gym``). The data directory may be read-only.
+A bundled table is decompressed once into the cache directory, checked against its
+SHA-256, and then read like any other file (so the binary ``.npy`` caches keyed by
+that checksum serve it too). Derived files go to the cache directory:
+``NAS_GYM_CACHE_DIR``, else ``platformdirs.user_cache_dir("nas_gym")``. The data
+directory may be read-only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import lzma
 import os
-import tempfile
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
+
+import platformdirs
 
 DATA_ENV_VAR = "NAS_GYM_DATA_DIR"
 CACHE_ENV_VAR = "NAS_GYM_CACHE_DIR"
+APP_NAME = "nas_gym"
 
 #: Package-internal resources (small, ours; documented in envs_data/README.md).
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
+#: The bundled, xz-compressed benchmark tables and their manifest.
+BUNDLED_DIR = RESOURCES_DIR / "tables"
+MANIFEST_NAME = "MANIFEST.json"
+
+SOURCE_ARGUMENT = "data_dir argument"
+SOURCE_ENV = f"${DATA_ENV_VAR}"
+SOURCE_USER = "user data directory"
+SOURCE_BUNDLED = "bundled copy"
 
 HOW_TO_GET_DATA = (
     "Point nas_gym at a directory holding the tables with data_dir=... or "
-    f"{DATA_ENV_VAR}=/path/to/envs_data, or build the NAS-Bench-201 table from the "
-    "official NATS-Bench archive with `nas-gym data import-nats PATH` "
-    "(see envs_data/README.md in the nas_gym repository)."
+    f"{DATA_ENV_VAR}=/path/to/envs_data, build the NAS-Bench-201 table from the "
+    "official NATS-Bench archive with `nas-gym data import-nats PATH`, or reinstall "
+    "the package from a wheel or a full clone so that its bundled tables are present "
+    "(in a clone, `python scripts/build_package_data.py` rebuilds them; see "
+    "envs_data/README.md in the nas_gym repository)."
 )
 
 
@@ -39,52 +60,153 @@ class DataError(RuntimeError):
 
 
 def user_data_dir() -> Path:
-    """The default data directory, used when neither ``data_dir`` nor the env var is set."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "nas_gym"
+    """The per-user data directory (platform convention; ``$XDG_DATA_HOME`` on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def cache_dir() -> Path:
     """Directory for derived caches; created on demand."""
     env = os.environ.get(CACHE_ENV_VAR)
-    if env:
-        path = Path(env)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        path = Path(base) / "nas_gym"
+    path = Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
-    """Return the data directory in use and where it came from.
+    """The first data directory to search and where it came from (argument, env var, user dir).
+
+    Tables missing there may still come from later sources (see :func:`locate_table`).
 
     Raises:
         DataError: if an explicitly requested directory (argument or env var) does not exist.
     """
     if data_dir is not None:
-        path, source = Path(data_dir).expanduser(), "data_dir argument"
+        path, source = Path(data_dir).expanduser(), SOURCE_ARGUMENT
     elif os.environ.get(DATA_ENV_VAR):
-        path, source = Path(os.environ[DATA_ENV_VAR]).expanduser(), f"${DATA_ENV_VAR}"
+        path, source = Path(os.environ[DATA_ENV_VAR]).expanduser(), SOURCE_ENV
     else:
-        return user_data_dir(), "user data directory"
-    if not path.is_dir():
+        return user_data_dir(), SOURCE_USER
+    if not path.is_dir() and not _is_default_dir(path):
         raise DataError(
             f"data directory {str(path)!r} (from {source}) does not exist. {HOW_TO_GET_DATA}"
         )
     return path.resolve(), source
 
 
-def find_table(relpath: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of a benchmark table inside the data directory, or a clear error if it is missing."""
-    root, source = resolve_data_dir(data_dir)
-    path = root / relpath
+# -- the bundled copy ------------------------------------------------------------------
+
+
+def bundled_manifest() -> dict[str, dict[str, object]]:
+    """``relpath -> {sha256, size, xz, xz_sha256, xz_size}`` of the bundled tables ({} if none)."""
+    path = BUNDLED_DIR / MANIFEST_NAME
     if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))["tables"]
+
+
+def bundled_root() -> Path:
+    """Where bundled tables are decompressed: one folder per manifest version."""
+    manifest = BUNDLED_DIR / MANIFEST_NAME
+    digest = (
+        hashlib.sha256(manifest.read_bytes()).hexdigest()[:16] if manifest.is_file() else "none"
+    )
+    return cache_dir() / "bundled_tables" / digest
+
+
+def _is_default_dir(path: Path) -> bool:
+    """True for the user data directory and the bundled root: defaults passed along, not requests."""
+    try:
+        resolved = path.expanduser().resolve()
+        return resolved in (user_data_dir().resolve(), bundled_root().resolve())
+    except OSError:
+        return False
+
+
+def extract_bundled(relpath: str) -> Path:
+    """Decompress one bundled table into the cache (once) and return the plain file.
+
+    Raises:
+        DataError: if the table is not bundled or its content does not match the manifest.
+    """
+    entry = bundled_manifest().get(relpath)
+    if entry is None:
+        raise DataError(f"benchmark table {relpath!r} is not bundled with this install.")
+    target = bundled_root() / relpath
+    if target.is_file() and target.stat().st_size == entry["size"]:
+        return target
+    compressed = BUNDLED_DIR / str(entry["xz"])
+    try:
+        data = lzma.decompress(compressed.read_bytes())
+    except (OSError, lzma.LZMAError) as err:
+        raise DataError(f"bundled table {compressed} cannot be decompressed: {err}") from err
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise DataError(
-            f"benchmark table {relpath!r} not found: looked for {str(path)!r} "
-            f"(data directory from {source}). {HOW_TO_GET_DATA}"
+            f"bundled table {compressed} does not match the sha256 in {MANIFEST_NAME}; "
+            "reinstall nas_gym or rebuild it with scripts/build_package_data.py"
         )
-    return path
+    atomic_write_bytes(target, data)
+    return target
+
+
+# -- lookup ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableLocation:
+    """Where one table was found: ``path`` is the file to read (for the bundled copy, the .xz)."""
+
+    relpath: str
+    path: Path
+    source: str
+
+
+def locate_table(
+    relpath: str, data_dir: str | os.PathLike[str] | None = None
+) -> TableLocation | None:
+    """The copy of ``relpath`` that would be used, without extracting anything (None if none).
+
+    Raises:
+        DataError: if an explicitly requested directory (argument or env var) does not exist.
+    """
+    root, source = resolve_data_dir(data_dir)
+    if data_dir is not None and not _is_default_dir(root):
+        path = root / relpath
+        return TableLocation(relpath, path, source) if path.is_file() else None
+    candidates = [(root, source)]
+    if source == SOURCE_ENV:
+        candidates.append((user_data_dir(), SOURCE_USER))
+    for directory, where in candidates:
+        if (directory / relpath).is_file():
+            return TableLocation(relpath, (directory / relpath).resolve(), where)
+    entry = bundled_manifest().get(relpath)
+    if entry is not None and (BUNDLED_DIR / str(entry["xz"])).is_file():
+        return TableLocation(relpath, BUNDLED_DIR / str(entry["xz"]), SOURCE_BUNDLED)
+    return None
+
+
+def find_table(relpath: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """A readable plain file holding ``relpath``, or a DataError saying what to do."""
+    location = locate_table(relpath, data_dir)
+    if location is None:
+        root, source = resolve_data_dir(data_dir)
+        looked = (
+            f"looked for {str(root / relpath)!r} (data directory from {source})"
+            if data_dir is not None and not _is_default_dir(root)
+            else f"looked in {_searched(relpath)} and the bundled copy"
+        )
+        raise DataError(f"benchmark table {relpath!r} not found: {looked}. {HOW_TO_GET_DATA}")
+    if location.source == SOURCE_BUNDLED:
+        return extract_bundled(relpath)
+    return location.path
+
+
+def _searched(relpath: str) -> str:
+    dirs = [Path(os.environ[DATA_ENV_VAR])] if os.environ.get(DATA_ENV_VAR) else []
+    dirs.append(user_data_dir())
+    return ", ".join(repr(str(d / relpath)) for d in dirs)
+
+
+# -- files -----------------------------------------------------------------------------
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -97,26 +219,25 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    """Write ``data`` to ``path`` so that readers never see a partial file.
+
+    The temporary file is created with ``os.open(..., 0o666)``, so the kernel applies
+    the process umask itself and the result has the usual permissions of a new file;
+    the umask is never read or changed (changing it races with other threads).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

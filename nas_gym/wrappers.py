@@ -1,5 +1,10 @@
 """Wrappers that observe a search without changing it.
 
+:class:`NASMetrics` puts what a NAS user reads (best valid/test accuracy, regret,
+unique queries) into ``info`` as episode statistics, for clients that are not
+Stable-Baselines3 (CleanRL-style loops, RLlib, plain Gymnasium code); SB3 users
+use :class:`agents.callbacks.NASMetricsCallback`, which logs the same values.
+
 :class:`QueryRecorder` keeps the full query history of a search run (every
 architecture an agent asked for, with its metrics and reward) and the time spent
 inside the environment, so a benchmark can report best-so-far curves and split a
@@ -11,6 +16,7 @@ given (``n_queries``), whatever resets the agent did.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -69,4 +75,54 @@ class QueryRecorder(gym.Wrapper):
             self.history[key].append(info.get(key))
         self.history["reward"].append(float(reward))
         self.last_info = info
+        return obs, reward, terminated, truncated, info
+
+
+#: Info keys of a search's progress, as every environment of this package reports them.
+NAS_METRIC_KEYS: tuple[str, ...] = (
+    "best_valid_acc",
+    "best_test_acc",
+    "regret",
+    "n_unique_queries",
+    "n_queries",
+)
+
+
+def nas_metrics(info: dict[str, Any]) -> dict[str, float]:
+    """The search-progress values present (and not None) in one step's ``info``."""
+    return {k: float(info[k]) for k in NAS_METRIC_KEYS if info.get(k) is not None}
+
+
+class NASMetrics(gym.Wrapper):
+    """Report a search's best accuracy, regret and unique queries as episode statistics.
+
+    Like Gymnasium's ``RecordEpisodeStatistics`` (which reports the summed reward, about
+    3e4 for a 500-query CADAM search and meaningless to a NAS user), at the end of every
+    episode it adds ``info["nas_episode"]``: the final ``best_valid_acc``,
+    ``best_test_acc`` (percent), ``regret`` (percentage points), ``n_unique_queries`` and
+    ``n_queries`` of that search, and appends the same dict to :attr:`episode_metrics`.
+    :attr:`metrics` always holds the latest step's values. Observations, rewards and
+    flags pass through unchanged; under a vector env the dict is batched like any info.
+
+    Args:
+        env: a search environment whose info carries :data:`NAS_METRIC_KEYS`.
+        buffer_length: how many finished episodes :attr:`episode_metrics` keeps.
+    """
+
+    def __init__(self, env: gym.Env, buffer_length: int = 100):
+        super().__init__(env)
+        self.episode_metrics: deque[dict[str, float]] = deque(maxlen=buffer_length)
+        self.metrics: dict[str, float] = {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.metrics = nas_metrics(info)
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.metrics = nas_metrics(info)
+        if terminated or truncated:
+            info = {**info, "nas_episode": dict(self.metrics)}
+            self.episode_metrics.append(dict(self.metrics))
         return obs, reward, terminated, truncated, info

@@ -17,7 +17,8 @@ def test_info_lists_envs_and_tables(data_dir, capsys):
     out = capsys.readouterr().out
     assert "NASBench201-v0" in out
     assert str(data_dir.resolve()) in out
-    assert "nb201/nb201_metrics.csv" in out and "found" in out
+    assert "nb201/nb201_metrics.csv" in out
+    assert f"data_dir argument: {data_dir.resolve() / 'nb201' / 'nb201_metrics.csv'}" in out
 
 
 def test_console_script_entry_point(data_dir):
@@ -31,7 +32,7 @@ def test_data_check_passes_on_the_real_tables(data_dir, capsys):
     assert main(["data", "check", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "nb201/nb201_metrics.csv" in out and "FAIL" not in out
-    assert "7 tables checked, 0 failed" in out
+    assert "7 tables checked, 7 more bundled copies checked, 0 failed" in out
 
 
 def test_data_check_reports_a_corrupt_table(data_dir, tmp_path, capsys):
@@ -41,7 +42,8 @@ def test_data_check_reports_a_corrupt_table(data_dir, tmp_path, capsys):
     assert main(["data", "check", "--data-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "expected 15625 rows, found 999" in out
-    assert "nb201/nb201_metrics.csv" in out and "missing" in out
+    assert "nb201/nb201_metrics.csv" in out and "MISSING" in out
+    assert "6 missing" in out and "NAS_GYM_DATA_DIR" in out  # and what to do about it
 
 
 def test_data_check_detects_a_wrong_optimum(data_dir, tmp_path, capsys):
@@ -66,7 +68,15 @@ def test_bench_env_prints_rates(data_dir, capsys):
         main(["bench-env", "--steps", "2000", "--repeats", "1", "--data-dir", str(data_dir)]) == 0
     )
     out = capsys.readouterr().out
-    for row in ("numpy baseline", "raw env", "gym.make", "table load, cold", "from binary cache"):
+    for row in (
+        "numpy baseline",
+        "raw env",
+        "gym.make",
+        "table load, cold",
+        "from binary cache",
+        "numpy baseline, batched (N=1024)",
+        "vector env (N=1024, make_vec)",
+    ):
         assert row in out
     assert "st/s" in out and "vs baseline" in out
 

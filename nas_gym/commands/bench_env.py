@@ -6,7 +6,10 @@ ratios are meaningful on any machine:
 * ``numpy baseline``: the least work a step can do (argmax per row, base-5 code,
   index lookup, accuracy lookup), with no Gymnasium API around it;
 * ``raw env``: ``NASBench201Env.step`` (validation, top-K state, info dict);
-* ``gym.make``: the same through Gymnasium's default wrappers.
+* ``gym.make``: the same through Gymnasium's default wrappers;
+* ``numpy baseline, batched`` and ``vector env``: N searches per call, the
+  batched baseline against ``gym.make_vec(..., vectorization_mode="vector_entry_point")``
+  (:mod:`nas_gym.envs.nb201_vector`), counted in queries (N per step).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of N repeats")
     parser.add_argument("--observation", default="topk", choices=["topk", "last"])
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--num-envs", type=int, default=1024, help="N of the vector rows (searches per step)"
+    )
     parser.set_defaults(func=_bench)
 
 
@@ -90,6 +96,7 @@ def _bench(args: argparse.Namespace) -> int:
         "raw env (NASBench201Env.step)": _best_rate(lambda: run(raw), n, args.repeats),
         "gym.make (default wrappers)": _best_rate(lambda: run(wrapped), n, args.repeats),
     }
+    rates.update(_vector_rates(args, table, acc, code_to_index, powers))
     base = rates["numpy baseline (argmax + lookup)"]
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -103,3 +110,45 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"{name:<36} {rate:>10,.0f} st/s {rate / base:>11.2f}x")
     print(f"\n({n:,} steps, observation={args.observation!r}, best of {args.repeats})")
     return 0
+
+
+def _vector_rates(args, table, acc, code_to_index, powers) -> dict[str, float]:
+    """Queries/s of N searches per call: a batched numpy baseline and the native vector env."""
+    import gymnasium as gym
+    import numpy as np
+
+    from nas_gym.spaces import nb201 as space
+
+    num_envs = args.num_envs
+    if num_envs < 1:
+        raise ValueError(f"--num-envs must be positive, got {num_envs}")
+    n_steps = max(1, args.steps // num_envs)
+    rng = np.random.default_rng(1)
+    actions = rng.random((n_steps, num_envs, *space.SHAPE), dtype=np.float32)
+
+    def batched_baseline() -> None:
+        for a in actions:
+            acc[code_to_index[a.argmax(axis=2) @ powers]]
+
+    vec = gym.make_vec(
+        "NASBench201-v0",
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        observation=args.observation,
+        max_queries=n_steps,
+        table=table,
+    )
+
+    def run_vec() -> None:
+        vec.reset(seed=0)
+        step = vec.step
+        for a in actions:
+            step(a)
+
+    queries = n_steps * num_envs
+    return {
+        f"numpy baseline, batched (N={num_envs})": _best_rate(
+            batched_baseline, queries, args.repeats
+        ),
+        f"vector env (N={num_envs}, make_vec)": _best_rate(run_vec, queries, args.repeats),
+    }

@@ -8,9 +8,13 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("data", help="check or import benchmark tables")
     group = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    check = group.add_parser("check", help="validate every table found in the data directory")
+    check = group.add_parser(
+        "check", help="validate the copy in use of every table, and the bundled copies"
+    )
     check.add_argument(
-        "--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)"
+        "--data-dir",
+        default=None,
+        help="data directory (default: $NAS_GYM_DATA_DIR, then the user data directory, then the bundled tables)",
     )
     check.set_defaults(func=_check)
     from nas_gym.commands import data_import
