@@ -11,7 +11,10 @@ import json
 import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class ParetoFront:
@@ -134,11 +137,29 @@ def plot_fronts(
     title: str | None = None,
     targets: Mapping[str, float] | None = None,
 ) -> Path:
-    """Write a PNG with one panel per cost: every sampled point and its Pareto front.
+    """Write :func:`pareto_figure` as a PNG at ``out`` (parent folders are created)."""
+    fig = pareto_figure(records, value_key, cost_keys, key, title, targets)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out
+
+
+def pareto_figure(
+    records: Sequence[dict[str, Any]],
+    value_key: str = "valid_acc",
+    cost_keys: Sequence[str] = ("flops_M", "params_M"),
+    key: str | None = "genotype",
+    title: str | None = None,
+    targets: Mapping[str, float] | None = None,
+) -> Figure:
+    """One panel per cost: every sampled point, its Pareto front and the cost target.
+
+    Axes are labelled with units (:data:`AXIS_LABELS`), the legend sits below the
+    data, and front points are labelled with the step that found them.
 
     Args:
         records: per-step dicts holding ``value_key`` and every cost key.
-        out: PNG path (parent folders are created).
         value_key: the key to maximise (y axis).
         cost_keys: keys to minimise, one panel each (x axes).
         key: architecture key, so a re-queried architecture is one front point.
@@ -202,7 +223,4 @@ def plot_fronts(
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    return out
+    return fig
