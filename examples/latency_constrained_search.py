@@ -159,6 +159,7 @@ def search(args: Args, agent: str, table: str, lut: str, target: float, env_kwar
         cost_keys=("latency_ms",),
         key="arch",
         title=f"{agent} on ProxylessNAS-v0, {table} table, target {target:.1f} ms",
+        targets={"latency_ms": target},
     )
     return {
         "agent": agent,

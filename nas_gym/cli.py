@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nas-gym",
         description="Neural architecture search as Gymnasium environments.",
     )
+    from nas_gym import __version__
+
+    parser.add_argument("--version", action="version", version=f"nas-gym {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)

@@ -91,3 +91,91 @@ def test_unknown_command_exits_with_usage(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_version_flag(capsys):
+    import nas_gym
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nas-gym {nas_gym.__version__}"
+
+
+def test_bench_env_shows_progress_on_stderr(data_dir, capsys):
+    assert main(["bench-env", "--steps", "500", "--repeats", "2", "--data-dir", str(data_dir)]) == 0
+    captured = capsys.readouterr()
+    progress = captured.err.splitlines()
+    assert progress[0].startswith("bench-env: table loads, then every loop 2 x 500 steps")
+    assert any("table load, cold:" in line for line in progress)
+    for loop in ("numpy baseline", "raw env", "gym.make"):
+        assert sum(loop in line and "500 steps in" in line for line in progress) == 2, loop
+    assert "repeat" not in captured.out  # the table on stdout stays clean
+
+
+def test_train_genotype_unknown_name_lists_the_known_ones(tmp_path, capsys):
+    from nas_gym.spaces.darts import PUBLISHED
+
+    assert main(["train-genotype", "darts_v3", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown genotype name 'darts_v3'" in err and "did you mean 'DARTS_V2'?" in err
+    assert f"known names: {', '.join(PUBLISHED)}" in err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())  # refused before any work
+    assert main(["train-genotype", "Genotype(normal=[", "--root", str(tmp_path)]) == 2
+    assert "cannot parse genotype" in capsys.readouterr().err
+
+
+def test_train_genotype_help_has_no_rst_markup(capsys):
+    with pytest.raises(SystemExit):
+        main(["train-genotype", "--help"])
+    out = capsys.readouterr().out
+    assert "DARTSEvalNetwork" in out and "--out/result.json" in out
+    assert "``" not in out and ":class:" not in out and "~nas_gym" not in out
+
+
+def _bench_run_file(tmp_path):
+    """A real `nas-gym bench` run record (runs/<key>.json), made by the bench's own runner."""
+    import json
+    from dataclasses import asdict
+
+    from agents.bench.runner import RunSpec, run_one
+
+    record = run_one(asdict(RunSpec("rs", "cifar100", "valid", 30, 1)))
+    path = tmp_path / "runs" / f"{RunSpec('rs', 'cifar100', 'valid', 30, 1).key}.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(record))
+    return path, record
+
+
+def test_supernet_pareto_on_a_bench_run_file(data_dir, tmp_path, capsys):
+    from nas_gym.benchmarks.hw_cost import load_flops
+
+    path, record = _bench_run_file(tmp_path)
+    png = tmp_path / "p.png"
+    argv = ["supernet", "pareto", str(path), "--out", str(png), "--target", "flops_M=100"]
+    assert main(argv) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out
+    assert "valid_acc vs flops_M" in out and "valid_acc vs params_M" in out
+    # the front's FLOPs are NB201's, looked up from the recorded arch_index
+    flops = load_flops("cifar100")
+    best = record["result"]["best_arch_index"]
+    assert (
+        f"flops_M {flops[best]:>10.4f}  valid_acc {record['result']['best_valid_acc']:.2f}" in out
+    )
+
+
+def test_supernet_pareto_errors_name_the_accepted_files(tmp_path, capsys):
+    import json
+
+    (tmp_path / "bad.json").write_text(json.dumps([{"valid_acc": 1.0, "loss": 2.0}]))
+    argv = ["supernet", "pareto", str(tmp_path / "bad.json"), "--out", str(tmp_path / "q.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "record 0 has no 'flops_M', 'params_M' (its keys: loss, valid_acc)" in err
+    assert "nas-gym bench" in err and "DARTSSupernet-v0" in err and "Traceback" not in err
+    assert main([*argv, "--costs", "loss", "--target", "latency_ms=80"]) == 2
+    assert "'latency_ms' is not a plotted cost; --costs is loss" in capsys.readouterr().err
+    assert main([*argv, "--costs", "loss", "--target", "loss=fast"]) == 2
+    assert "expected COST=NUMBER" in capsys.readouterr().err
+    assert not (tmp_path / "q.png").exists()

@@ -71,16 +71,50 @@ def test_torchvision_reads_tiny_cifar(tmp_path, name):
 
 
 def test_missing_dataset_says_where_and_how(tmp_path):
-    with pytest.raises(DataError, match=r"cifar-10-batches-py.*download=True"):
+    with pytest.raises(DataError) as err:
         ds.load_image_dataset("cifar10", tmp_path, train=True)
-    with pytest.raises(DataError, match=r"train.*val"):
+    msg = str(err.value)
+    assert "cifar-10-batches-py/data_batch_1" in msg and str(tmp_path) in msg
+    # library keyword, CLI flag, the root argument and the environment variable
+    for hint in ("download=True", "--download", "root=DIR", "--root DIR", "$NAS_GYM_DATASETS_DIR"):
+        assert hint in msg, hint
+    with pytest.raises(DataError, match=r"train.*val.*root=DIR.*NAS_GYM_DATASETS_DIR"):
         ds.load_image_dataset("imagefolder", tmp_path, train=True)
 
 
 def test_checksums_verified_by_default(tmp_path):
     make_tiny_cifar(tmp_path, per_class=2)
-    with pytest.raises(DataError, match="MD5 mismatch.*verify=False"):
+    with pytest.raises(DataError) as err:
         ds.load_image_dataset("cifar10", tmp_path, train=True)
+    msg = str(err.value)
+    assert "MD5 mismatch" in msg and "cifar-10-batches-py/data_batch_1" in msg
+    # each audience gets its own real keyword or flag
+    for hint in ("verify_data=False", "verify=False for load_image_dataset", "--no-verify"):
+        assert hint in msg, hint
+
+
+def test_the_keywords_named_in_the_hints_exist(tmp_path):
+    """The hints are only useful if following them works: the environment keyword and the
+    CLI flags they name are real (an unknown one would raise TypeError / exit 2)."""
+    import inspect
+
+    from nas_gym.cli import build_parser
+    from nas_gym.envs.darts import DARTSSupernetEnv
+    from nas_gym.envs.proxyless import ProxylessNASEnv
+
+    for env_cls in (DARTSSupernetEnv, ProxylessNASEnv):
+        params = inspect.signature(env_cls).parameters
+        assert {"verify_data", "download", "root"} <= set(params), env_cls
+    assert {"verify", "download", "root"} <= set(
+        inspect.signature(ds.load_image_dataset).parameters
+    )
+    parser = build_parser()
+    for argv in (
+        ["supernet", "pretrain", "--out", "x", "--root", "r", "--download", "--no-verify"],
+        ["train-genotype", "DARTS_V2", "--root", "r", "--download", "--no-verify"],
+    ):
+        args = parser.parse_args(argv)
+        assert args.download and args.no_verify and args.root == "r"
 
 
 def test_unknown_dataset_name():

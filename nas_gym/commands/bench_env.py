@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 
@@ -32,12 +33,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_bench)
 
 
-def _best_rate(fn, n: int, repeats: int) -> float:
+def _progress(message: str) -> None:
+    """One line per finished measurement on stderr, so stdout stays the table."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _best_rate(fn, n: int, repeats: int, name: str = "") -> float:
     best = float("inf")
-    for _ in range(repeats):
+    for r in range(repeats):
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        best = min(best, elapsed)
+        _progress(f"  {name}: repeat {r + 1}/{repeats}, {n:,} steps in {elapsed:.2f} s")
     return n / best
 
 
@@ -56,6 +64,10 @@ def _bench(args: argparse.Namespace) -> int:
             f"--steps and --repeats must be positive, got {args.steps}, {args.repeats}"
         )
 
+    _progress(
+        f"bench-env: table loads, then every loop {args.repeats} x {args.steps:,} steps "
+        "(a line per repeat)"
+    )
     # Table loads: cold (parse CSV, write cache) and warm (binary cache), fresh each time.
     path = nb201.find_table(nb201.TABLE_RELPATH, args.data_dir)
     for old in cache_dir().glob("nb201_metrics_v*.npy"):
@@ -64,10 +76,12 @@ def _bench(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     nb201.load_nb201(args.data_dir)
     cold = time.perf_counter() - t0
+    _progress(f"  table load, cold: {cold:.2f} s")
     nb201.clear_cache()
     t0 = time.perf_counter()
     table = nb201.load_nb201(args.data_dir)
     warm = time.perf_counter() - t0
+    _progress(f"  table load, from binary cache: {warm:.3f} s")
 
     n = args.steps
     rng = np.random.default_rng(0)
@@ -91,11 +105,12 @@ def _bench(args: argparse.Namespace) -> int:
         for a in actions:
             step(a)
 
-    rates = {
-        "numpy baseline (argmax + lookup)": _best_rate(numpy_baseline, n, args.repeats),
-        "raw env (NASBench201Env.step)": _best_rate(lambda: run(raw), n, args.repeats),
-        "gym.make (default wrappers)": _best_rate(lambda: run(wrapped), n, args.repeats),
+    loops = {
+        "numpy baseline (argmax + lookup)": numpy_baseline,
+        "raw env (NASBench201Env.step)": lambda: run(raw),
+        "gym.make (default wrappers)": lambda: run(wrapped),
     }
+    rates = {name: _best_rate(fn, n, args.repeats, name) for name, fn in loops.items()}
     rates.update(_vector_rates(args, table, acc, code_to_index, powers))
     base = rates["numpy baseline (argmax + lookup)"]
     print(

@@ -100,16 +100,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_pretrain)
 
     q = group.add_parser(
-        "pareto", help="plot accuracy-vs-cost Pareto fronts of a run's history as a PNG"
+        "pareto",
+        help="plot accuracy-vs-cost Pareto fronts of a run's history as a PNG",
+        description=PARETO_FILES,
+    )
+    q.add_argument("history", help="run file (see above)")
+    q.add_argument("--out", required=True, help="PNG path")
+    q.add_argument("--value", default="valid_acc", help="key to maximise (default: valid_acc)")
+    q.add_argument(
+        "--costs",
+        nargs="+",
+        default=["flops_M", "params_M"],
+        help="keys to minimise, one panel each (default: flops_M params_M)",
     )
     q.add_argument(
-        "history", help="JSON list of per-step info dicts, {'history': [...]}, or JSON lines"
+        "--target",
+        action="append",
+        default=[],
+        metavar="COST=VALUE",
+        help="draw a cost constraint as a line, e.g. latency_ms=80 (repeatable)",
     )
-    q.add_argument("--out", required=True, help="PNG path")
-    q.add_argument("--value", default="valid_acc", help="key to maximise")
-    q.add_argument("--costs", nargs="+", default=["flops_M", "params_M"], help="keys to minimise")
     q.add_argument("--title", default=None)
     q.set_defaults(func=_pareto)
+
+
+#: What ``nas-gym supernet pareto`` reads (its --help and its error messages say this).
+PARETO_FILES = (
+    "Reads a run's per-step records: a JSON list of info dicts (DARTSSupernet-v0: "
+    "valid_acc, flops_M, params_M; ProxylessNAS-v0: valid_acc, latency_ms), an object "
+    "whose 'history' is such a list or a dict of columns, JSON lines, or a `nas-gym bench` "
+    "run file (RUN_DIR/runs/*.json, NASBench201-v0), whose flops_M and params_M are looked "
+    "up from each step's arch_index."
+)
 
 
 def build_darts(
@@ -205,14 +227,83 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_targets(items: list[str], costs: list[str]) -> dict[str, float]:
+    """``["latency_ms=80"]`` -> ``{"latency_ms": 80.0}``; the cost must be one plotted."""
+    targets: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            targets[name] = float(value)
+        except ValueError:
+            raise ValueError(
+                f"--target {item!r}: expected COST=NUMBER, e.g. latency_ms=80"
+            ) from None
+        if name not in costs:
+            raise ValueError(
+                f"--target {item!r}: {name!r} is not a plotted cost; --costs is {' '.join(costs)}"
+            )
+    return targets
+
+
+def nb201_bench_dataset(path: str) -> str | None:
+    """The dataset of a ``nas-gym bench`` run file on NASBench201-v0, else None."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    env = data.get("env") if isinstance(data, dict) else None
+    if isinstance(env, dict) and env.get("id") == "NASBench201-v0":
+        return env.get("kwargs", {}).get("dataset")
+    return None
+
+
+def with_nb201_costs(records: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
+    """Add ``flops_M`` and ``params_M`` from each record's ``arch_index`` (exact, no table)."""
+    from nas_gym.benchmarks.hw_cost import load_network_costs
+    from nas_gym.benchmarks.nb201 import DATASETS
+
+    costs = load_network_costs()[DATASETS.index(dataset)]
+    return [
+        {
+            **r,
+            "flops_M": float(costs[0, r["arch_index"]]),
+            "params_M": float(costs[1, r["arch_index"]]),
+        }
+        for r in records
+    ]
+
+
 def _pareto(args: argparse.Namespace) -> int:
     from nas_gym.envs.pareto import front_of, plot_fronts, read_history
 
+    targets = parse_targets(args.target, args.costs)
     records = read_history(args.history)
-    out = plot_fronts(
-        records, args.out, value_key=args.value, cost_keys=args.costs, title=args.title
+    dataset = nb201_bench_dataset(args.history)
+    if dataset is not None and all("arch_index" in r for r in records):
+        records = with_nb201_costs(records, dataset)
+    for i, rec in enumerate(records):
+        missing = [k for k in (args.value, *args.costs) if k not in rec]
+        if missing:
+            raise ValueError(
+                f"{args.history!r}: record {i} has no {', '.join(map(repr, missing))} "
+                f"(its keys: {', '.join(sorted(rec))}); pick --value/--costs among them. "
+                + PARETO_FILES
+            )
+    key = next(
+        (k for k in ("genotype", "arch", "arch_index") if all(k in r for r in records)), None
     )
-    key = "genotype" if all("genotype" in r for r in records) else None
+    out = plot_fronts(
+        records,
+        args.out,
+        value_key=args.value,
+        cost_keys=args.costs,
+        key=key,
+        title=args.title,
+        targets=targets,
+    )
     for cost in args.costs:
         front = front_of(records, args.value, cost, key).points()
         print(f"Pareto front, {args.value} vs {cost} ({len(front)} of {len(records)} steps):")

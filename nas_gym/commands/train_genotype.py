@@ -19,7 +19,9 @@ RNG, so the caller's global RNG state is left as it was.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +29,28 @@ CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 
 
+def plain_text(rst: str) -> str:
+    """Docstring text for ``--help``: Sphinx roles and literals without their markup."""
+    text = re.sub(r":\w+:`~?(?:[\w.]*\.)?([^`.]+)`", r"\1", rst)
+    return text.replace("``", "")
+
+
+def published_names() -> tuple[str, ...]:
+    from nas_gym.spaces.darts import PUBLISHED
+
+    return tuple(PUBLISHED)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train-genotype",
         help="train a DARTS genotype from scratch (DARTS evaluation recipe) and report test accuracy",
-        description=__doc__.split("\n\n", 1)[1],
+        description=plain_text(__doc__.split("\n\n", 1)[1]),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "genotype", help="Genotype(...) string, or a published name (DARTS_V1, DARTS_V2, PC_DARTS)"
+        "genotype",
+        help=f"Genotype(...) string, or a published name ({', '.join(published_names())})",
     )
     p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagefolder"])
     p.add_argument(
@@ -105,6 +120,22 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--cutout must be >= 0 (0 = off), got {args.cutout}")
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after must be >= 1, got {args.stop_after}")
+    check_genotype_name(args.genotype)
+
+
+def check_genotype_name(text: str) -> None:
+    """A bare name must be a published genotype; say which ones exist (and the closest)."""
+    name = text.strip()
+    known = published_names()
+    if not name.isidentifier() or name in known:
+        return
+    close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(
+        f"unknown genotype name {name!r}; {hint}known names: {', '.join(known)} "
+        "(or pass a full 'Genotype(normal=[...], normal_concat=[...], reduce=[...], "
+        "reduce_concat=[...])' string)"
+    )
 
 
 def _fingerprint(args: argparse.Namespace, genotype_str: str, num_classes: int) -> dict[str, Any]:
@@ -121,13 +152,18 @@ def _fingerprint(args: argparse.Namespace, genotype_str: str, num_classes: int) 
 
 
 def _train_genotype(args: argparse.Namespace) -> int:
+    from nas_gym.spaces.darts import genotype_to_str, str_to_genotype
+
+    _check_args(args)  # bad arguments fail before the slow torch imports
+    genotype = str_to_genotype(args.genotype)
+    genotype_str = genotype_to_str(genotype)
+
     import io
 
     import torch
     from tqdm import tqdm
 
     from nas_gym.data import atomic_write_bytes, atomic_write_text
-    from nas_gym.spaces.darts import genotype_to_str, str_to_genotype
     from nas_gym.supernets.darts_eval import DARTSEvalNetwork, params_and_flops
     from nas_gym.supernets.datasets import (
         cifar_transforms,
@@ -138,9 +174,6 @@ def _train_genotype(args: argparse.Namespace) -> int:
         resolve_device,
     )
 
-    _check_args(args)
-    genotype = str_to_genotype(args.genotype)
-    genotype_str = genotype_to_str(genotype)
     device = resolve_device(args.device)
     out = Path(args.out)
     ckpt_path = out / CHECKPOINT

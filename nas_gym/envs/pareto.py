@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class ParetoFront:
@@ -107,6 +110,24 @@ def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return data
 
 
+#: Axis labels (with units) of the keys the environments and ``nas-gym bench`` record.
+AXIS_LABELS: dict[str, str] = {
+    "valid_acc": "validation accuracy (%)",
+    "test_acc": "test accuracy (%)",
+    "reward": "reward",
+    "flops_M": "FLOPs (millions of multiply-accumulates)",
+    "params_M": "parameters (millions)",
+    "latency_ms": "latency (ms)",
+    "energy_mJ": "energy (mJ)",
+}
+_UNITS = {"flops_M": "M FLOPs", "params_M": "M params", "latency_ms": "ms", "energy_mJ": "mJ"}
+
+
+def axis_label(key: str) -> str:
+    """A reader's label with units for a record key (the key itself when unknown)."""
+    return AXIS_LABELS.get(key, key)
+
+
 def plot_fronts(
     records: Sequence[dict[str, Any]],
     out: str | os.PathLike[str],
@@ -114,25 +135,60 @@ def plot_fronts(
     cost_keys: Sequence[str] = ("flops_M", "params_M"),
     key: str | None = "genotype",
     title: str | None = None,
+    targets: Mapping[str, float] | None = None,
 ) -> Path:
-    """Write a PNG with one panel per cost: every sampled point and its Pareto front."""
-    import matplotlib
+    """Write :func:`pareto_figure` as a PNG at ``out`` (parent folders are created)."""
+    fig = pareto_figure(records, value_key, cost_keys, key, title, targets)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def pareto_figure(
+    records: Sequence[dict[str, Any]],
+    value_key: str = "valid_acc",
+    cost_keys: Sequence[str] = ("flops_M", "params_M"),
+    key: str | None = "genotype",
+    title: str | None = None,
+    targets: Mapping[str, float] | None = None,
+) -> Figure:
+    """One panel per cost: every sampled point, its Pareto front and the cost target.
+
+    Axes are labelled with units (:data:`AXIS_LABELS`), the legend sits below the
+    data, and front points are labelled with the step that found them.
+
+    Args:
+        records: per-step dicts holding ``value_key`` and every cost key.
+        value_key: the key to maximise (y axis).
+        cost_keys: keys to minimise, one panel each (x axes).
+        key: architecture key, so a re-queried architecture is one front point.
+        title: figure title.
+        targets: cost constraints to draw as vertical lines, e.g. ``{"latency_ms": 80}``.
+    """
+    from matplotlib.figure import Figure  # optional dependency, only for plots
 
     if not records:
         raise ValueError("no records to plot")
+    targets = dict(targets or {})
+    unknown = sorted(set(targets) - set(cost_keys))
+    if unknown:
+        raise ValueError(
+            f"targets for {', '.join(map(repr, unknown))} but the plotted costs are "
+            f"{', '.join(map(repr, cost_keys))}"
+        )
     key = key if key and all(key in r for r in records) else None
-    fig, axes = plt.subplots(1, len(cost_keys), figsize=(5.5 * len(cost_keys), 4.2), squeeze=False)
-    for ax, cost_key in zip(axes[0], cost_keys, strict=True):
+    fig = Figure(figsize=(5.2 * len(cost_keys), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(cost_keys), squeeze=False)[0]
+    for ax, cost_key in zip(axes, cost_keys, strict=True):
         front = front_of(records, value_key, cost_key, key)
         ax.scatter(
             [r[cost_key] for r in records],
             [r[value_key] for r in records],
-            s=8,
-            alpha=0.35,
-            label="sampled",
+            s=10,
+            alpha=0.4,
+            color="C0",
+            label=f"sampled ({len(records)} steps)",
         )
         pts = front.points()
         ax.step(
@@ -140,26 +196,31 @@ def plot_fronts(
             [p["value"] for p in pts],
             where="post",
             color="C3",
-            label="Pareto front",
+            marker="o",
+            markersize=4,
+            zorder=3,
+            label=f"Pareto front ({len(pts)} points, labelled by step)",
         )
-        ax.scatter([p["cost"] for p in pts], [p["value"] for p in pts], color="C3", s=18, zorder=3)
         for p in pts:
             ax.annotate(
                 str(p["step"]),
                 (p["cost"], p["value"]),
                 fontsize=7,
-                xytext=(3, 3),
+                xytext=(3, -9),
                 textcoords="offset points",
+                color="C3",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
             )
-        ax.set_xlabel(cost_key)
-        ax.set_ylabel(value_key)
+        if cost_key in targets:
+            target = float(targets[cost_key])
+            unit = _UNITS.get(cost_key, "")
+            ax.axvline(
+                target, color="k", linestyle="--", linewidth=1.2, label=f"target {target:g} {unit}"
+            )
+        ax.set_xlabel(axis_label(cost_key))
+        ax.set_ylabel(axis_label(value_key))
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig

@@ -40,6 +40,12 @@ CUTOUT_LENGTH = {"cifar10": 16, "cifar100": 8}
 
 _NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 
+#: Where a dataset directory comes from, for every data error.
+_ROOT_HINT = (
+    "Another directory: root=DIR (command line: --root DIR); DARTSSupernet-v0, "
+    "ProxylessNAS-v0 and `nas-gym supernet pretrain` default to $NAS_GYM_DATASETS_DIR."
+)
+
 
 def _without_checksums(file_list: list[list[str]]) -> list[list[Any]]:
     return [[name, None] for name, _ in file_list]
@@ -119,7 +125,7 @@ def load_image_dataset(
             raise DataError(
                 f"image folder {str(folder)!r} not found: an 'imagefolder' dataset needs "
                 f"{str(root / 'train')!r} and {str(root / 'val')!r}, each with one sub-folder "
-                "of images per class"
+                f"of images per class. {_ROOT_HINT}"
             )
         return tv_datasets.ImageFolder(str(folder), transform=transform)
 
@@ -130,8 +136,9 @@ def load_image_dataset(
             raise DataError(
                 f"{name} not found: expected the python-version batches under "
                 f"{str(root / verified_cls.base_folder)!r} (missing: {', '.join(missing)}). "
-                f"Pass download=True (needs internet; torchvision fetches {verified_cls.url}), "
-                f"or extract {verified_cls.filename} into {str(root)!r}."
+                f"To fetch it (needs internet; torchvision downloads {verified_cls.url}) pass "
+                "download=True, or --download on the nas-gym command line; or extract "
+                f"{verified_cls.filename} into {str(root)!r}. {_ROOT_HINT}"
             )
         if verify:
             bad = [
@@ -142,8 +149,10 @@ def load_image_dataset(
             if bad:
                 raise DataError(
                     f"{name} files under {str(root)!r} do not match the official release "
-                    f"(MD5 mismatch: {', '.join(bad)}). Re-extract {verified_cls.filename}, or "
-                    "pass verify=False to read a subset written in the same pickle format."
+                    f"(MD5 mismatch: {', '.join(bad)}). Re-extract {verified_cls.filename}; "
+                    "or, to read a subset written in the same pickle format, turn the check "
+                    "off: verify_data=False for DARTSSupernet-v0 / ProxylessNAS-v0, "
+                    "verify=False for load_image_dataset, --no-verify on the nas-gym command line."
                 )
     cls = verified_cls if verify else unverified_cls
     try:
