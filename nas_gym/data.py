@@ -68,7 +68,13 @@ def cache_dir() -> Path:
     """Directory for derived caches; created on demand."""
     env = os.environ.get(CACHE_ENV_VAR)
     path = Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"cannot create the cache directory {str(path)!r} ({err.strerror}); "
+            f"set {CACHE_ENV_VAR} to a writable directory"
+        ) from err
     return path
 
 
@@ -144,7 +150,13 @@ def extract_bundled(relpath: str) -> Path:
             f"bundled table {compressed} does not match the sha256 in {MANIFEST_NAME}; "
             "reinstall nas_gym or rebuild it with scripts/build_package_data.py"
         )
-    atomic_write_bytes(target, data)
+    try:
+        atomic_write_bytes(target, data)
+    except OSError as err:
+        raise DataError(
+            f"cannot write the decompressed table to {str(target)!r} ({err.strerror}); "
+            f"set {CACHE_ENV_VAR} to a writable directory"
+        ) from err
     return target
 
 

@@ -151,6 +151,16 @@ def test_no_tables_at_all_gives_a_hint(tmp_path, monkeypatch, capsys):
         data.find_table("nb201/nb201_metrics.csv")
 
 
+def test_unwritable_cache_is_a_clear_error(bundle_copy, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NAS_GYM_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(
+        data.DataError, match="cannot create the cache directory.*NAS_GYM_CACHE_DIR"
+    ):
+        data.find_table("proxylessnas/pixel1_mobile_lut.yaml")
+
+
 def test_directories_follow_platformdirs(tmp_path, monkeypatch):
     monkeypatch.delenv("NAS_GYM_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
