@@ -89,6 +89,39 @@ def test_manifest_covers_every_known_table_with_matching_checksums():
     assert total < 8e6, f"bundled tables grew to {total / 1e6:.1f} MB"
 
 
+def _build_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_package_data", REPO / "scripts" / "build_package_data.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_script_reproduces_the_bundled_files(data_dir, tmp_path):
+    small = ("proxylessnas/pixel1_mobile_lut.yaml", "fbnet/hwnasbench_fbnet_lut.json")
+    built = _build_script().build(data_dir, tmp_path / "out", small)
+    shipped = data.bundled_manifest()
+    for rel in small:
+        assert built[rel] == shipped[rel]
+        assert (tmp_path / "out" / f"{rel}.xz").read_bytes() == (
+            data.BUNDLED_DIR / f"{rel}.xz"
+        ).read_bytes()
+    manifest = json.loads((tmp_path / "out" / "MANIFEST.json").read_text())
+    assert set(manifest["tables"]) == set(small)
+
+
+def test_build_script_refuses_an_untested_table(data_dir, tmp_path):
+    rel = "proxylessnas/pixel1_mobile_lut.yaml"
+    (tmp_path / "in" / "proxylessnas").mkdir(parents=True)
+    (tmp_path / "in" / rel).write_bytes((data_dir / rel).read_bytes() + b"# edited\n")
+    with pytest.raises(SystemExit, match="is not the tested version"):
+        _build_script().build(tmp_path / "in", tmp_path / "out", (rel,))
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture
 def bundle_copy(tmp_path, monkeypatch):
     """A private copy of the bundled tables (so a test may damage it) and a private cache."""
