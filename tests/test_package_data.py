@@ -163,10 +163,12 @@ def test_env_var_dir_falls_through_per_table_but_data_dir_argument_is_strict(
     monkeypatch.setenv("NAS_GYM_DATA_DIR", str(partial))
     assert data.locate_table("nb201/nb201_metrics.csv").source == data.SOURCE_ENV
     assert data.locate_table("nb201/nb201_help_latency.csv").source == data.SOURCE_BUNDLED
+    # The env var's directory passed along as data_dir (as an env does) is still the default:
+    assert data.locate_table("nb201/nb201_help_latency.csv", partial).source == data.SOURCE_BUNDLED
+    # ...but any other explicit data_dir must hold the table itself.
+    monkeypatch.delenv("NAS_GYM_DATA_DIR")
     assert data.locate_table("nb201/nb201_help_latency.csv", partial) is None
-    with pytest.raises(
-        data.DataError, match=r"nb201_help_latency.csv.*not found.*NAS_GYM_DATA_DIR"
-    ):
+    with pytest.raises(data.DataError, match=r"help_latency.csv.*not found.*data_dir argument"):
         data.find_table("nb201/nb201_help_latency.csv", partial)
 
 
