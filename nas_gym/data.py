@@ -198,7 +198,10 @@ def locate_table(
     if data_dir is not None and not _is_default_dir(root):
         path = root / relpath
         return TableLocation(relpath, path, source) if path.is_file() else None
-    for directory, where in _default_dirs():
+    candidates = _default_dirs()
+    if data_dir is not None:  # a default directory passed along: searched first, as given
+        candidates = [(root, source)] + [(d, w) for d, w in candidates if d.resolve() != root]
+    for directory, where in candidates:
         if (directory / relpath).is_file():
             return TableLocation(relpath, (directory / relpath).resolve(), where)
     entry = bundled_manifest().get(relpath)
