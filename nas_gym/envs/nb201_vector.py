@@ -200,7 +200,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
     # -- step ----------------------------------------------------------------------------
     def _check_actions(self, actions: Any) -> np.ndarray:
         arr = np.asarray(actions)
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        if arr.dtype.kind not in "iufc":  # numeric, as the single env's check (np.number)
             raise ValueError(f"actions must be a numeric array, got dtype {arr.dtype}")
         n = self.num_envs
         if arr.shape not in ((n, *space.SHAPE), (n, _SIZE)):
