@@ -4,7 +4,9 @@ Every benchmark table (NAS-Bench-201 metrics, HW-NAS-Bench and HELP costs, laten
 lookup tables) is looked up by its relative path, e.g. ``nb201/nb201_metrics.csv``:
 
 1. an explicit ``data_dir=`` argument: the table must be there (an explicit request
-   is never silently replaced by another copy);
+   is never silently replaced by another copy), unless that directory is one the
+   default lookup searches anyway (environments pass along the directory their
+   table came from);
 2. otherwise the first of: the ``NAS_GYM_DATA_DIR`` environment variable, the user
    data directory (``platformdirs.user_data_dir("nas_gym")``, where ``nas-gym data
    import-nats`` writes), and the **bundled copy**: xz-compressed tables shipped
@@ -68,7 +70,13 @@ def cache_dir() -> Path:
     """Directory for derived caches; created on demand."""
     env = os.environ.get(CACHE_ENV_VAR)
     path = Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"cannot create the cache directory {str(path)!r} ({err.strerror}); "
+            f"set {CACHE_ENV_VAR} to a writable directory"
+        ) from err
     return path
 
 
@@ -113,11 +121,23 @@ def bundled_root() -> Path:
     return cache_dir() / "bundled_tables" / digest
 
 
+def _default_dirs() -> list[tuple[Path, str]]:
+    """The data directories searched when no ``data_dir`` is given, in order."""
+    dirs = []
+    if os.environ.get(DATA_ENV_VAR):
+        dirs.append((Path(os.environ[DATA_ENV_VAR]).expanduser(), SOURCE_ENV))
+    dirs.append((user_data_dir(), SOURCE_USER))
+    return dirs
+
+
 def _is_default_dir(path: Path) -> bool:
-    """True for the user data directory and the bundled root: defaults passed along, not requests."""
+    """True for a directory the default lookup searches anyway (``$NAS_GYM_DATA_DIR``, the user
+    data directory) and for the bundled root: such a ``data_dir`` is a default passed along
+    (an environment records where its table came from), not an explicit request."""
     try:
         resolved = path.expanduser().resolve()
-        return resolved in (user_data_dir().resolve(), bundled_root().resolve())
+        known = [d.resolve() for d, _ in _default_dirs()] + [bundled_root().resolve()]
+        return resolved in known
     except OSError:
         return False
 
@@ -144,7 +164,13 @@ def extract_bundled(relpath: str) -> Path:
             f"bundled table {compressed} does not match the sha256 in {MANIFEST_NAME}; "
             "reinstall nas_gym or rebuild it with scripts/build_package_data.py"
         )
-    atomic_write_bytes(target, data)
+    try:
+        atomic_write_bytes(target, data)
+    except OSError as err:
+        raise DataError(
+            f"cannot write the decompressed table to {str(target)!r} ({err.strerror}); "
+            f"set {CACHE_ENV_VAR} to a writable directory"
+        ) from err
     return target
 
 
@@ -172,9 +198,9 @@ def locate_table(
     if data_dir is not None and not _is_default_dir(root):
         path = root / relpath
         return TableLocation(relpath, path, source) if path.is_file() else None
-    candidates = [(root, source)]
-    if source == SOURCE_ENV:
-        candidates.append((user_data_dir(), SOURCE_USER))
+    candidates = _default_dirs()
+    if data_dir is not None:  # a default directory passed along: searched first, as given
+        candidates = [(root, source)] + [(d, w) for d, w in candidates if d.resolve() != root]
     for directory, where in candidates:
         if (directory / relpath).is_file():
             return TableLocation(relpath, (directory / relpath).resolve(), where)
@@ -201,9 +227,7 @@ def find_table(relpath: str, data_dir: str | os.PathLike[str] | None = None) -> 
 
 
 def _searched(relpath: str) -> str:
-    dirs = [Path(os.environ[DATA_ENV_VAR])] if os.environ.get(DATA_ENV_VAR) else []
-    dirs.append(user_data_dir())
-    return ", ".join(repr(str(d / relpath)) for d in dirs)
+    return ", ".join(repr(str(d / relpath)) for d, _ in _default_dirs())
 
 
 # -- files -----------------------------------------------------------------------------

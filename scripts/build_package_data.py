@@ -34,10 +34,13 @@ def compress(data: bytes) -> bytes:
     return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=PRESET)
 
 
-def build(data_dir: Path, out_dir: Path = BUNDLED_DIR) -> dict[str, dict[str, object]]:
-    """Compress every known table from ``data_dir`` into ``out_dir``; return the manifest."""
+def build(
+    data_dir: Path, out_dir: Path = BUNDLED_DIR, relpaths: tuple[str, ...] = tuple(KNOWN_TABLES)
+) -> dict[str, dict[str, object]]:
+    """Compress the known tables ``relpaths`` from ``data_dir`` into ``out_dir``; return the manifest."""
     tables: dict[str, dict[str, object]] = {}
-    for relpath, known_sha in KNOWN_TABLES.items():
+    for relpath in relpaths:
+        known_sha = KNOWN_TABLES[relpath]
         raw = (data_dir / relpath).read_bytes()
         sha = hashlib.sha256(raw).hexdigest()
         if sha != known_sha:

@@ -89,6 +89,39 @@ def test_manifest_covers_every_known_table_with_matching_checksums():
     assert total < 8e6, f"bundled tables grew to {total / 1e6:.1f} MB"
 
 
+def _build_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_package_data", REPO / "scripts" / "build_package_data.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_script_reproduces_the_bundled_files(data_dir, tmp_path):
+    small = ("proxylessnas/pixel1_mobile_lut.yaml", "fbnet/hwnasbench_fbnet_lut.json")
+    built = _build_script().build(data_dir, tmp_path / "out", small)
+    shipped = data.bundled_manifest()
+    for rel in small:
+        assert built[rel] == shipped[rel]
+        assert (tmp_path / "out" / f"{rel}.xz").read_bytes() == (
+            data.BUNDLED_DIR / f"{rel}.xz"
+        ).read_bytes()
+    manifest = json.loads((tmp_path / "out" / "MANIFEST.json").read_text())
+    assert set(manifest["tables"]) == set(small)
+
+
+def test_build_script_refuses_an_untested_table(data_dir, tmp_path):
+    rel = "proxylessnas/pixel1_mobile_lut.yaml"
+    (tmp_path / "in" / "proxylessnas").mkdir(parents=True)
+    (tmp_path / "in" / rel).write_bytes((data_dir / rel).read_bytes() + b"# edited\n")
+    with pytest.raises(SystemExit, match="is not the tested version"):
+        _build_script().build(tmp_path / "in", tmp_path / "out", (rel,))
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture
 def bundle_copy(tmp_path, monkeypatch):
     """A private copy of the bundled tables (so a test may damage it) and a private cache."""
@@ -130,10 +163,12 @@ def test_env_var_dir_falls_through_per_table_but_data_dir_argument_is_strict(
     monkeypatch.setenv("NAS_GYM_DATA_DIR", str(partial))
     assert data.locate_table("nb201/nb201_metrics.csv").source == data.SOURCE_ENV
     assert data.locate_table("nb201/nb201_help_latency.csv").source == data.SOURCE_BUNDLED
+    # The env var's directory passed along as data_dir (as an env does) is still the default:
+    assert data.locate_table("nb201/nb201_help_latency.csv", partial).source == data.SOURCE_BUNDLED
+    # ...but any other explicit data_dir must hold the table itself.
+    monkeypatch.delenv("NAS_GYM_DATA_DIR")
     assert data.locate_table("nb201/nb201_help_latency.csv", partial) is None
-    with pytest.raises(
-        data.DataError, match=r"nb201_help_latency.csv.*not found.*NAS_GYM_DATA_DIR"
-    ):
+    with pytest.raises(data.DataError, match=r"help_latency.csv.*not found.*data_dir argument"):
         data.find_table("nb201/nb201_help_latency.csv", partial)
 
 
@@ -149,6 +184,16 @@ def test_no_tables_at_all_gives_a_hint(tmp_path, monkeypatch, capsys):
     assert "MISSING" in out and "7 table(s) missing" in out and "build_package_data.py" in out
     with pytest.raises(data.DataError, match="not found.*bundled copy.*NAS_GYM_DATA_DIR"):
         data.find_table("nb201/nb201_metrics.csv")
+
+
+def test_unwritable_cache_is_a_clear_error(bundle_copy, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NAS_GYM_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(
+        data.DataError, match="cannot create the cache directory.*NAS_GYM_CACHE_DIR"
+    ):
+        data.find_table("proxylessnas/pixel1_mobile_lut.yaml")
 
 
 def test_directories_follow_platformdirs(tmp_path, monkeypatch):

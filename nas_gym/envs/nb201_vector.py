@@ -41,6 +41,8 @@ _SIZE = space.N_EDGES * space.N_OPS
 _POWERS = 5 ** np.arange(space.N_EDGES - 1, -1, -1)
 _FLAT_BASE = np.arange(space.N_EDGES) * space.N_OPS
 _ARRIVAL_MAX = (1 << 32) - 1
+_SEEN_BYTES = (space.N_ARCHS + 7) // 8
+_BITS = (1 << np.arange(8)).astype(np.uint8)
 _FREE = np.int64(-(1 << 62))  # key of a free top-K slot: below every member's key
 
 
@@ -115,10 +117,14 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         fn = reward_fn(reward)  # the single env's own transform, so rewards match bit for bit
         self._reward_of = np.array([fn(s) for s in self._score.tolist()], dtype=np.float64)
         # Dense rank of each score: equal scores share a rank, so ranks order exactly as scores.
-        self._rank = np.unique(self._score, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        rank = np.unique(self._score, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        self._key_base = rank << 32  # a top-K member's key, before its arrival order
         self._strs = np.array(space.all_strs(), dtype=object)
         self._code_to_index = space.code_to_index_table().astype(np.int64)
-        self._positions = (_FLAT_BASE + space.all_ops()).astype(np.int64)  # (15625, 6)
+        positions = (_FLAT_BASE + space.all_ops()).astype(np.int64)  # (15625, 6)
+        # One-hot alpha_d of every cell, plus a zero row at index -1 (a free top-K slot).
+        self._onehot = np.zeros((space.N_ARCHS + 1, _SIZE), dtype=np.float32)
+        self._onehot[np.arange(space.N_ARCHS)[:, None], positions] = 1.0
 
         self.single_action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
         self.single_observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
@@ -128,24 +134,27 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         )
         self._rows = np.arange(self.num_envs)
         n, k = self.num_envs, self.top_k
-        self._seen = np.zeros((n, space.N_ARCHS), dtype=bool)
-        self._seen_flat = self._seen.reshape(-1)  # views: writes go to the 2-D arrays
+        # The unique-query sets as bits (N x 15625 bits, 2 MB at N = 1024): a step's
+        # random reads and writes then stay in cache, unlike a 16 MB bool array.
+        self._seen = np.zeros((n, _SEEN_BYTES), dtype=np.uint8)
+        self._seen_flat = self._seen.reshape(-1)  # a view: writes go to the 2-D array
         self._n_queries = np.zeros(n, dtype=np.int64)
         self._n_unique = np.zeros(n, dtype=np.int64)
         self._best_index = np.full(n, -1, dtype=np.int64)
         self._best_score = np.full(n, -np.inf)
         self._counts = np.zeros((n, _SIZE), dtype=np.float32)
         self._last = np.zeros((n, _SIZE), dtype=np.float32)
-        self._counts_flat, self._last_flat = self._counts.reshape(-1), self._last.reshape(-1)
+        self._last_flat = self._last.reshape(-1)  # a view: writes go to _last
         self._top = np.full((n, k), _FREE, dtype=np.int64)  # member keys (see _push_topk)
         self._top_index = np.full((n, k), -1, dtype=np.int64)
-        self._worst = np.zeros(n, dtype=np.int64)  # slot of the smallest key
+        self._worst = np.zeros(n, dtype=np.int64)  # slot to fill next: free, else the worst
+        self._filled = np.zeros(n, dtype=np.int64)
         self._top_flat, self._top_index_flat = self._top.reshape(-1), self._top_index.reshape(-1)
         self._needs_reset = np.zeros(n, dtype=bool)
 
     # -- state ---------------------------------------------------------------------------
     def _clear(self, rows: np.ndarray) -> None:
-        self._seen[rows] = False
+        self._seen[rows] = 0
         self._n_queries[rows] = 0
         self._n_unique[rows] = 0
         self._best_index[rows] = -1
@@ -155,6 +164,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         self._top[rows] = _FREE
         self._top_index[rows] = -1
         self._worst[rows] = 0
+        self._filled[rows] = 0
         self._needs_reset[rows] = False
 
     def _obs(self) -> np.ndarray:
@@ -190,7 +200,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
     # -- step ----------------------------------------------------------------------------
     def _check_actions(self, actions: Any) -> np.ndarray:
         arr = np.asarray(actions)
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        if arr.dtype.kind not in "iufc":  # numeric, as the single env's check (np.number)
             raise ValueError(f"actions must be a numeric array, got dtype {arr.dtype}")
         n = self.num_envs
         if arr.shape not in ((n, *space.SHAPE), (n, _SIZE)):
@@ -220,9 +230,11 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         index = self._code_to_index[ops @ _POWERS]
         score = self._score[index]
         self._n_queries[sel] += 1
-        flat_seen = live * space.N_ARCHS + index  # 1-D indices: cheaper than 2-D fancy indexing
-        new = ~self._seen_flat[flat_seen]
-        self._seen_flat[flat_seen] = True
+        byte = live * _SEEN_BYTES + (index >> 3)  # 1-D indices: cheaper than 2-D fancy indexing
+        bit = _BITS[index & 7]
+        old = self._seen_flat[byte]
+        new = (old & bit) == 0
+        self._seen_flat[byte] = old | bit  # one query per row: no two writes to one byte
         self._n_unique[sel] += new
 
         better = new & (score > self._best_score[sel])
@@ -254,39 +266,40 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         Members are stored as one int64 key each, ``rank << 32 | (2**32 - 1 - arrival)``,
         where ``rank`` is the dense rank of the architecture's score: the smallest key
         is then the worst member (lowest score, latest arrival among equal scores) and
-        one ``argmin`` finds it. Free slots hold a key below every member.
+        one ``argmin`` finds it. Free slots hold a key below every member and are used
+        in order, so until a row is full its next slot is simply its member count.
         """
         if len(rows) == 0:
             return
         k = self.top_k
-        rank = self._rank[index]
-        slot = rows * k + self._worst[rows]  # flat index of each row's worst member
+        slot = rows * k + self._worst[rows]  # flat index of each row's slot to fill
         worst_key = self._top_flat[slot]
-        free = worst_key == _FREE
-        enters = free | (rank > (worst_key >> 32))
-        if not enters.any():
-            return
+        key = self._key_base[index]
+        enters = key > worst_key  # free slot, or a strictly better score than the worst
         if not enters.all():
-            rows, index, rank, slot, free = (
-                rows[enters],
-                index[enters],
-                rank[enters],
-                slot[enters],
-                free[enters],
-            )
-        base = (rows * _SIZE)[:, None]  # flat positions in the (N * 30) count matrix
-        out = ~free
-        if out.any():
-            evicted = self._top_index_flat[slot[out]]
-            self._counts_flat[base[out] + self._positions[evicted]] -= np.float32(1.0)
-        self._counts_flat[base + self._positions[index]] += np.float32(1.0)
-        arrival = self._n_unique[rows]  # arrival order of new architectures in the search
-        self._top_flat[slot] = (rank << 32) | (_ARRIVAL_MAX - arrival)
-        self._top_index_flat[slot] = index
-        if len(rows) == self.num_envs:
-            self._worst[:] = self._top.argmin(axis=1)
+            if not enters.any():
+                return
+            rows, index, key, slot = rows[enters], index[enters], key[enters], slot[enters]
+        evicted = self._top_index_flat[slot]  # -1 (the zero row of _onehot) for a free slot
+        delta = self._onehot[index] - self._onehot[evicted]
+        every_row = len(rows) == self.num_envs
+        if every_row:
+            self._counts += delta
         else:
-            self._worst[rows] = self._top[rows].argmin(axis=1)
+            self._counts[rows] += delta
+        self._top_flat[slot] = key | (_ARRIVAL_MAX - self._n_unique[rows])  # arrival order
+        self._top_index_flat[slot] = index
+        filled = self._filled[rows] + (evicted < 0)
+        self._filled[rows] = filled
+        full = filled >= k
+        if full.all():
+            self._worst[rows] = (self._top if every_row else self._top[rows]).argmin(axis=1)
+        elif full.any():
+            self._worst[rows] = filled
+            done = rows[full]
+            self._worst[done] = self._top[done].argmin(axis=1)
+        else:
+            self._worst[rows] = filled
 
     def _step_info(self, live: np.ndarray, index: np.ndarray, all_live: bool) -> dict[str, Any]:
         """The single env's step info for the live rows, batched as Gymnasium does."""
