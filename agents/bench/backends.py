@@ -34,8 +34,22 @@ class BenchOutcome:
     cpu_s: float = 0.0
 
 
+def run_serial(todo: Sequence[RunSpec], data_dir: str | None, on_done: OnDone) -> None:
+    """One run after another in this process (``--jobs 1``: no worker start-up cost)."""
+    for spec in todo:
+        try:
+            record = run_one(asdict(spec), data_dir)
+        except Exception as err:  # one failed run must not stop the others
+            on_done(spec, None, f"{type(err).__name__}: {err}")
+        else:
+            on_done(spec, record, None)
+
+
 def run_local(todo: Sequence[RunSpec], jobs: int, data_dir: str | None, on_done: OnDone) -> None:
     """Worker processes (spawned: no state inherited from the parent, e.g. torch threads)."""
+    if jobs == 1:
+        run_serial(todo, data_dir, on_done)
+        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
