@@ -18,7 +18,6 @@ Reads top to bottom:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers ProxylessNAS-v0)
 from agents.registry import make_agent
@@ -62,20 +62,6 @@ class Args:
     threads: int = 1
     seed: int = 0
     device: str = "cpu"
-
-
-def parse_args() -> Args:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for name, default in Args().__dict__.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, list):
-            p.add_argument(flag, nargs="+", default=default)
-        elif name in ("root", "pretrain_batches", "valid_batches", "cpu_target"):
-            kind = {"root": str, "cpu_target": float}.get(name, int)
-            p.add_argument(flag, type=kind, default=default)
-        else:
-            p.add_argument(flag, type=type(default), default=default)
-    return Args(**vars(p.parse_args()))
 
 
 def write_synthetic_proxy(root: Path, per_class: int, seed: int) -> Path:
@@ -174,7 +160,7 @@ def search(args: Args, agent: str, table: str, lut: str, target: float, env_kwar
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

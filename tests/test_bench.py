@@ -75,7 +75,7 @@ def bench_jobs1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = main(bench_args(out, "--jobs", "1"))
+        code = main(bench_args(out, "--jobs", "1", "--report-at", "10,30"))
     assert code == 0
     return out, stdout.getvalue()
 
@@ -354,3 +354,59 @@ def test_report_statistics_and_published_lookup():
     assert methods(published_for("rs", "cifar10", "test", 500)) == ["RS-500"]
     assert methods(published_test_of_best_valid("rea", "ImageNet16-120")) == ["REA"]
     assert methods(published_for("ganas", "cifar10", "test", 444)) == ["GA-NAS"]
+
+
+def test_report_at_gives_best_so_far_at_each_count(bench_jobs1):
+    out, stdout = bench_jobs1
+    runs = load_runs(out)
+    md = (out / "results.md").read_text()
+    assert "## Best so far at chosen query counts" in md
+    for agent in AGENTS.split(","):
+        for metric in METRICS:
+            cells = []
+            for k in (10, 30):
+                values = [
+                    max(
+                        runs[f"{agent}__{ENV}__{DATASET}__{metric}__{BUDGET}__{s}"]["history"][
+                            f"{metric}_acc"
+                        ][:k]
+                    )
+                    for s in SEEDS
+                ]
+                cells.append(f"{np.mean(values):.2f} ± {np.std(values):.2f}")
+            line = f"| {agent} | {BUDGET} | {DATASET} | {metric} | 1-2 | {cells[0]} | {cells[1]} |"
+            assert line in md and line in stdout, line
+
+
+def test_curves_show_every_series_with_fixed_colours(bench_jobs1):
+    from agents.bench.plots import AGENT_COLORS, all_curve_figures, curves_figure, png_bytes
+    from agents.bench.store import load_all_records
+
+    out, _ = bench_jobs1
+    records = [r for r in load_all_records(out) if r["spec"]["reward_metric"] == "valid"]
+    # a copy of rs under another label: its curve coincides exactly with rs
+    twins = [json.loads(json.dumps(r)) for r in records if r["spec"]["agent"] == "rs"]
+    for r in twins:
+        r["spec"]["agent"] = "rs-twin"
+    fig = curves_figure(records + twins, "test", ["rs", "td3-ls10", "rs-twin"])
+    png_bytes(fig)  # draws the figure
+    ax = fig.axes[0]
+    series = [ln for ln in ax.get_lines() if "(n=" in ln.get_label()]
+    assert [ln.get_label() for ln in series] == ["rs (n=2)", "td3-ls10 (n=2)", "rs-twin (n=2)"]
+    styles = {(ln.get_linestyle(), ln.get_marker()) for ln in series}
+    assert len(styles) == 3  # every series distinguishable even where curves coincide
+    assert series[0].get_color() == AGENT_COLORS["rs"]
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "identical curves: rs = rs-twin" in texts
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # outside the data
+    assert ax.get_xlabel().startswith("queries") and "[%]" in ax.get_ylabel()
+    # the same agent keeps its colour in every figure
+    colours = {
+        name: {ln.get_label(): ln.get_color() for ln in f.axes[0].get_lines()}
+        for name, f in all_curve_figures(load_all_records(out), log_x=True).items()
+    }
+    assert {c["rs (n=2)"] for c in colours.values()} == {AGENT_COLORS["rs"]}
+    assert all(
+        f.axes[0].get_xscale() == "log" for f in all_curve_figures(records, log_x=True).values()
+    )
