@@ -31,12 +31,17 @@ from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 import nas_gym  # noqa: F401  (registers ProxylessNAS-v0)
 from agents.registry import make_agent
 from nas_gym.benchmarks.latency import load_lut, measure
+from nas_gym.data import default_data_root
 from nas_gym.envs.pareto import plot_fronts
-from nas_gym.envs.proxyless import UniformPath, default_data_root, pretrain_fingerprint
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.mobilenet import ProxylessSupernet
-from nas_gym.supernets.pretrain import PretrainConfig, init_parameters, pretrain_supernet
+from nas_gym.supernets.pretrain import (
+    PretrainConfig,
+    init_parameters,
+    pretrain_supernet,
+    proxyless_fingerprint,
+)
 
 
 @dataclass
@@ -106,9 +111,15 @@ def pretrain(args: Args, root: Path, verify: bool) -> Path:
         max_batches=args.pretrain_batches,
     )
     loader = ds.make_loader(d_train, args.batch_size, shuffle=True, seed=args.seed, drop_last=True)
-    fingerprint = pretrain_fingerprint(args.width_mult, 10, "cifar10", args.resolution, 0.5, 0)
+    fingerprint = proxyless_fingerprint(args.width_mult, 10, "cifar10", args.resolution, 0.5, 0)
     return pretrain_supernet(
-        net, UniformPath(), loader, config, Path(args.out) / "supernet", fingerprint, progress=False
+        net,
+        space.UniformPath(),
+        loader,
+        config,
+        Path(args.out) / "supernet",
+        fingerprint,
+        progress=False,
     )
 
 

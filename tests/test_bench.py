@@ -410,3 +410,19 @@ def test_curves_show_every_series_with_fixed_colours(bench_jobs1):
     assert all(
         f.axes[0].get_xscale() == "log" for f in all_curve_figures(records, log_x=True).values()
     )
+
+
+def test_help_text_examples_name_real_keywords():
+    """The --variant and --env-kwargs examples in the help pass the bench's own checks."""
+    import re
+
+    from agents.bench.spec import check_variant_kwargs, resolve_env_kwargs
+    from agents.registry import agent_keywords
+    from nas_gym.commands.bench import ENV_KWARGS_EXAMPLES, _variant_help, parse_variant
+
+    example = re.search(r"'([^']+)'", _variant_help()).group(1)
+    variant = parse_variant(example)
+    assert variant.kwargs == {"actor_learning_rate": 1e-4}
+    check_variant_kwargs(variant, agent_keywords(variant.base_agent))
+    for env_id, kwargs in ENV_KWARGS_EXAMPLES.items():
+        assert resolve_env_kwargs(env_id, {}, kwargs) == dict(sorted(kwargs.items()))

@@ -132,7 +132,8 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     if spec.budget_unit == "query":
         agent.learn(spec.budget)
     else:
-        agent.learn(UNIQUE_STEP_FACTOR * spec.budget, callback=_stop_at_first_episode_end(env))
+        cap = getattr(env.unwrapped, "max_steps", UNIQUE_STEP_FACTOR * spec.budget)
+        agent.learn(cap, callback=_stop_at_first_episode_end(env))
     learn_s = time.perf_counter() - t0
     cpu_s = time.process_time() - cpu0
     history = env.history
@@ -216,6 +217,11 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
             "agent_s": wall_s - env.env_s,
             "cpu_s": cpu_s,
             "process_s": time.perf_counter() - start_total,
+        },
+        "budget": {
+            "unit": spec.budget_unit,
+            "max_steps": getattr(env.unwrapped, "max_steps", None),
+            "step_cap_reached": bool(env.last_info.get("step_cap_reached", False)),
         },
         "episode_starts": env.episode_starts,
         "history": compact_history(history),
