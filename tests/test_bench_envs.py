@@ -133,7 +133,8 @@ def test_budget_unit_reaches_the_environment():
 def test_unique_budget_end_to_end(tmp_path):
     """Re-queries are free: each run ends at 20 distinct cells, whatever it re-queried."""
     variant = 'td3-ls5=td3:{"learning_starts": 5}'
-    args = ["--datasets", "cifar10", "--budget-unit", "unique", "--variant", variant, "--no-plots"]
+    args = ["--datasets", "cifar10", "--budget-unit", "unique", "--budgets", "20"]
+    args += ["--variant", variant, "--no-plots"]  # the last --budgets given wins
     run_bench(tmp_path, "NASBench201-v0", {}, *args, agents="rs,td3-ls5")
     runs = records(tmp_path)
     for record in runs.values():
