@@ -17,8 +17,10 @@ import gymnasium as gym
 import pytest
 
 import nas_gym
+from agents.bench.spec import resolve_env_kwargs
 from nas_gym.cli import main
 from nas_gym.commands.bench import ENV_KWARGS_EXAMPLES
+from tests.test_darts_env import checkpoint, tiny_root  # noqa: F401  (fixtures)
 
 
 def run_bench(
@@ -102,22 +104,32 @@ def test_bench_on_tiny_darts_supernet(tmp_path):
     assert "NB201 protocol" not in md  # no NB201 tables or published rows for DARTS
 
 
-def test_every_env_id_builds_from_its_documented_example(tmp_path):
-    """The --env-kwargs examples in the help text build real environments."""
-    from tests.test_darts_env import tiny_darts_kwargs
+def test_every_env_id_builds_from_its_documented_example(tmp_path, checkpoint, tiny_root):  # noqa: F811
+    """The --env-kwargs examples in the help text build every registered environment id."""
     from tests.test_proxyless_env import tiny_proxyless_kwargs
 
-    assert set(ENV_KWARGS_EXAMPLES) == set(nas_gym.ENVIRONMENTS)
-    data = {  # only where to find the (tiny) images, not the documented settings
-        "DARTSSupernet-v0": tiny_darts_kwargs(tmp_path / "a"),
-        "ProxylessNAS-v0": tiny_proxyless_kwargs(tmp_path / "b"),
+    assert set(ENV_KWARGS_EXAMPLES) == set(nas_gym.ENVIRONMENTS) | set(nas_gym.VARIANTS)
+    # where the (tiny) data and the pre-trained supernet are, not the documented settings
+    data = {"root": str(tiny_root), "verify_data": False}
+    where = {
+        "ProxylessNAS-v0": {
+            **{k: tiny_proxyless_kwargs(tmp_path)[k] for k in ("root", "verify_data")},
+            "untrained_ok": True,
+        },
+        "DARTSSupernet-v0": data,
+        "DARTSSupernet-DDAS-v0": data,
+        "DARTSSupernet-CADAM-v0": {**data, "checkpoint": str(checkpoint)},
     }
     for env_id, example in ENV_KWARGS_EXAMPLES.items():
-        where = {k: v for k, v in data.get(env_id, {}).items() if k in ("root", "verify_data")}
-        env = gym.make(env_id, **example, **where)
-        for key, value in example.items():
-            assert getattr(env.unwrapped, key, value) == value, (env_id, key)
-        env.close()
+        kwargs = {**example, **where.get(env_id, {})}
+        for name in (env_id, f"nas_gym/{env_id}"):
+            env = gym.make(name, **kwargs)
+            for key, value in example.items():
+                if key != "checkpoint":
+                    assert getattr(env.unwrapped, key, value) == value, (name, key)
+            env.close()
+        # the bench accepts every id (plain and namespaced) and checks keywords against it
+        assert resolve_env_kwargs(f"nas_gym/{env_id}", {}, example) == dict(sorted(example.items()))
 
 
 def test_budget_unit_reaches_the_environment():

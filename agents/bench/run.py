@@ -30,7 +30,7 @@ from agents.bench.record import (
     machine_info,
     package_versions,
 )
-from agents.bench.spec import DEFAULT_ENV, RunSpec
+from agents.bench.spec import DEFAULT_ENV, RunSpec, base_env_id
 from nas_gym.wrappers import QueryRecorder
 
 #: With budget_unit="unique", learn() may take at most this many steps per unique query.
@@ -175,7 +175,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
         best_test_acc=None if not test or test[pos] is None else float(test[pos]),
         best_found_at=pos + 1,
         best_rank=nb201_rank(spec, env_kwargs, history[akey][pos])
-        if spec.env_id == DEFAULT_ENV
+        if base_env_id(spec.env_id) == DEFAULT_ENV
         else None,
         n_queries=env.n_queries,
         n_unique_queries=n_unique,

@@ -92,14 +92,28 @@ def check_label(label: str, what: str = "--variant label") -> str:
     return label
 
 
+def env_ids() -> tuple[str, ...]:
+    """The environment ids the bench accepts: nas_gym's ids and registered variants."""
+    import nas_gym
+
+    return (*nas_gym.ENVIRONMENTS, *getattr(nas_gym, "VARIANTS", {}))
+
+
+def base_env_id(env_id: str) -> str:
+    """The environment class an id builds: ``nas_gym/X`` is ``X``; a variant is its base."""
+    import nas_gym
+
+    name = env_id.split("/", 1)[1] if env_id.startswith("nas_gym/") else env_id
+    if name not in env_ids():
+        raise ValueError(f"unknown env {env_id!r}; allowed: {', '.join(env_ids())}")
+    return getattr(nas_gym, "VARIANTS", {}).get(name, (name,))[0]
+
+
 def env_parameters(env_id: str) -> tuple[str, ...]:
     """Keyword arguments the registered environment's constructor takes."""
     import gymnasium as gym
 
-    import nas_gym
-
-    if env_id not in nas_gym.ENVIRONMENTS:
-        raise ValueError(f"unknown env {env_id!r}; allowed: {', '.join(nas_gym.ENVIRONMENTS)}")
+    base_env_id(env_id)  # an unknown id fails here, naming the known ones
     entry = gym.spec(env_id).entry_point
     cls = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
     params = inspect.signature(cls).parameters
@@ -214,7 +228,7 @@ def _check_variants(variants: Sequence[Variant], known: Sequence[str]) -> dict[s
 def _check_grid(
     env_id: str, datasets: Sequence[str], metrics: Sequence[str], budgets: Sequence[int]
 ) -> None:
-    if env_id == DEFAULT_ENV:
+    if base_env_id(env_id) == DEFAULT_ENV:
         from nas_gym.benchmarks.nb201 import DATASETS, SPLITS
     else:
         DATASETS, SPLITS = None, ("valid",)  # noqa: N806  (the env validates its datasets)

@@ -36,11 +36,19 @@ DEFAULTS: dict[str, str] = {
 }
 #: Default datasets per environment (NB201: all three; supernet envs: CIFAR-10).
 DEFAULT_DATASETS: dict[str, str] = {"NASBench201-v0": "cifar10,cifar100,ImageNet16-120"}
-#: Documented example ``--env-kwargs`` per environment id (a test builds each env from it).
+#: Documented example ``--env-kwargs`` per environment id, tiny configurations (a test
+#: builds every registered id from its example, so this help cannot drift).
 ENV_KWARGS_EXAMPLES: dict[str, dict[str, Any]] = {
     "NASBench201-v0": {"cost": "edgegpu_latency", "cost_target": 5.0, "constraint": "hard"},
     "ProxylessNAS-v0": {"latency_target": 80.0, "width_mult": 0.25, "resolution": 16},
     "DARTSSupernet-v0": {"C": 4, "num_cells": 3, "warmup_steps": 2, "train_batches": 2},
+    "DARTSSupernet-DDAS-v0": {"C": 4, "num_cells": 3, "warmup_steps": 2, "train_batches": 2},
+    "DARTSSupernet-CADAM-v0": {
+        "checkpoint": "runs/darts_supernet/last.pt",
+        "C": 4,
+        "num_cells": 3,
+        "resolution": 8,
+    },
 }
 
 
@@ -126,7 +134,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--agents", help="comma-separated agent names (see agents.registry) or --variant labels"
     )
     parser.add_argument(
-        "--env", default="NASBench201-v0", help="environment id (default NASBench201-v0)"
+        "--env",
+        default="NASBench201-v0",
+        help="environment id: " + ", ".join(ENV_KWARGS_EXAMPLES) + " (default NASBench201-v0)",
     )
     parser.add_argument(
         "--env-kwargs",
@@ -204,7 +214,9 @@ def resolve_options(args: argparse.Namespace) -> dict[str, str]:
         raise ValueError(f"unknown preset {args.preset!r}; allowed: {', '.join(PRESETS)}")
     preset = PRESETS.get(args.preset, {}) if args.preset else {}
     env_id = getattr(args, "env", "NASBench201-v0")
-    defaults = {**DEFAULTS, "datasets": DEFAULT_DATASETS.get(env_id, "cifar10")}
+    from agents.bench.spec import base_env_id
+
+    defaults = {**DEFAULTS, "datasets": DEFAULT_DATASETS.get(base_env_id(env_id), "cifar10")}
     opts = {}
     for name in ("agents", "datasets", "reward_metrics", "seeds", "budgets"):
         value = getattr(args, name)
