@@ -114,15 +114,15 @@ def curves_figure(
     bands = curve_bands(records, preferred_agents)
     fig = Figure(figsize=(8.4, 4.4), dpi=90)
     ax = fig.add_subplot()
-    lows, n_series = [], len(bands)
+    lows = []
     for i, (label, (mean, low, high, n)) in enumerate(bands.items()):
         x = np.arange(1, len(mean) + 1)
         color = agent_color(label.split(" @")[0])
-        every = max(1, len(mean) // 12)
         ax.plot(
             x, mean, color=color, lw=max(1.0, 2.4 - 0.3 * i), ls=LINESTYLES[i % len(LINESTYLES)],
             marker=MARKERS[i % len(MARKERS)], ms=4,
-            markevery=(int(i * every / max(n_series, 1)), every), label=f"{label} (n={n})",
+            markevery=(0.012 * i, 0.08),  # offset per series: coinciding curves stay visible
+            label=f"{label} (n={n})",
         )  # fmt: skip
         ax.fill_between(x, low, high, color=color, alpha=0.12, lw=0)
         lows.append(float(mean[min(len(mean) - 1, max(9, len(mean) // 10))]))
