@@ -10,11 +10,11 @@ from stable_baselines3 import DDPG, TD3
 from agents.registry import register_agent
 
 
-@register_agent("ddpg")
+@register_agent("ddpg", example_kwargs={"learning_starts": 10})
 def make_ddpg(env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> DDPG:
     return DDPG("MlpPolicy", env, seed=seed, verbose=verbose, device="cpu", **overrides)
 
 
-@register_agent("td3")
+@register_agent("td3", example_kwargs={"learning_starts": 10})
 def make_td3(env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> TD3:
     return TD3("MlpPolicy", env, seed=seed, verbose=verbose, device="cpu", **overrides)

@@ -11,17 +11,17 @@ next to the published number.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401  (registers NASBench201-v0)
+from agents.bench.published import thesis_value  # the one source of published numbers
 from agents.cadam import CADAM
 
 
@@ -39,28 +39,6 @@ class Args:
     """actor learning rate (1e-8 as printed in the thesis)"""
 
 
-# Mills (2020) Table 4.1, CADAM-500 and CADAM-1k: mean, std.
-THESIS = {
-    (500, "cifar10", "valid"): (91.36, 0.19), (500, "cifar10", "test"): (94.11, 0.16),
-    (500, "cifar100", "valid"): (72.47, 0.74), (500, "cifar100", "test"): (72.69, 0.58),
-    (500, "ImageNet16-120", "valid"): (46.23, 0.28), (500, "ImageNet16-120", "test"): (46.74, 0.39),
-    (1000, "cifar10", "valid"): (91.47, 0.15), (1000, "cifar10", "test"): (94.28, 0.08),
-    (1000, "cifar100", "valid"): (73.02, 0.52), (1000, "cifar100", "test"): (73.09, 0.35),
-    (1000, "ImageNet16-120", "valid"): (46.58, 0.08), (1000, "ImageNet16-120", "test"): (47.03, 0.27),
-}  # fmt: skip
-
-
-def parse_args() -> Args:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    for field in dataclasses.fields(Args):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
-        )
-    return Args(**vars(parser.parse_args()))
-
-
 class BestSoFar(BaseCallback):
     """Reads the environment's best-so-far accuracy on the searched split."""
 
@@ -74,7 +52,7 @@ class BestSoFar(BaseCallback):
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     torch.set_num_threads(1)
     key = f"best_{args.reward_metric}_acc"
     results = []
@@ -94,7 +72,7 @@ if __name__ == "__main__":
             f"seed {seed}: best {args.reward_metric} acc {tracker.best:.2f}%  ({time.perf_counter() - start:.1f} s)"
         )
 
-    paper = THESIS.get((args.budget, args.dataset, args.reward_metric))
+    paper = thesis_value(args.budget, args.dataset, args.reward_metric)
     paper_cell = f"{paper[0]:.2f} ± {paper[1]:.2f}" if paper else "n/a"
     print()
     print("| agent | dataset | split | budget | seeds | ours | thesis |")

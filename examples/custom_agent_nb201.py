@@ -12,13 +12,12 @@ the benchmark harness) can build it like the built-in agents.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers NASBench201-v0)
 from agents.registry import agent_names, make_agent, register_agent
@@ -32,17 +31,6 @@ class Args:
     """queries per search"""
     seeds: int = 5
     """number of seeds, 1..N"""
-
-
-def parse_args() -> Args:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    for field in dataclasses.fields(Args):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
-        )
-    return Args(**vars(parser.parse_args()))
 
 
 class LocalSearch:
@@ -115,7 +103,7 @@ def best_valid(name: str, dataset: str, budget: int, seed: int) -> float:
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     torch.set_num_threads(1)
     assert "local-search" in agent_names()
     print(f"| agent | {args.dataset} best valid | seeds | budget |")

@@ -18,7 +18,6 @@ Reads top to bottom:
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,16 +26,22 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers ProxylessNAS-v0)
 from agents.registry import make_agent
 from nas_gym.benchmarks.latency import load_lut, measure
+from nas_gym.data import default_data_root
 from nas_gym.envs.pareto import plot_fronts
-from nas_gym.envs.proxyless import UniformPath, default_data_root, pretrain_fingerprint
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.mobilenet import ProxylessSupernet
-from nas_gym.supernets.pretrain import PretrainConfig, init_parameters, pretrain_supernet
+from nas_gym.supernets.pretrain import (
+    PretrainConfig,
+    init_parameters,
+    pretrain_supernet,
+    proxyless_fingerprint,
+)
 
 
 @dataclass
@@ -62,20 +67,6 @@ class Args:
     threads: int = 1
     seed: int = 0
     device: str = "cpu"
-
-
-def parse_args() -> Args:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for name, default in Args().__dict__.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, list):
-            p.add_argument(flag, nargs="+", default=default)
-        elif name in ("root", "pretrain_batches", "valid_batches", "cpu_target"):
-            kind = {"root": str, "cpu_target": float}.get(name, int)
-            p.add_argument(flag, type=kind, default=default)
-        else:
-            p.add_argument(flag, type=type(default), default=default)
-    return Args(**vars(p.parse_args()))
 
 
 def write_synthetic_proxy(root: Path, per_class: int, seed: int) -> Path:
@@ -120,9 +111,15 @@ def pretrain(args: Args, root: Path, verify: bool) -> Path:
         max_batches=args.pretrain_batches,
     )
     loader = ds.make_loader(d_train, args.batch_size, shuffle=True, seed=args.seed, drop_last=True)
-    fingerprint = pretrain_fingerprint(args.width_mult, 10, "cifar10", args.resolution, 0.5, 0)
+    fingerprint = proxyless_fingerprint(args.width_mult, 10, "cifar10", args.resolution, 0.5, 0)
     return pretrain_supernet(
-        net, UniformPath(), loader, config, Path(args.out) / "supernet", fingerprint, progress=False
+        net,
+        space.UniformPath(),
+        loader,
+        config,
+        Path(args.out) / "supernet",
+        fingerprint,
+        progress=False,
     )
 
 
@@ -175,7 +172,7 @@ def search(args: Args, agent: str, table: str, lut: str, target: float, env_kwar
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

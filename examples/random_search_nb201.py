@@ -7,11 +7,11 @@ Reads top to bottom: arguments, one seeding block, the loop, the result.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers the environments)
 
@@ -24,15 +24,8 @@ class Args:
     seed: int = 1
 
 
-def parse_args() -> Args:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, default in vars(Args()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
-    return Args(**vars(parser.parse_args()))
-
-
 def main() -> None:
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     env = gym.make(
         "NASBench201-v0",
         dataset=args.dataset,

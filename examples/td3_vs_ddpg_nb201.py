@@ -10,13 +10,12 @@ found (mean +- std over seeds) and the test accuracy of that architecture.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3 import DDPG, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -33,17 +32,6 @@ class Args:
     """queries per search"""
     seeds: int = 5
     """number of seeds, 1..N"""
-
-
-def parse_args() -> Args:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    for field in dataclasses.fields(Args):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
-        )
-    return Args(**vars(parser.parse_args()))
 
 
 class Best(BaseCallback):
@@ -72,7 +60,7 @@ AGENTS = {
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(Args, __doc__)
     torch.set_num_threads(1)
     print(f"| agent | {args.dataset} best valid | its test | seeds | budget |")
     print("|---|---|---|---|---|")

@@ -26,6 +26,7 @@ BUDGET = 30
 SEEDS = (1, 2)
 METRICS = ("valid", "test")
 N_RUNS = 2 * len(SEEDS) * len(METRICS)
+ENV = "NASBench201-v0"
 
 
 def bench_args(out: Path, *extra: str, metrics: str = "valid,test") -> list[str]:
@@ -74,7 +75,7 @@ def bench_jobs1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = main(bench_args(out, "--jobs", "1"))
+        code = main(bench_args(out, "--jobs", "1", "--report-at", "10,30"))
     assert code == 0
     return out, stdout.getvalue()
 
@@ -82,7 +83,7 @@ def bench_jobs1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_table):
     out, stdout = bench_jobs1
     keys = {
-        f"{agent}__{DATASET}__{metric}__{BUDGET}__{seed}"
+        f"{agent}__{ENV}__{DATASET}__{metric}__{BUDGET}__{seed}"
         for agent in AGENTS.split(",")
         for metric in METRICS
         for seed in SEEDS
@@ -99,23 +100,30 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
     assert len(rows) == N_RUNS
     assert list(rows[0]) == [
         "agent",
+        "env_id",
         "dataset",
         "reward_metric",
         "budget",
+        "budget_unit",
         "seed",
-        "best_arch_index",
+        "best_arch",
         "best_valid_acc",
         "best_test_acc",
         "best_found_at",
+        "best_rank",
         "n_queries",
         "n_unique_queries",
+        "feasible_fraction",
+        "best_feasible_acc",
+        "best_feasible_cost",
+        "best_cost",
         "wall_s",
         "agent_s",
         "env_s",
         "cpu_s",
     ]
     for row in rows:
-        key = f"{row['agent']}__{row['dataset']}__{row['reward_metric']}__{row['budget']}__{row['seed']}"
+        key = f"{row['agent']}__{row['env_id']}__{row['dataset']}__{row['reward_metric']}__{row['budget']}__{row['seed']}"
         record = runs[key]
         hist = record["history"]
         arch = np.asarray(hist["arch_index"])
@@ -125,9 +133,12 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
         np.testing.assert_allclose(hist["test_acc"], test[arch], rtol=0, atol=1e-9)
         # the best architecture by the searched split, recomputed from the table alone
         searched = valid if row["reward_metric"] == "valid" else test
-        best = int(row["best_arch_index"])
+        best = int(row["best_arch"])
         assert best in set(arch.tolist())
         assert searched[best] == pytest.approx(searched[arch].max(), abs=1e-9)
+        # rank among all 15,625 cells: 1 + the number strictly better
+        assert int(row["best_rank"]) == 1 + int((searched > searched[best]).sum())
+        assert row["feasible_fraction"] == "" and row["budget_unit"] == "query"
         assert float(row["best_valid_acc"]) == pytest.approx(valid[best], abs=1e-9)
         assert float(row["best_test_acc"]) == pytest.approx(test[best], abs=1e-9)
         assert int(row["n_unique_queries"]) == len(set(arch.tolist()))
@@ -135,7 +146,9 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
         # csv and json agree
         for col, value in row.items():
             expected = record["result"][col]
-            if isinstance(expected, float):
+            if expected is None:
+                assert value == ""
+            elif isinstance(expected, float):
                 assert float(value) == pytest.approx(expected, rel=1e-12)
             else:
                 assert str(expected) == value
@@ -145,7 +158,7 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
         assert record["versions"]["gymnasium"] and record["versions"]["torch"]
         assert record["env"]["kwargs"]["max_queries"] == BUDGET
     # the variant's override reached the agent
-    td3 = runs[f"td3-ls10__{DATASET}__valid__{BUDGET}__1"]
+    td3 = runs[f"td3-ls10__{ENV}__{DATASET}__valid__{BUDGET}__1"]
     assert td3["hyperparameters"]["learning_starts"] == 10
     assert td3["agent_kwargs"] == {"learning_starts": 10}
 
@@ -168,8 +181,15 @@ def test_bench_writes_every_output_consistent_with_the_table(bench_jobs1, nb201_
             in md
         )
     assert "Test accuracy of the best-by-validation architecture" in md
-    # published numbers of the NB201 paper's RS row appear beside our rs on validation
-    assert "RS 70.93 ± 1.09" in md
+    # the NB201 paper's RS row appears beside our rs on validation, labelled with its
+    # protocol and without a difference (it is not query-matched)
+    rs_line = next(
+        ln for ln in md.splitlines() if ln.startswith(f"| rs | {BUDGET} | {DATASET} | valid")
+    )
+    assert "RS 70.93 ± 1.09 [NB201 protocol" in rs_line and "Δ +" not in rs_line
+    assert "Δ -" not in rs_line and "within 1 std" not in rs_line
+    # paired test against rs (the default reference) and the bootstrap CI are reported
+    assert "vs rs: Δ, Holm p (pairs)" in md and "95% CI" in md
     # the timing table is printed
     assert "agent s" in stdout and "env s" in stdout
     assert any(line.startswith("rs ") for line in stdout.splitlines())
@@ -184,13 +204,17 @@ def test_rerun_skips_finished_runs_and_redoes_missing_ones(bench_jobs1, tmp_path
     assert main(bench_args(out, "--jobs", "1")) == 0
     printed = capsys.readouterr().out
     assert f"ran 0, skipped {N_RUNS} finished" in printed
+    # a resumed bench does not claim its runs took 0.0 s
+    md = (out / "results.md").read_text()
+    assert "ran no new run" in md and "0.0 s" not in md
+    assert "measured:" in printed and "CPU-s" in printed
     # the results table is printed, with the same means as results.md
     table = [line for line in printed.splitlines() if line.startswith("| td3-ls10 |")]
     assert table and table[0] in (out / "results.md").read_text()
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == before
 
     # an interrupted run (file missing) is redone, and deterministically so
-    victim = out / "runs" / f"td3-ls10__{DATASET}__valid__{BUDGET}__2.json"
+    victim = out / "runs" / f"td3-ls10__{ENV}__{DATASET}__valid__{BUDGET}__2.json"
     old = json.loads(victim.read_text())
     victim.unlink()
     assert main(bench_args(out, "--jobs", "1")) == 0
@@ -239,6 +263,18 @@ def test_ray_backend_on_a_local_instance(bench_jobs1, tmp_path):
         ({"--variant": "x=td3:[1]"}, "must be a JSON object"),
         ({"--variant": "bad__label=td3:{}"}, "--variant label 'bad__label'"),
         ({"--variant": "y=nope:{}"}, "unknown agent 'nope'"),
+        (
+            {"--variant": 'td3-ls10=td3:{"learning_startz": 10}'},
+            "td3 takes no keyword 'learning_startz'; allowed: action_noise",
+        ),
+        ({"--agents": "rs"}, "--variant td3-ls10 is defined but not used"),
+        ({"--env": "Pong-v5"}, "unknown env 'Pong-v5'; allowed: NASBench201-v0"),
+        ({"--env-kwargs": '{"top_kk": 3}'}, "takes no keyword 'top_kk'; allowed: dataset"),
+        ({"--env-kwargs": '{"max_queries": 3}'}, "sets 'max_queries', which the bench sets"),
+        ({"--env-kwargs": "[1]"}, "--env-kwargs: must be a JSON object"),
+        ({"--budget-unit": "step"}, "unknown budget unit 'step'; allowed: query, unique"),
+        ({"--reference": "rea"}, "--reference 'rea' is not in --agents"),
+        ({"--report-at": "0"}, "--report-at: 0 is below the minimum 1"),
     ],
 )
 def test_bad_input_is_one_clear_error_line(change, message, tmp_path, capsys):
@@ -268,8 +304,8 @@ def test_runs_made_with_other_settings_are_not_silently_reused(bench_jobs1, tmp_
 def test_preset_table41_expands_to_the_thesis_protocol():
     import argparse
 
-    from agents.bench.runner import build_specs, parse_int_list, parse_list
-    from nas_gym.commands.bench import resolve_options
+    from agents.bench.spec import build_specs
+    from nas_gym.commands.bench import parse_int_list, parse_list, resolve_options
 
     args = argparse.Namespace(
         preset="table4.1", agents=None, datasets=None, reward_metrics=None, seeds=None, budgets=None
@@ -282,6 +318,7 @@ def test_preset_table41_expands_to_the_thesis_protocol():
         parse_int_list("b", opts["budgets"]),
         parse_int_list("s", opts["seeds"]),
         known_agents=("cadam",),
+        paper_env_kwargs=lambda name: {"observation": "topk", "reward": "cadam"},
     )
     assert len(specs) == 1 * 3 * 2 * 2 * 10
     assert {s.agent for s in specs} == {"cadam"}
@@ -296,15 +333,96 @@ def test_preset_table41_expands_to_the_thesis_protocol():
 
 def test_report_statistics_and_published_lookup():
     from agents.bench.published import published_for, published_test_of_best_valid
-    from agents.bench.report import mean_std, seed_list
+    from agents.bench.report import seed_list
+    from agents.bench.stats import mean_std
 
     values = [72.1, 73.4, 71.9, 73.5]
     mean, std = mean_std(values)
     assert mean == pytest.approx(np.mean(values)) and std == pytest.approx(np.std(values))
     assert all(math.isnan(v) for v in mean_std([]))
     assert seed_list([3, 1, 2, 7, 9, 8]) == "1-3,7-9"
-    assert [m for m, _ in published_for("cadam", "cifar100", "test", 500)] == ["CADAM-500"]
-    assert [m for m, _ in published_for("cadam", "cifar100", "test", 1000)] == ["CADAM-1k"]
+
+    def methods(entries):
+        return [row.method for row, _ in entries]
+
+    assert methods(published_for("cadam", "cifar100", "test", 500)) == ["CADAM-500"]
+    assert methods(published_for("cadam", "cifar100", "test", 1000)) == ["CADAM-1k"]
     assert published_for("cadam", "cifar100", "test", 700) == []
-    assert [m for m, _ in published_for("rs", "cifar10", "test", 500)] == ["RS-500"]
-    assert [m for m, _ in published_test_of_best_valid("rea", "ImageNet16-120")] == ["REA"]
+    # a query-budget row is never compared with another unit or environment
+    assert published_for("cadam", "cifar100", "test", 500, budget_unit="unique") == []
+    assert published_for("cadam", "cifar100", "test", 500, env_id="ProxylessNAS-v0") == []
+    assert methods(published_for("rs", "cifar10", "test", 500)) == ["RS-500"]
+    assert methods(published_test_of_best_valid("rea", "ImageNet16-120")) == ["REA"]
+    assert methods(published_for("ganas", "cifar10", "test", 444)) == ["GA-NAS"]
+
+
+def test_report_at_gives_best_so_far_at_each_count(bench_jobs1):
+    out, stdout = bench_jobs1
+    runs = load_runs(out)
+    md = (out / "results.md").read_text()
+    assert "## Best so far at chosen query counts" in md
+    for agent in AGENTS.split(","):
+        for metric in METRICS:
+            cells = []
+            for k in (10, 30):
+                values = [
+                    max(
+                        runs[f"{agent}__{ENV}__{DATASET}__{metric}__{BUDGET}__{s}"]["history"][
+                            f"{metric}_acc"
+                        ][:k]
+                    )
+                    for s in SEEDS
+                ]
+                cells.append(f"{np.mean(values):.2f} ± {np.std(values):.2f}")
+            line = f"| {agent} | {BUDGET} | {DATASET} | {metric} | 1-2 | {cells[0]} | {cells[1]} |"
+            assert line in md and line in stdout, line
+
+
+def test_curves_show_every_series_with_fixed_colours(bench_jobs1):
+    from agents.bench.plots import AGENT_COLORS, all_curve_figures, curves_figure, png_bytes
+    from agents.bench.store import load_all_records
+
+    out, _ = bench_jobs1
+    records = [r for r in load_all_records(out) if r["spec"]["reward_metric"] == "valid"]
+    # a copy of rs under another label: its curve coincides exactly with rs
+    twins = [json.loads(json.dumps(r)) for r in records if r["spec"]["agent"] == "rs"]
+    for r in twins:
+        r["spec"]["agent"] = "rs-twin"
+    fig = curves_figure(records + twins, "test", ["rs", "td3-ls10", "rs-twin"])
+    png_bytes(fig)  # draws the figure
+    ax = fig.axes[0]
+    series = [ln for ln in ax.get_lines() if "(n=" in ln.get_label()]
+    assert [ln.get_label() for ln in series] == ["rs (n=2)", "td3-ls10 (n=2)", "rs-twin (n=2)"]
+    styles = {(ln.get_linestyle(), ln.get_marker()) for ln in series}
+    assert len(styles) == 3  # every series distinguishable even where curves coincide
+    assert series[0].get_color() == AGENT_COLORS["rs"]
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "identical curves: rs = rs-twin" in texts
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # outside the data
+    assert ax.get_xlabel().startswith("queries") and "[%]" in ax.get_ylabel()
+    # the same agent keeps its colour in every figure
+    colours = {
+        name: {ln.get_label(): ln.get_color() for ln in f.axes[0].get_lines()}
+        for name, f in all_curve_figures(load_all_records(out), log_x=True).items()
+    }
+    assert {c["rs (n=2)"] for c in colours.values()} == {AGENT_COLORS["rs"]}
+    assert all(
+        f.axes[0].get_xscale() == "log" for f in all_curve_figures(records, log_x=True).values()
+    )
+
+
+def test_help_text_examples_name_real_keywords():
+    """The --variant and --env-kwargs examples in the help pass the bench's own checks."""
+    import re
+
+    from agents.bench.spec import check_variant_kwargs, resolve_env_kwargs
+    from agents.registry import agent_keywords
+    from nas_gym.commands.bench import ENV_KWARGS_EXAMPLES, _variant_help, parse_variant
+
+    example = re.search(r"'([^']+)'", _variant_help()).group(1)
+    variant = parse_variant(example)
+    assert variant.kwargs == {"actor_learning_rate": 1e-4}
+    check_variant_kwargs(variant, agent_keywords(variant.base_agent))
+    for env_id, kwargs in ENV_KWARGS_EXAMPLES.items():
+        assert resolve_env_kwargs(env_id, {}, kwargs) == dict(sorted(kwargs.items()))

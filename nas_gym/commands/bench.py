@@ -1,18 +1,23 @@
-"""``nas-gym bench``: compare search agents on NAS-Bench-201 over seeds and query budgets.
+"""``nas-gym bench``: compare search agents on a nas_gym environment over seeds and budgets.
 
 Every (agent, dataset, reward metric, budget, seed) is an independent run in its own
 worker process (or Ray task). Finished runs are kept in ``OUT/runs`` and skipped on a
 re-run, and the reports (``results.csv``, ``results.md``, ``curves_*.png``) summarise
-every run in ``OUT/runs``.
+every run in ``OUT/runs``. This module parses the text and wires the stages of
+:mod:`agents.bench` together; everything is validated before the first run starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shlex
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 #: Named protocols. ``table4.1``: Mills 2020, Table 4.1 (CADAM on NB201).
 PRESETS: dict[str, dict[str, str]] = {
@@ -25,32 +30,157 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 DEFAULTS: dict[str, str] = {
-    "datasets": "cifar10,cifar100,ImageNet16-120",
     "reward_metrics": "valid",
     "seeds": "1-10",
     "budgets": "500",
 }
+#: Default datasets per environment (NB201: all three; supernet envs: CIFAR-10).
+DEFAULT_DATASETS: dict[str, str] = {"NASBench201-v0": "cifar10,cifar100,ImageNet16-120"}
+#: Documented example ``--env-kwargs`` per environment id, tiny configurations (a test
+#: builds every registered id from its example, so this help cannot drift).
+ENV_KWARGS_EXAMPLES: dict[str, dict[str, Any]] = {
+    "NASBench201-v0": {"cost": "edgegpu_latency", "cost_target": 5.0, "constraint": "hard"},
+    "ProxylessNAS-v0": {"latency_target": 80.0, "width_mult": 0.25, "resolution": 16},
+    "DARTSSupernet-v0": {"C": 4, "num_cells": 3, "warmup_steps": 2, "train_batches": 2},
+    "DARTSSupernet-DDAS-v0": {"C": 4, "num_cells": 3, "warmup_steps": 2, "train_batches": 2},
+    "DARTSSupernet-CADAM-v0": {
+        "checkpoint": "runs/darts_supernet/last.pt",
+        "C": 4,
+        "num_cells": 3,
+        "resolution": 8,
+    },
+}
+
+
+# -- text parsing ------------------------------------------------------------------
+def parse_list(name: str, text: str) -> list[str]:
+    """Comma-separated list without empty or repeated items."""
+    items = [item.strip() for item in str(text).split(",")]
+    if not items or any(not item for item in items):
+        raise ValueError(f"{name}: {text!r} is not a comma-separated list of names")
+    if len(set(items)) != len(items):
+        raise ValueError(f"{name}: {text!r} repeats an item")
+    return items
+
+
+def parse_int_list(name: str, text: str, minimum: int = 0) -> list[int]:
+    """Integers and inclusive ranges, e.g. ``"1-10"``, ``"1,3,5"``, ``"1-3,7"``."""
+    out: list[int] = []
+    for part in parse_list(name, text):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise ValueError(f"{name}: {part!r} in {text!r} is not an integer or a range like 1-10")
+        lo = int(match.group(1))
+        hi = int(match.group(2)) if match.group(2) is not None else lo
+        if hi < lo:
+            raise ValueError(f"{name}: range {part!r} ends before it starts")
+        if lo < minimum:
+            raise ValueError(f"{name}: {lo} is below the minimum {minimum}")
+        out.extend(range(lo, hi + 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: {text!r} repeats a value")
+    return out
+
+
+def parse_json_object(name: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{name}: {text!r} is not valid JSON ({err.msg})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: must be a JSON object, got {text!r}")
+    return value
+
+
+def parse_variant(text: str):
+    """``LABEL=AGENT:JSON``, e.g. ``cadam-lr1e-4=cadam:{"actor_learning_rate": 1e-4}``."""
+    from agents.bench.spec import Variant, check_label
+
+    label, sep, rest = text.partition("=")
+    base, sep2, kwargs_text = rest.partition(":")
+    if not sep or not sep2 or not label or not base:
+        raise ValueError(
+            f"--variant {text!r}: expected LABEL=AGENT:JSON, e.g. 'cadam-x=cadam:{{}}'"
+        )
+    check_label(label)
+    kwargs = parse_json_object(f"--variant {label}: the overrides", kwargs_text)
+    return Variant(label, base.strip(), kwargs)
+
+
+# -- the command -------------------------------------------------------------------
+def _variant_help() -> str:
+    return (
+        "a registered agent with keyword overrides under a new label, e.g. "
+        "'cadam-lr1e-4=cadam:{\"actor_learning_rate\": 1e-4}'; use LABEL in --agents "
+        "(repeatable). The overrides are checked against the agent's constructor before any run"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "bench",
-        help="run agents x datasets x reward metrics x budgets x seeds on NASBench201-v0 and report",
+        help="run agents x datasets x reward metrics x budgets x seeds on an environment and report",
         description=(
-            "Run independent search runs on NASBench201-v0 and write OUT/runs/*.json, "
-            "OUT/results.csv, OUT/results.md and OUT/curves_<dataset>_<metric>.png. "
-            "Re-running with the same --out skips finished runs."
+            "Run independent search runs on a nas_gym environment and write OUT/runs/*.json, "
+            "OUT/results.csv, OUT/results.md and OUT/curves_*.png. Each agent runs on its "
+            "paper's environment configuration (DDAS: observation='last'; CADAM: 'topk' and "
+            "the 100**acc reward) unless --env-kwargs overrides a key. Re-running with the "
+            "same --out skips finished runs."
         ),
+        epilog="documented --env-kwargs examples: "
+        + "; ".join(f"{k}: '{json.dumps(v)}'" for k, v in ENV_KWARGS_EXAMPLES.items()),
     )
     parser.add_argument(
         "--agents", help="comma-separated agent names (see agents.registry) or --variant labels"
     )
-    parser.add_argument("--datasets", help=f"comma-separated (default {DEFAULTS['datasets']})")
     parser.add_argument(
-        "--reward-metrics", dest="reward_metrics", help="split searched: valid,test (default valid)"
+        "--env",
+        default="NASBench201-v0",
+        help="environment id: " + ", ".join(ENV_KWARGS_EXAMPLES) + " (default NASBench201-v0)",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        dest="env_kwargs",
+        default="{}",
+        metavar="JSON",
+        help="environment keyword arguments for every run, overriding each agent's paper "
+        'configuration key by key, e.g. \'{"cost": "edgegpu_latency", "cost_target": 5.0}\'',
+    )
+    parser.add_argument(
+        "--no-paper-env",
+        action="store_true",
+        help="give every agent the environment defaults instead of its paper's configuration",
+    )
+    parser.add_argument(
+        "--datasets",
+        help="comma-separated (default: all three on NASBench201-v0, else cifar10)",
+    )
+    parser.add_argument(
+        "--reward-metrics",
+        dest="reward_metrics",
+        help="split searched: valid,test on NASBench201-v0 (default valid)",
     )
     parser.add_argument("--seeds", help="seeds, e.g. 1-10 or 1,3,5 (default 1-10)")
     parser.add_argument("--budgets", help="query budgets, e.g. 500,1000 (default 500)")
+    parser.add_argument(
+        "--budget-unit",
+        dest="budget_unit",
+        default="query",
+        help="query: every step counts (default); unique: re-querying a known architecture "
+        "is free (the env's budget_unit='unique')",
+    )
+    parser.add_argument(
+        "--report-at",
+        dest="report_at",
+        default=None,
+        help="also report best-so-far after these query counts, e.g. 444,500",
+    )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="agent the paired Wilcoxon tests compare against (default: rs if run, else none)",
+    )
+    parser.add_argument("--log-x", action="store_true", help="log-scale query axis in the curves")
     parser.add_argument("--out", required=True, help="output directory (resumable)")
     parser.add_argument(
         "--jobs", type=int, default=None, help="parallel runs (default: number of CPUs)"
@@ -68,12 +198,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "cadam, budgets 500,1000, seeds 1-10, all datasets, valid and test",
     )
     parser.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        metavar="LABEL=AGENT:JSON",
-        help="a registered agent with keyword overrides under a new label, e.g. "
-        "'cadam-lr1e-4=cadam:{\"actor_lr\": 1e-4}'; use LABEL in --agents (repeatable)",
+        "--variant", action="append", default=[], metavar="LABEL=AGENT:JSON", help=_variant_help()
     )
     parser.add_argument(
         "--data-dir", default=None, help="data directory (default: $NAS_GYM_DATA_DIR)"
@@ -88,11 +213,15 @@ def resolve_options(args: argparse.Namespace) -> dict[str, str]:
     if args.preset is not None and args.preset not in PRESETS:
         raise ValueError(f"unknown preset {args.preset!r}; allowed: {', '.join(PRESETS)}")
     preset = PRESETS.get(args.preset, {}) if args.preset else {}
+    env_id = getattr(args, "env", "NASBench201-v0")
+    from agents.bench.spec import base_env_id
+
+    defaults = {**DEFAULTS, "datasets": DEFAULT_DATASETS.get(base_env_id(env_id), "cifar10")}
     opts = {}
     for name in ("agents", "datasets", "reward_metrics", "seeds", "budgets"):
         value = getattr(args, name)
         if value is None:
-            value = preset.get(name, DEFAULTS.get(name))
+            value = preset.get(name, defaults.get(name))
         if value is None:
             raise ValueError(
                 f"--{name.replace('_', '-')} is required (or use --preset {'/'.join(PRESETS)})"
@@ -103,49 +232,111 @@ def resolve_options(args: argparse.Namespace) -> dict[str, str]:
 
 def canonical_command(opts: dict[str, str], args: argparse.Namespace) -> str:
     """The command line that reproduces this invocation, for the report."""
-    parts = ["nas-gym", "bench"]
+    parts = ["nas-gym", "bench", "--env", args.env]
     for name, value in opts.items():
         parts += [f"--{name.replace('_', '-')}", value]
+    if args.env_kwargs != "{}":
+        parts += ["--env-kwargs", args.env_kwargs]
+    if args.budget_unit != "query":
+        parts += ["--budget-unit", args.budget_unit]
+    if args.no_paper_env:
+        parts += ["--no-paper-env"]
     for variant in args.variant:
         parts += ["--variant", variant]
     parts += ["--out", str(args.out)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from agents.bench import report, runner
-    from nas_gym.data import resolve_data_dir
+def check_variants(variants: list, env_id: str, data_dir: str | None) -> None:
+    """Build nothing long: compare each variant's overrides with its agent's keywords.
 
+    An agent whose keywords cannot be read from signatures is built once on a small
+    NB201 environment instead, so a bad override still fails before the bench.
+    """
+    import gymnasium as gym
+
+    from agents.bench.spec import check_variant_kwargs
+    from agents.registry import agent_keywords, make_agent
+
+    for variant in variants:
+        keywords = agent_keywords(variant.base_agent)
+        if keywords is not None:
+            check_variant_kwargs(variant, keywords)
+            continue
+        env = gym.make("NASBench201-v0", max_queries=5, data_dir=data_dir)
+        try:
+            make_agent(variant.base_agent, env, seed=0, **variant.kwargs)
+        except TypeError as err:
+            raise ValueError(f"--variant {variant.label}: {err}") from None
+        finally:
+            env.close()
+
+
+def check_envs(specs: list, data_dir: str | None) -> None:
+    """Build each distinct environment configuration once (no reset): bad kwargs fail now."""
+    import gymnasium as gym
+
+    from agents.bench.run import env_make_kwargs
+
+    seen = set()
+    for spec in specs:
+        key = (spec.env_id, spec.env_kwargs, spec.dataset, spec.reward_metric, spec.budget_unit)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            env = gym.make(spec.env_id, **env_make_kwargs(spec, data_dir))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"--env {spec.env_id} with {spec.make_kwargs()}: {err}") from None
+        env.close()
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from agents.bench import backends, plots, report, store
+    from agents.bench.record import result_rows
+    from agents.bench.spec import build_specs
+    from nas_gym.data import atomic_write_bytes, atomic_write_text, resolve_data_dir
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     opts = resolve_options(args)
-    if args.backend not in runner.BACKENDS:
-        raise ValueError(f"unknown backend {args.backend!r}; allowed: {', '.join(runner.BACKENDS)}")
+    if args.backend not in backends.BACKENDS:
+        raise ValueError(
+            f"unknown backend {args.backend!r}; allowed: {', '.join(backends.BACKENDS)}"
+        )
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
-    agents = runner.parse_list("--agents", opts["agents"])
-    variants = [runner.parse_variant(text) for text in args.variant]
-    specs = runner.build_specs(
+    agents = parse_list("--agents", opts["agents"])
+    variants = [parse_variant(text) for text in args.variant]
+    report_at = parse_int_list("--report-at", args.report_at, minimum=1) if args.report_at else []
+    specs = build_specs(
         agents=agents,
-        datasets=runner.parse_list("--datasets", opts["datasets"]),
-        reward_metrics=runner.parse_list("--reward-metrics", opts["reward_metrics"]),
-        budgets=runner.parse_int_list("--budgets", opts["budgets"], minimum=1),
-        seeds=runner.parse_int_list("--seeds", opts["seeds"]),
+        datasets=parse_list("--datasets", opts["datasets"]),
+        reward_metrics=parse_list("--reward-metrics", opts["reward_metrics"]),
+        budgets=parse_int_list("--budgets", opts["budgets"], minimum=1),
+        seeds=parse_int_list("--seeds", opts["seeds"]),
         variants=variants,
+        env_id=args.env,
+        env_kwargs=parse_json_object("--env-kwargs", args.env_kwargs),
+        budget_unit=args.budget_unit,
+        paper_env_kwargs=(lambda name: {}) if args.no_paper_env else None,
     )
+    reference = args.reference
+    if reference is not None and reference not in agents:
+        raise ValueError(f"--reference {reference!r} is not in --agents ({', '.join(agents)})")
+    if reference is None and "rs" in agents and len(agents) > 1:
+        reference = "rs"
     data_dir = str(resolve_data_dir(args.data_dir)[0])
-    from nas_gym.benchmarks.nb201 import load_nb201
+    check_variants(variants, args.env, data_dir)
+    check_envs(specs, data_dir)  # a missing table or a bad kwarg fails here once
 
-    load_nb201(
-        data_dir
-    )  # a missing table fails here once, with the data error, not in every worker
-
-    done, todo = runner.split_done(specs, Path(args.out))
+    done, todo = store.split_done(specs, Path(args.out))
     print(
-        f"nas-gym bench: {len(specs)} runs ({len(done)} already finished in {args.out}, "
-        f"{len(todo)} to run) on backend {args.backend} with {jobs} job(s)",
+        f"nas-gym bench: {len(specs)} runs on {args.env} ({len(done)} already finished in "
+        f"{args.out}, {len(todo)} to run) on backend {args.backend} with {jobs} job(s)",
         file=sys.stderr,
     )
-    outcome = runner.execute(
+    outcome = backends.execute(
         specs,
         args.out,
         jobs=jobs,
@@ -154,35 +345,53 @@ def _bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         ray_address=args.ray_address,
     )
-    records = runner.load_all_records(args.out)
-    command = canonical_command(opts, args)
-    written = report.write_reports(
-        args.out,
+    records = store.load_all_records(args.out)
+    out = Path(args.out)
+    rows = result_rows(records)
+    atomic_write_text(out / "results.csv", report.results_csv(rows))
+    invocation = report.invocation_text(
+        outcome.n_ran, outcome.n_total, outcome.wall_s, outcome.cpu_s
+    )
+    markdown = report.results_markdown(
         records,
         preferred_agents=agents,
-        command=command,
-        bench_wall_s=outcome.wall_s,
-        plots=not args.no_plots,
-        data_dir=data_dir,
-        bench_cpu_s=outcome.cpu_s,
+        command=canonical_command(opts, args),
+        invocation=invocation,
+        optima=report.optima_of(records),
+        reference=reference,
+        report_at=report_at,
     )
+    atomic_write_text(out / "results.md", markdown)
+    written = ["results.csv", "results.md"]
+    if not args.no_plots:
+        for name, fig in plots.all_curve_figures(records, agents, args.log_x).items():
+            atomic_write_bytes(out / name, plots.png_bytes(fig))
+            written.append(name)
     print(
-        f"ran {outcome.n_ran}, skipped {outcome.n_skipped} finished, failed {len(outcome.failures)}; "
-        f"wall time {outcome.wall_s:.1f} s"
+        f"ran {outcome.n_ran}, skipped {outcome.n_skipped} finished, failed {len(outcome.failures)}"
     )
-    if outcome.n_ran:
-        print(
-            f"CPU time of the runs: {outcome.cpu_s:.1f} s, i.e. {outcome.cpu_s / jobs:.1f} s of wall "
-            f"time on {jobs} otherwise idle core(s); measured wall {outcome.wall_s:.1f} s"
-        )
     print(f"wrote {', '.join(written)} in {args.out}")
-    rows = report.result_rows(records)
     print()
     print("best accuracy (%) on the searched split, mean ± std over seeds:")
-    print(report.searched_table(report.group_rows(rows, agents), report.optima_of(records)))
+    groups = report.group_rows(rows, agents)
+    print(report.searched_table(groups, report.optima_of(records), reference))
+    constrained = report.constrained_table(groups)
+    if constrained:
+        print()
+        print("constrained search:")
+        print(constrained)
+    if report_at:
+        print()
+        print("best so far at the --report-at query counts:")
+        print(report.report_at_table(records, report_at, agents))
     print()
     print("time per run (agent vs environment):")
-    print(report.timing_text(report.result_rows(records), agents))
+    print(report.timing_text(rows, agents))
     for key, error in outcome.failures:
         print(f"FAILED {key}: {error}", file=sys.stderr)
+    print()
+    print(
+        f"measured: {time.perf_counter() - wall0:.1f} s wall for this command, "
+        f"{time.process_time() - cpu0 + outcome.cpu_s:.1f} CPU-s (this process + the runs it ran)"
+    )
     return 1 if outcome.failures else 0

@@ -1,0 +1,73 @@
+"""The agent registry: paper environment configurations, documented examples, keywords.
+
+Every registered agent is built from its documented example overrides on the
+environment configuration of its paper, so neither the help text nor the paper
+configuration can drift from what the constructors accept.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import nas_gym  # noqa: F401  (registers the environments)
+from agents.registry import (
+    agent_env_kwargs,
+    agent_example_kwargs,
+    agent_keywords,
+    agent_names,
+    make_agent,
+    register_agent,
+)
+
+
+@pytest.mark.parametrize("name", agent_names())
+def test_every_agent_builds_from_its_documented_example(name):
+    example = agent_example_kwargs(name)
+    env = gym.make("NASBench201-v0", dataset="cifar10", max_queries=5, **agent_env_kwargs(name))
+    agent = make_agent(name, env, seed=0, **example)
+    for key, value in example.items():
+        # SB3-style agents keep a hyperparameter as an attribute or in policy_kwargs
+        found = getattr(agent, key, getattr(agent, "policy_kwargs", {}).get(key))
+        assert found == value, (name, key)
+    keywords = agent_keywords(name)
+    assert keywords is None or set(example) <= set(keywords)
+    env.close()
+
+
+def test_paper_configurations_ddas_last_cadam_topk():
+    for name in ("ddas-nl", "ddas-g", "ddas-4s", "ddas-td3"):
+        assert agent_env_kwargs(name) == {"observation": "last"}
+    for name in ("cadam", "cadam-td3"):
+        assert agent_env_kwargs(name) == {"observation": "topk", "reward": "cadam"}
+    assert agent_env_kwargs("rs") == {}
+    # a copy: callers cannot change the registry
+    agent_env_kwargs("cadam")["observation"] = "last"
+    assert agent_env_kwargs("cadam")["observation"] == "topk"
+
+
+def test_keywords_follow_the_factory_into_the_class():
+    cadam = agent_keywords("cadam")
+    assert cadam is not None and "actor_learning_rate" in cadam and "actor_lr" not in cadam
+    # REA forwards **kwargs to its search base class; both levels are read
+    rea = agent_keywords("rea")
+    assert rea is not None and {"population_size", "sample_size", "learning_rate"} <= set(rea)
+    assert "seed" not in rea and "env" not in rea
+
+
+def test_registry_errors_name_what_exists():
+    with pytest.raises(ValueError, match="unknown agent 'nope'; allowed: .*cadam"):
+        agent_env_kwargs("nope")
+    with pytest.raises(ValueError, match="'rs' is already registered"):
+        register_agent("rs")(lambda env, **kw: None)
+
+
+def test_unannotated_factory_has_unknown_keywords():
+    name = "test-registry-unannotated"
+
+    @register_agent(name, env_kwargs={"observation": "last"})
+    def factory(env, seed=None, verbose=0, **overrides):
+        return make_agent("rs", env, seed=seed, **overrides)
+
+    assert agent_keywords(name) is None
+    assert agent_env_kwargs(name) == {"observation": "last"}
