@@ -179,3 +179,19 @@ def test_supernet_pareto_errors_name_the_accepted_files(tmp_path, capsys):
     assert main([*argv, "--costs", "loss", "--target", "loss=fast"]) == 2
     assert "expected COST=NUMBER" in capsys.readouterr().err
     assert not (tmp_path / "q.png").exists()
+
+
+def test_bench_without_matplotlib_fails_before_any_run(data_dir, tmp_path):
+    """matplotlib is the optional `plot` extra: the bench refuses up front, naming the fix."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from nas_gym.cli import main\n"
+        f"sys.exit(main(['bench', '--agents', 'rs', '--datasets', 'cifar10', '--seeds', '1',"
+        f" '--budgets', '5', '--jobs', '1', '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'nas_gym[plot]'" in proc.stderr and "--no-plots" in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ every run in ``OUT/runs``. This module parses the text and wires the stages of
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -302,6 +303,11 @@ def _bench(args: argparse.Namespace) -> int:
     if args.backend not in backends.BACKENDS:
         raise ValueError(
             f"unknown backend {args.backend!r}; allowed: {', '.join(backends.BACKENDS)}"
+        )
+    if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError(
+            "the curves need matplotlib, which is not installed: "
+            "pip install 'nas_gym[plot]', or pass --no-plots"
         )
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
