@@ -225,8 +225,12 @@ class SearchEnv(gym.Env):
         if self.observation == "last":
             self._last = np.zeros(self._shape, dtype=np.float32)
             self._last.flat[self._active(key)] = 1.0
-        info = {**record, **self._best_view, "n_queries": self._n_queries}
-        info["n_unique_queries"] = len(self._seen)
+        info = {
+            **record,
+            **self._best_view,
+            "n_queries": self._n_queries,
+            "n_unique_queries": len(self._seen),
+        }
         if constraint is not None or self.FEASIBILITY_ALWAYS:
             info["feasible"] = bool(feasible)
             info.update(self._best_feasible_view)
@@ -242,7 +246,8 @@ class SearchEnv(gym.Env):
         truncated = self._budget_spent()
         if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
-        return self._obs(), float(reward), False, truncated, info
+        obs = self._topk.state() if self.observation == "topk" else self._last.copy()
+        return obs, float(reward), False, truncated, info
 
     def _update_history(
         self,
