@@ -201,7 +201,7 @@ class SearchEnv(gym.Env):
         )
 
     def step(self, action):
-        if self._budget_spent():
+        if self._n_queries >= self.max_steps or self._unique and self._budget_spent():
             raise RuntimeError(
                 f"query budget of {self.max_queries} spent: call reset() to start a new search"
                 if not self._unique or len(self._seen) >= self.max_queries
@@ -223,8 +223,9 @@ class SearchEnv(gym.Env):
             self._seen.add(key)
             self._update_history(key, score, cost, record, objective, feasible)
         if self.observation == "last":
-            self._last = np.zeros(self._shape, dtype=np.float32)
-            self._last.flat[self._active(key)] = 1.0
+            last = np.zeros(self._check_action.size, dtype=np.float32)
+            last[self._active(key)] = 1.0
+            self._last = last.reshape(self._shape)  # new each step: safe to hand out
         info = {
             **record,
             **self._best_view,
@@ -243,10 +244,10 @@ class SearchEnv(gym.Env):
             reward = self._reward_fn(objective)
         else:
             reward = self._reward(objective, record)
-        truncated = self._budget_spent()
+        truncated = self._n_queries >= self.max_steps or self._unique and self._budget_spent()
         if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
-        obs = self._topk.state() if self.observation == "topk" else self._last.copy()
+        obs = self._topk.state() if self.observation == "topk" else self._last
         return obs, float(reward), False, truncated, info
 
     def _update_history(
