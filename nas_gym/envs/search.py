@@ -114,12 +114,15 @@ class SearchEnv(gym.Env):
         self.max_queries = check_positive_int("max_queries", max_queries)
         self.budget_unit = budget_unit
         self._unique = budget_unit == "unique"
+        if budget_unit == "query" and max_steps not in (None, self.max_queries):
+            raise ValueError(
+                f"max_steps={max_steps!r} applies to budget_unit='unique' only; with 'query' "
+                "every step is a query, so an episode is max_queries steps"
+            )
         self.max_steps = (
             check_positive_int("max_steps", max_steps)
             if max_steps is not None
-            else (
-                STEP_CAP_FACTOR * self.max_queries if budget_unit == "unique" else self.max_queries
-            )
+            else (STEP_CAP_FACTOR * self.max_queries if self._unique else self.max_queries)
         )
         if self.max_steps < self.max_queries:
             raise ValueError(f"max_steps ({max_steps}) must be >= max_queries ({max_queries})")
