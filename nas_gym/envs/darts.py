@@ -292,8 +292,6 @@ class DARTSSupernetEnv(SearchEnv):
             train_fraction=train_fraction,
             split_seed=split_seed,
         )
-        self.root = self.task.root
-        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
         self.num_classes, self.image_size = self.task.num_classes, self.task.image_size
         self.eval_input_size = check_positive_int(
             "eval_input_size", eval_input_size if eval_input_size is not None else self.image_size
@@ -311,8 +309,8 @@ class DARTSSupernetEnv(SearchEnv):
             self.with_none,
             dataset,
             self.resolution,
-            self.train_fraction,
-            self.split_seed,
+            self.task.train_fraction,
+            self.task.split_seed,
             sampling="uniform" if mode == "sequential" else warmup,
         )
         init_parameters(net, self.seed)

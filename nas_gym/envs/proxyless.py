@@ -218,8 +218,6 @@ class ProxylessNASEnv(SearchEnv):
             train_fraction=train_fraction,
             split_seed=split_seed,
         )
-        self.root = self.task.root
-        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
         self.num_classes = self.task.num_classes
         net = ProxylessSupernet(num_classes=self.num_classes, width_mult=width_mult)
         self.fingerprint = proxyless_fingerprint(
@@ -227,8 +225,8 @@ class ProxylessNASEnv(SearchEnv):
             self.num_classes,
             dataset,
             self.resolution,
-            self.train_fraction,
-            self.split_seed,
+            self.task.train_fraction,
+            self.task.split_seed,
         )
         init_parameters(net, self.seed)
         if self.checkpoint is not None:
