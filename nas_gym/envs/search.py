@@ -132,6 +132,7 @@ class SearchEnv(gym.Env):
             else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
         )
         self._reward_fn = reward_fn(reward) if reward in REWARDS else None
+        self._report_feasibility = self._constraint is not None or self.FEASIBILITY_ALWAYS
         self._rescores = bool(rescores)
         self._shape = tuple(shape)
         self._check_action = ActionCheck(self._shape)
@@ -235,11 +236,12 @@ class SearchEnv(gym.Env):
             "n_queries": self._n_queries,
             "n_unique_queries": len(self._seen),
         }
-        if constraint is not None or self.FEASIBILITY_ALWAYS:
+        if self._report_feasibility:
             info["feasible"] = bool(feasible)
             info.update(self._best_feasible_view)
-        for name, front in self._fronts.items():
-            info[name] = front.compact()
+        if self._fronts:
+            for name, front in self._fronts.items():
+                info[name] = front.compact()
         self._extra_info(info)
         if objective is None:
             reward = constraint.infeasible_reward
