@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,13 +51,15 @@ def check_loss(q: torch.Tensor, r: torch.Tensor, quantile: float) -> torch.Tenso
     return (u * (quantile - (u < 0).to(u.dtype))).mean(dim=-2).sum()
 
 
-def actor_q_value(q: torch.Tensor, actor_q: str) -> torch.Tensor:
-    """The value the actor ascends from ``(..., n_critics)`` critic outputs.
+def actor_loss(q: torch.Tensor, actor_q: str = "q1") -> torch.Tensor:
+    """``-mean Q(mu(s))`` from ``(..., batch, n_critics)`` critic values of the actor's actions.
 
-    ``"q1"``: the first critic (TD3 as written, Fujimoto et al. 2018, Alg. 1);
-    ``"min"``: the minimum over the critics (a more pessimistic actor).
+    With twin critics the actor ascends ``"q1"`` (TD3 as written, Fujimoto et al. 2018,
+    Alg. 1) or ``"min"``, min(Q1, Q2) (a more pessimistic actor). Like
+    :func:`check_loss`, the mean runs over the batch and stacked seeds are summed.
     """
-    return q[..., :1] if actor_q == "q1" else q.min(dim=-1, keepdim=True).values
+    value = q[..., :1] if actor_q == "q1" else q.min(dim=-1, keepdim=True).values
+    return -value.mean(dim=-2).sum()
 
 
 class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
@@ -254,13 +256,13 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         """
         eps = self.epsilon()
         self.logger.record("rollout/epsilon", eps)
-        if eps >= 1.0 or np.random.random() < eps:
-            action = random_action((n_envs, *self.action_space.shape))
-        else:
+
+        def mu() -> np.ndarray:
             obs = torch.as_tensor(np.asarray(self._last_obs, dtype=np.float32)).view(n_envs, -1)
             with torch.no_grad():
-                mu = self.policy.actor(obs).numpy().reshape(n_envs, *self.action_space.shape)
-            action = noisy_action(mu, self.xi)
+                return self.policy.actor(obs).numpy().reshape(n_envs, *self.action_space.shape)
+
+        action = epsilon_greedy_action(eps, mu, self.xi)
         return action, action
 
     def predict(
@@ -298,12 +300,11 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
 
             self._n_updates += 1
             if self._n_updates % self.policy_delay == 0:
-                q = policy.q_values(policy.actor(obs))
-                actor_loss = -actor_q_value(q, self.actor_q).mean()
+                loss = actor_loss(policy.q_values(policy.actor(obs)), self.actor_q)
                 policy.actor_optimizer.zero_grad()
-                actor_loss.backward()
+                loss.backward()
                 policy.actor_optimizer.step()
-                actor_losses.append(actor_loss.detach())
+                actor_losses.append(loss.detach())
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/cycles", cycles)
@@ -331,9 +332,16 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         )
 
 
-def random_action(shape: tuple[int, ...]) -> np.ndarray:
-    """A ``U(0, 1)`` action (epsilon-greedy and warm-up exploration)."""
-    return np.random.random(shape).astype(np.float32)
+def epsilon_greedy_action(eps: float, mu: Callable[[], np.ndarray], xi: float) -> np.ndarray:
+    """With probability ``eps`` a ``U(0, 1)`` action, else ``mu() + U(-xi, xi)`` (Sec. 4.1.3).
+
+    Draws from the global numpy RNG (the agent's private stream inside ``learn``), in
+    the same order for a seed run alone or in a batch (:mod:`agents.cadam.batched`).
+    """
+    action = mu()
+    if eps >= 1.0 or np.random.random() < eps:
+        return np.random.random(action.shape).astype(np.float32)
+    return noisy_action(action, xi)
 
 
 def noisy_action(mu: np.ndarray, xi: float) -> np.ndarray:
