@@ -25,7 +25,14 @@ import torch
 from stable_baselines3.common.utils import update_learning_rate
 from torch import nn
 
-from agents.cadam.cadam import CADAM, actor_loss, check_loss, epsilon_greedy_action, update_cycles
+from agents.cadam.cadam import (
+    CADAM,
+    actor_loss,
+    check_loss,
+    epsilon_greedy_action,
+    sample_batches,
+    update_cycles,
+)
 from agents.common.rng import private_rng
 
 
@@ -126,14 +133,10 @@ class BatchedCADAM:
                 agent._setup_learn(total_timesteps, callback=None, progress_bar=False)
         histories: list[dict[str, list[Any]]] = [{} for _ in agents]
         for t in range(total_timesteps):
-            self._collect_step(histories)
+            batches = self._collect_step(histories)
             for agent in agents:
                 agent._update_current_progress_remaining(agent.num_timesteps, total_timesteps)
-            self._train(
-                update_cycles(
-                    agents[0].replay_buffer.size(), agents[0].batch_size, agents[0].max_cycles
-                )
-            )
+            self._train(batches)
             if on_step is not None:
                 on_step(t)
         self.actor.copy_to([agent.policy.actor for agent in agents])
@@ -141,69 +144,58 @@ class BatchedCADAM:
             critic.copy_to([agent.policy.critics[k] for agent in agents])
         return histories
 
-    def _collect_step(self, histories: list[dict[str, list[Any]]]) -> None:
-        """One query per seed: the actor for all seeds at once, then each seed's own draws."""
+    def _collect_step(
+        self, histories: list[dict[str, list[Any]]]
+    ) -> list[tuple[torch.Tensor, ...]]:
+        """One query per seed, then each seed's replay batches for this step's update cycles.
+
+        The actor runs for all seeds at once; every random draw (exploration, noise,
+        replay rows) comes from the seed's own streams, in ``CADAM.learn``'s order.
+        """
         obs = np.stack(
             [np.asarray(agent._last_obs, dtype=np.float32).reshape(-1) for agent in self.agents]
         )
         with torch.no_grad():
             mu = self.actor(torch.from_numpy(obs)[:, None]).numpy()
+        batches = []
         for s, agent in enumerate(self.agents):
-            shape = (1, *agent.action_space.shape)
+            seed_mu = mu[s].reshape(1, *agent.action_space.shape)
             with private_rng(agent):
-                seed_mu = mu[s].reshape(shape)
                 action = epsilon_greedy_action(agent.epsilon(), lambda m=seed_mu: m, agent.xi)
                 new_obs, rewards, dones, infos = agent.env.step(action)
                 agent.num_timesteps += 1
                 agent._store_transition(agent.replay_buffer, action, new_obs, rewards, dones, infos)
+                cycles = update_cycles(
+                    agent.replay_buffer.size(), agent.batch_size, agent.max_cycles
+                )
+                if cycles:  # exact in lockstep: every seed's buffer has the same size
+                    batches.append(sample_batches(agent.replay_buffer, cycles, agent.batch_size))
             record(histories[s], infos[0], float(rewards[0]))
+        return batches
 
-    def _train(self, cycles: int) -> None:
-        """``cycles`` update cycles of every seed: CADAM's ``train`` on stacked networks."""
-        if cycles == 0:
+    def _train(self, batches: list[list[tuple[torch.Tensor, ...]]]) -> None:
+        """CADAM's ``train`` on the stacked networks: ``batches[seed][cycle] = (s, a, r)``."""
+        if not batches:
             return
         first = self.agents[0]
-        update_learning_rate(
-            self.critic_optimizer, first.lr_schedule(first._current_progress_remaining)
-        )
-        update_learning_rate(
-            self.actor_optimizer, first.actor_lr_schedule(first._current_progress_remaining)
-        )
-        obs, actions, rewards = self._sample_batches(cycles, first.batch_size)
-        for c in range(cycles):
-            critic_loss = check_loss(self.q_values(actions[c]), rewards[c], first.quantile)
+        progress = first._current_progress_remaining
+        update_learning_rate(self.critic_optimizer, first.lr_schedule(progress))
+        update_learning_rate(self.actor_optimizer, first.actor_lr_schedule(progress))
+        for per_seed in zip(*batches, strict=True):
+            obs, actions, rewards = (torch.stack(part) for part in zip(*per_seed, strict=True))
+            critic_loss = check_loss(self.q_values(actions), rewards, first.quantile)
             self.critic_optimizer.zero_grad()
             critic_loss.backward()
             self.critic_optimizer.step()
 
             self.n_updates += 1
             if self.n_updates % first.policy_delay == 0:
-                loss = actor_loss(self.q_values(self.actor(obs[c])), first.actor_q)
+                loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
                 self.actor_optimizer.zero_grad()
                 loss.backward()
                 self.actor_optimizer.step()
         for agent in self.agents:
             agent._n_updates = self.n_updates
-
-    def _sample_batches(
-        self, cycles: int, batch_size: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(cycles, S, batch, dim)`` replay batches; seed s draws its rows from its own stream."""
-        batches = []
-        for agent in self.agents:
-            buf = agent.replay_buffer
-            n = buf.size()
-            with private_rng(agent):
-                rows = torch.randint(n, (cycles, batch_size))  # as CADAM.train draws them
-            batches.append(
-                (
-                    torch.from_numpy(buf.observations[:n]).reshape(n, -1)[rows],
-                    torch.from_numpy(buf.actions[:n]).reshape(n, -1)[rows],
-                    torch.from_numpy(buf.rewards[:n]).reshape(n, 1)[rows],
-                )
-            )
-        obs, actions, rewards = (torch.stack(parts, dim=1) for parts in zip(*batches, strict=True))
-        return obs, actions, rewards
 
 
 def record(history: dict[str, list[Any]], info: dict[str, Any], reward: float) -> None:
