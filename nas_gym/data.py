@@ -122,3 +122,10 @@ def _umask() -> int:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def default_data_root() -> Path:
+    """Where image datasets are looked for when ``root`` is not given:
+    ``$NAS_GYM_DATASETS_DIR``, else ``<user data dir>/datasets``."""
+    env = os.environ.get("NAS_GYM_DATASETS_DIR")
+    return Path(env) if env else user_data_dir() / "datasets"

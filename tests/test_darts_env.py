@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401  (registers the environments)
-from nas_gym.envs.darts import DARTSSupernetEnv, pretrain_fingerprint, sample_darts_path
+from nas_gym.envs.darts import DARTSSupernetEnv
 from nas_gym.envs.pareto import ParetoFront
 from nas_gym.spaces import darts as space
+from nas_gym.spaces.darts import sample_path as sample_darts_path
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.darts_eval import params_and_flops
@@ -25,6 +26,7 @@ from nas_gym.supernets.pretrain import (
     init_parameters,
     pretrain_supernet,
 )
+from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
 from tests.test_datasets import make_tiny_cifar
 
 torch.set_num_threads(1)
@@ -401,3 +403,27 @@ def test_pc_darts_partial_channels_option(tiny_root):
     env.reset(seed=0)
     _, reward, *_ = env.step(_actions(1, 10)[0])
     assert np.isfinite(reward)
+
+
+def test_constraint_on_flops_flags_infeasible_and_keeps_them_out_of_best(tiny_root):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, cost="flops", cost_target=1e-9))
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    _, reward, _, _, info = env.step(rng.random(env.action_space.shape, dtype=np.float32))
+    assert info["feasible"] is False and reward == 0.0  # hard constraint, nothing fits 1e-9 M
+    assert info["best_genotype"] == "" and info["best_feasible_genotype"] == ""
+    loose = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, cost="params", cost_target=1e9))
+    loose.reset(seed=0)
+    info = loose.step(rng.random(loose.action_space.shape, dtype=np.float32))[4]
+    assert info["feasible"] is True and info["best_feasible_cost"] == info["params_M"]
+    with pytest.raises(ValueError, match="unknown cost 'latency'; allowed: 'flops', 'params'"):
+        DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, cost="latency", cost_target=1.0))
+
+
+def test_warm_up_shows_progress_on_stderr_unless_turned_off(tiny_root, capfd):
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, warmup_steps=3))
+    env.reset(seed=0)
+    assert "warm-up" in capfd.readouterr().err
+    quiet = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, warmup_steps=3, progress=False))
+    quiet.reset(seed=0)
+    assert "warm-up" not in capfd.readouterr().err

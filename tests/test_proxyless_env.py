@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def tiny_proxyless_kwargs(root: Path) -> dict[str, Any]:
         "max_queries": 20,
         "top_k": 4,
         "latency_target": 80.0,
+        "untrained_ok": True,
     }
 
 
@@ -194,7 +196,8 @@ def test_bad_arguments(tiny):
 
 def test_supernet_single_path_and_pretrain_checkpoint(tiny, tmp_path):
     """Uniform single-path pre-training through the shared loop; the env loads and checks it."""
-    from nas_gym.envs.proxyless import UniformPath, pretrain_fingerprint
+    from nas_gym.spaces.proxyless import UniformPath
+    from nas_gym.supernets.pretrain import proxyless_fingerprint
 
     net = ProxylessSupernet(num_classes=10, width_mult=0.25)
     x = torch.randn(2, 3, 16, 16)
@@ -213,7 +216,7 @@ def test_supernet_single_path_and_pretrain_checkpoint(tiny, tmp_path):
         verify=False,
     )
     d_train, _ = ds.split_train(train, 0.5, 0)
-    fingerprint = pretrain_fingerprint(0.25, 10, "cifar10", 16, 0.5, 0)
+    fingerprint = proxyless_fingerprint(0.25, 10, "cifar10", 16, 0.5, 0)
     net = init_parameters(ProxylessSupernet(num_classes=10, width_mult=0.25), 0)
     config = PretrainConfig(epochs=2, batch_size=10, lr=0.05, seed=0)
     loader = ds.make_loader(d_train, 10, shuffle=True, seed=0, drop_last=True)
@@ -251,3 +254,13 @@ def test_supernet_pretrain_cli_checkpoint_loads_in_env(tiny, tmp_path, capsys):
     assert 0.0 <= env.step(_alpha(SMALL))[4]["valid_acc"] <= 100.0
     with pytest.raises(CheckpointMismatchError, match="resolution"):
         gym.make("ProxylessNAS-v0", **{**tiny, "resolution": 8}, checkpoint=str(out))
+
+
+def test_no_checkpoint_warns_of_chance_accuracy_unless_opted_in(tiny):
+    from nas_gym.envs.proxyless import UntrainedSupernetWarning
+
+    with pytest.warns(UntrainedSupernetWarning, match="untrained_ok=True"):
+        gym.make("ProxylessNAS-v0", **{**tiny, "untrained_ok": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntrainedSupernetWarning)
+        gym.make("ProxylessNAS-v0", **tiny)

@@ -15,7 +15,7 @@ from typing import Any
 #: ``(args, num_classes, in_channels)`` and returns ``(supernet, sample_discrete, fingerprint)``.
 PRETRAIN_SPACES: dict[str, str] = {
     "darts": "nas_gym.commands.supernet:build_darts",
-    "proxyless": "nas_gym.envs.proxyless:build_pretrain",
+    "proxyless": "nas_gym.supernets.pretrain:build_proxyless",
 }
 
 
@@ -116,8 +116,9 @@ def build_darts(
     args: argparse.Namespace, num_classes: int, in_channels: int
 ) -> tuple[Any, Any, dict[str, Any]]:
     """DARTS supernet, Algorithm-2 uniform sampler and the fingerprint ``DARTSSupernet-v0`` expects."""
-    from nas_gym.envs.darts import _UniformPath, pretrain_fingerprint
+    from nas_gym.spaces.darts import UniformPath as _UniformPath
     from nas_gym.supernets.darts import DARTSSupernet
+    from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
 
     net = DARTSSupernet(
         C=args.channels,
@@ -141,7 +142,7 @@ def build_darts(
 def _pretrain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nas_gym.envs.darts import default_data_root
+    from nas_gym.data import default_data_root
     from nas_gym.supernets import datasets as ds
     from nas_gym.supernets.pretrain import PretrainConfig, init_parameters, pretrain_supernet
 

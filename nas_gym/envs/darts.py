@@ -4,101 +4,54 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
 
-from nas_gym.data import user_data_dir
-from nas_gym.envs.common import (
-    TopKState,
-    cadam_reward,
-    check_budget_left,
-    check_choice,
-    check_positive_int,
-    validate_action,
-)
-from nas_gym.envs.pareto import ParetoFront
+from nas_gym.envs.common import check_choice, check_positive_int
+from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.darts_eval import params_and_flops
 from nas_gym.supernets.pretrain import (
+    darts_fingerprint,
     forward_logits,
     init_parameters,
     load_supernet_checkpoint,
     train_step,
 )
+from nas_gym.supernets.proxy_task import ProxyTask
 
 MODES: tuple[str, ...] = ("parallel", "sequential")
 WARMUPS: tuple[str, ...] = ("mixed", "uniform")
 BN_MODES: tuple[str, ...] = ("batch", "recalibrate")
+COSTS: tuple[str, ...] = ("flops", "params")
 _REWARDS = {"parallel": ("ddas", "accuracy", "cadam"), "sequential": ("cadam", "accuracy")}
-_DEFAULTS = {
-    # Mills (2020): DDAS Sec. 3.2.1 / 3.4.1, CADAM Sec. 4.2.2 / 4.4.2.
+#: The paper configuration of each mode, used where an argument is None (Mills 2020:
+#: DDAS Sec. 3.2.1 / 3.4.1, CADAM Sec. 4.2.2 / 4.4.2). The registered ids
+#: ``DARTSSupernet-DDAS-v0`` / ``DARTSSupernet-CADAM-v0`` spell them out.
+MODE_DEFAULTS = {
     "parallel": {"num_cells": 6, "batch_size": 64, "reward": "ddas", "observation": "last"},
     "sequential": {"num_cells": 8, "batch_size": 250, "reward": "cadam", "observation": "topk"},
 }
 
-
-def default_data_root() -> Path:
-    """Where image datasets are looked for when ``root`` is not given."""
-    env = os.environ.get("NAS_GYM_DATASETS_DIR")
-    return Path(env) if env else user_data_dir() / "datasets"
-
-
-def pretrain_fingerprint(
-    supernet_config: dict[str, Any],
-    with_none: bool,
-    dataset: str,
-    resolution: int | None,
-    train_fraction: float,
-    split_seed: int,
-    sampling: str = "uniform",
-) -> dict[str, Any]:
-    """What a DARTS supernet checkpoint was trained for; the environment refuses any other.
-
-    The split is part of it: a checkpoint trained on another D_T may have seen this D_V.
-    ``sampling`` is ``"uniform"`` (single paths, CADAM) or ``"mixed"`` (all ops, DDAS warm-up).
-    """
-    return {
-        "space": "darts",
-        "sampling": sampling,
-        "with_none": bool(with_none),
-        "supernet": dict(supernet_config),
-        "dataset": dataset,
-        "resolution": resolution,
-        "train_fraction": float(train_fraction),
-        "split_seed": int(split_seed),
-    }
-
-
-def sample_darts_path(rng: np.random.Generator, with_none: bool = False) -> np.ndarray:
-    """Uniform single-path sampling (Mills 2020, Sec. 4.1.3): Algorithm 2 applied to alpha ~ U(0, 1)."""
-    return space.discretize(space.sample_uniform(rng, with_none), with_none)
-
-
-class _UniformPath:
-    """Picklable ``sample_discrete`` for :func:`nas_gym.supernets.pretrain.pretrain_supernet`."""
-
-    def __init__(self, with_none: bool = False):
-        self.with_none = with_none
-
-    def __call__(self, rng: np.random.Generator) -> np.ndarray:
-        return sample_darts_path(rng, self.with_none)
+# Names kept where callers written before the move import them (now in spaces / supernets).
+pretrain_fingerprint = darts_fingerprint
+sample_darts_path = space.sample_path
+_UniformPath = space.UniformPath
 
 
 def _bn_modules(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-class DARTSSupernetEnv(gym.Env):
+class DARTSSupernetEnv(SearchEnv):
     """The DARTS cell space (Liu et al. 2019) scored by a weight-sharing supernet.
 
     ## Description
@@ -147,7 +100,9 @@ class DARTSSupernetEnv(gym.Env):
     Never terminated; truncated after ``max_queries`` steps.
 
     ## Arguments
-    * ``mode``: ``"parallel"`` or ``"sequential"``.
+    * ``mode``: ``"parallel"`` or ``"sequential"``; ``reward``, ``observation``,
+      ``num_cells`` and ``batch_size`` left at None take the mode's paper value
+      (:data:`MODE_DEFAULTS`; the ids ``DARTSSupernet-DDAS-v0`` / ``-CADAM-v0`` fix them).
     * ``dataset``: ``"cifar10"``, ``"cifar100"`` or ``"imagefolder"``; ``root`` its
       directory (default ``$NAS_GYM_DATASETS_DIR`` or ``~/.local/share/nas_gym/datasets``);
       ``download`` and ``verify_data`` are passed to :func:`load_image_dataset`;
@@ -166,6 +121,13 @@ class DARTSSupernetEnv(gym.Env):
     * ``reward``, ``observation``, ``top_k`` (500), ``max_queries`` (500).
     * ``eval_channels``, ``eval_cells``, ``eval_input_size``: the evaluation network
       whose params/FLOPs are reported (36 channels, 20 cells, the image size).
+    * ``cost`` (``"flops"`` or ``"params"`` of the evaluation network), ``cost_target``,
+      ``constraint``, ``penalty_lambda``, ``mnas_w``, ``infeasible_reward``: a cost
+      constraint as on the other environments (:mod:`nas_gym.envs.constraints`).
+    * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
+      and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
+      ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
+    * ``progress``: show the warm-up's progress bar on stderr (True).
     * ``seed``: supernet initialisation and warm-up (not the episode: use reset(seed)).
     * ``device``: ``"cpu"`` or ``"cuda[:N]"``.
 
@@ -174,14 +136,30 @@ class DARTSSupernetEnv(gym.Env):
     ``params_M``, ``flops_M`` (MACs, evaluation network), ``best_genotype``,
     ``best_valid_acc``, ``best_valid_loss``, ``best_params_M``, ``best_flops_M``,
     ``n_queries``, ``n_unique_queries``, ``os_valid_acc``/``os_valid_loss`` (parallel),
-    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost).
+    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost); with
+    ``cost_target``: ``feasible``, ``best_feasible_genotype``, ``best_feasible_valid_acc``,
+    ``best_feasible_cost``.
     :meth:`pareto_front` gives the fronts with genotypes.
 
     ## Version History
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    BEST_INFO = {
+        "best_genotype": ("genotype", ""),
+        "best_valid_acc": ("valid_acc", None),
+        "best_valid_loss": ("valid_loss", None),
+        "best_params_M": ("params_M", None),
+        "best_flops_M": ("flops_M", None),
+    }
+    BEST_FEASIBLE_INFO = {
+        "best_feasible_genotype": ("genotype", ""),
+        "best_feasible_valid_acc": ("valid_acc", None),
+        "best_feasible_cost": ("cost", None),
+    }
+    PARETO = {"pareto_flops": "flops_M", "pareto_params": "params_M"}
+    ARCH_KEY = "genotype"
+    REWARDS = ("ddas", "cadam", "accuracy")
 
     def __init__(
         self,
@@ -221,34 +199,59 @@ class DARTSSupernetEnv(gym.Env):
         eval_channels: int = 36,
         eval_cells: int = 20,
         eval_input_size: int | None = None,
+        cost: str | None = None,
+        cost_target: float | None = None,
+        constraint: str = "hard",
+        penalty_lambda: float = 1.0,
+        mnas_w: float = -0.07,
+        infeasible_reward: float = 0.0,
+        budget_unit: str = "query",
+        max_steps: int | None = None,
+        progress: bool = True,
         seed: int = 0,
         device: str = "cpu",
         render_mode: str | None = None,
     ):
         check_choice("mode", mode, MODES)
-        defaults = _DEFAULTS[mode]
+        defaults = MODE_DEFAULTS[mode]
         self.mode = mode
         check_choice("dataset", dataset, ds.DATASETS)
         check_choice("warmup", warmup, WARMUPS)
         check_choice("bn", bn, BN_MODES)
-        check_choice("render_mode", render_mode, (None, "ansi"))
-        self.reward = reward if reward is not None else defaults["reward"]
-        check_choice(f"reward for mode {mode!r}", self.reward, _REWARDS[mode])
-        self.observation = observation if observation is not None else defaults["observation"]
-        check_choice("observation", self.observation, ("topk", "last"))
+        reward = reward if reward is not None else defaults["reward"]
+        check_choice(f"reward for mode {mode!r}", reward, _REWARDS[mode])
+        if cost is not None:
+            check_choice("cost", cost, COSTS)
+        if cost_target is not None and cost is None:
+            raise ValueError("cost_target needs a cost: pass cost='flops' or cost='params'")
         if mode == "sequential" and checkpoint is None:
             raise ValueError(
                 "mode='sequential' needs checkpoint=PATH of a pre-trained supernet "
                 "(make one with `nas-gym supernet pretrain --space darts --out DIR`)"
             )
+        self.with_none = bool(with_none)
+        self.cost = cost
+        self._setup_search(
+            space.shape(self.with_none),
+            space.op_mask(self.with_none),
+            reward=reward,
+            observation=observation if observation is not None else defaults["observation"],
+            top_k=top_k,
+            max_queries=max_queries,
+            render_mode=render_mode,
+            cost_target=cost_target,
+            constraint=constraint,
+            penalty_lambda=penalty_lambda,
+            mnas_w=mnas_w,
+            infeasible_reward=infeasible_reward,
+            budget_unit=budget_unit,
+            max_steps=max_steps,
+            rescores=mode == "parallel",
+        )
         self.dataset = dataset
-        self.root = Path(root).expanduser() if root is not None else default_data_root()
-        self.download, self.verify_data = bool(download), bool(verify_data)
         self.resolution = (
             None if resolution is None else check_positive_int("resolution", resolution)
         )
-        self.train_fraction, self.split_seed = float(train_fraction), int(split_seed)
-        self.with_none = bool(with_none)
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.warmup = warmup
         self.warmup_steps = int(warmup_steps)
@@ -280,34 +283,36 @@ class DARTSSupernetEnv(gym.Env):
         )
         self.bn = bn
         self.recalibrate_batches = check_positive_int("recalibrate_batches", recalibrate_batches)
-        self.top_k = check_positive_int("top_k", top_k)
-        self.max_queries = check_positive_int("max_queries", max_queries)
         self.eval_channels = check_positive_int("eval_channels", eval_channels)
         self.eval_cells = check_positive_int("eval_cells", eval_cells)
+        self.progress = bool(progress)
         self.seed = int(seed)
         self.device = ds.resolve_device(device)
-        self.render_mode = render_mode
 
-        self._shape = space.shape(self.with_none)
-        self.action_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
-
-        train_set = self._load_data()
-        sample = train_set[0][0]
-        self.image_size = int(sample.shape[-1])
+        self.task = ProxyTask(
+            dataset,
+            root,
+            download=download,
+            verify=verify_data,
+            resolution=self.resolution,
+            train_fraction=train_fraction,
+            split_seed=split_seed,
+        )
+        self.root = self.task.root
+        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
+        self.num_classes, self.image_size = self.task.num_classes, self.task.image_size
         self.eval_input_size = check_positive_int(
             "eval_input_size", eval_input_size if eval_input_size is not None else self.image_size
         )
-
         net = DARTSSupernet(
             C=C,
             num_cells=num_cells if num_cells is not None else defaults["num_cells"],
             num_classes=self.num_classes,
             stem_multiplier=stem_multiplier,
             pc_k=pc_k,
-            in_channels=int(sample.shape[0]),
+            in_channels=self.task.in_channels,
         )
-        self.fingerprint = pretrain_fingerprint(
+        self.fingerprint = darts_fingerprint(
             net.config,
             self.with_none,
             dataset,
@@ -325,63 +330,22 @@ class DARTSSupernetEnv(gym.Env):
         self._warm_state: dict[str, torch.Tensor] | None = None
         self._os_metrics: tuple[float, float] | None = None
         self._score_cache: dict[str, tuple[float, float]] = {}
-        self._topk = TopKState(self.top_k, self._shape)
-        self._pareto_flops, self._pareto_params = ParetoFront(), ParetoFront()
         self.last_timings: dict[str, float] = {}
-        self._reset_runtime()
-        self._reset_search()
-
-    # -- data ------------------------------------------------------------------
-    def _load_data(self):
-        """Read the training set and split it into D_T / D_V (again after unpickling, instead of
-        copying the images through the pickle)."""
-        mean, std = ds.normalization(self.dataset)
-        transform = ds.cifar_transforms(train=False, resolution=self.resolution, mean=mean, std=std)
-        train_set = ds.load_image_dataset(
-            self.dataset,
-            self.root,
-            train=True,
-            transform=transform,
-            download=self.download,
-            verify=self.verify_data,
-        )
-        self.num_classes = ds.num_classes(self.dataset, train_set)
-        self._d_train, self._d_valid = ds.split_train(
-            train_set, self.train_fraction, self.split_seed
-        )
-        return train_set
-
-    def _reset_runtime(self) -> None:
-        """Objects that are rebuilt rather than pickled (iterators, tensors on the device)."""
-        self._valid_data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        self._recal_data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._perm: torch.Tensor | None = None
         self._pos = 0
         self._optimizer: torch.optim.Optimizer | None = None
+        self._prev_loss: float | None = None
 
-    def _fixed_batches(
-        self, subset: Subset, n_batches: int | None, salt: int
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The first ``n_batches`` batches of a fixed permutation of ``subset`` (all if None), on the device."""
-        order = torch.randperm(
-            len(subset), generator=torch.Generator().manual_seed(self.split_seed * 1000 + salt)
-        )
-        if n_batches is not None:
-            order = order[: n_batches * self.batch_size]
-        loader = DataLoader(
-            Subset(subset, order.tolist()), batch_size=self.batch_size, shuffle=False
-        )
-        return [(x.to(self.device), y.to(self.device)) for x, y in loader]
-
+    # -- data ------------------------------------------------------------------
     def _valid(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        if self._valid_data is None:
-            self._valid_data = self._fixed_batches(self._d_valid, self.valid_batches, salt=1)
-        return self._valid_data
+        return self.task.fixed_batches(
+            "valid", self.batch_size, self.valid_batches, self.device, salt=1
+        )
 
     def _recalibration(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        if self._recal_data is None:
-            self._recal_data = self._fixed_batches(self._d_train, self.recalibrate_batches, salt=2)
-        return self._recal_data
+        return self.task.fixed_batches(
+            "train", self.batch_size, self.recalibrate_batches, self.device, salt=2
+        )
 
     def _next_train_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Shuffled passes over D_T drawn from the episode's data generator.
@@ -389,12 +353,13 @@ class DARTSSupernetEnv(gym.Env):
         The epoch permutation and position are plain state (no DataLoader iterator),
         so a pickled environment continues with exactly the same batches.
         """
+        d_train = self.task.d_train
         if self._perm is None or self._pos + self.batch_size > len(self._perm):
-            self._perm = torch.randperm(len(self._d_train), generator=self._data_gen)
+            self._perm = torch.randperm(len(d_train), generator=self._data_gen)
             self._pos = 0
         idx = self._perm[self._pos : self._pos + self.batch_size].tolist()
         self._pos += self.batch_size
-        samples = [self._d_train[i] for i in idx]
+        samples = [d_train[i] for i in idx]
         x = torch.stack([s[0] for s in samples])
         y = torch.as_tensor([int(s[1]) for s in samples], dtype=torch.long)
         x, y = x.to(self.device), y.to(self.device)
@@ -475,20 +440,29 @@ class DARTSSupernetEnv(gym.Env):
                 opt, T_max=self.warmup_steps, eta_min=self.warmup_lr_min
             )
             net.train()
-            for _ in range(self.warmup_steps):
+            steps = tqdm(
+                range(self.warmup_steps),
+                desc=f"DARTSSupernet-v0 warm-up ({self.warmup}, once per env)",
+                unit="batch",
+                file=sys.stderr,
+                disable=not self.progress,
+                leave=False,
+            )
+            for _ in steps:
                 alpha_d = (
-                    sample_darts_path(rng, self.with_none) if self.warmup == "uniform" else None
+                    space.sample_path(rng, self.with_none) if self.warmup == "uniform" else None
                 )
                 x, y = self._next_train_batch()
                 train_step(net, opt, x, y, alpha_d, self.grad_clip)
                 sched.step()
+            steps.close()
             self._perm = None
         if self.warmup == "mixed":
             self._os_metrics = self._score(None)
         else:
             rng = np.random.default_rng(self.seed + 3)
             scores = [
-                self._score(sample_darts_path(rng, self.with_none)) for _ in range(self.os_samples)
+                self._score(space.sample_path(rng, self.with_none)) for _ in range(self.os_samples)
             ]
             self._os_metrics = (
                 float(np.mean([s[0] for s in scores])),
@@ -497,23 +471,9 @@ class DARTSSupernetEnv(gym.Env):
         self._warm_state = copy.deepcopy(net.state_dict())
 
     # -- episode ---------------------------------------------------------------
-    def _reset_search(self) -> None:
-        self._topk.reset()
-        self._pareto_flops.clear()
-        self._pareto_params.clear()
-        self._last = np.zeros(self._shape, dtype=np.float32)
-        self._seen: set[str] = set()
-        self._n_queries = 0
-        self._best: dict[str, Any] | None = None
-        self._genotype = ""
-        self._prev_loss: float | None = None
-
-    def _obs(self) -> np.ndarray:
-        return self._topk.state() if self.observation == "topk" else self._last.copy()
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._reset_search()
+        obs, info = super().reset(seed=seed, options=options)
+        self._prev_loss = None
         if self.mode == "parallel" and self._warm_state is None:
             self._warm_up()  # once per environment, with its own generators
         self._valid()  # load the fixed D_V batches now, not inside the first step
@@ -521,7 +481,6 @@ class DARTSSupernetEnv(gym.Env):
         self._data_gen = torch.Generator().manual_seed(int(episode_seeds[0]))
         self._aug_gen = torch.Generator().manual_seed(int(episode_seeds[1]))
         self._perm = None
-        info: dict[str, Any] = {"n_queries": 0, "n_unique_queries": 0}
         if self.mode == "parallel":
             self._net.load_state_dict(self._warm_state)
             self._optimizer = torch.optim.SGD(
@@ -532,15 +491,23 @@ class DARTSSupernetEnv(gym.Env):
             )
             self._prev_loss = self._os_metrics[1]
             info.update(os_valid_acc=self._os_metrics[0], os_valid_loss=self._os_metrics[1])
-        return self._obs(), info
+        return obs, info
 
-    def step(self, action):
-        check_budget_left(self._n_queries, self.max_queries)
-        if self.mode == "parallel" and self._optimizer is None:
-            raise RuntimeError("call reset() before step()")
-        alpha = validate_action(action, self._shape)
+    # -- the space and its evaluation ------------------------------------------
+    def _architecture(self, alpha: np.ndarray) -> str:
+        """Algorithm 2 of Mills (2020), keyed by the genotype string."""
         alpha_d = space.discretize(alpha, self.with_none)
         genotype = space.genotype_to_str(space.to_genotype(alpha_d))
+        self._alpha_d = alpha_d
+        return genotype
+
+    def _active(self, genotype: str) -> np.ndarray:
+        return np.flatnonzero(self._alpha_d.reshape(-1))
+
+    def _evaluate(self, genotype: str) -> tuple[float, float | None, dict[str, Any]]:
+        if self.mode == "parallel" and self._optimizer is None:
+            raise RuntimeError("call reset() before step()")
+        alpha_d = self._alpha_d
         t0 = time.perf_counter()
         if self.mode == "parallel":
             self._net.train()
@@ -565,24 +532,10 @@ class DARTSSupernetEnv(gym.Env):
             in_channels=int(self._net.config["in_channels"]),
         )
         self.last_timings["cost_s"] = time.perf_counter() - t2
-
-        if self.reward == "ddas":
+        if self.reward == "ddas":  # Eq. 3.3: accuracy gain over the supernet + loss drop
             os_acc = self._os_metrics[0]
-            reward = 0.5 * (acc - os_acc) / 100.0 + 0.5 * (self._prev_loss - loss)
-        elif self.reward == "cadam":
-            reward = cadam_reward(acc)
-        else:
-            reward = acc / 100.0
+            self._ddas_reward = 0.5 * (acc - os_acc) / 100.0 + 0.5 * (self._prev_loss - loss)
         self._prev_loss = loss
-
-        self._n_queries += 1
-        self._genotype = genotype
-        if genotype not in self._seen:
-            self._seen.add(genotype)
-        if self.observation == "topk":
-            self._topk.push(genotype, np.flatnonzero(alpha_d.reshape(-1)), acc)
-        else:
-            self._last = alpha_d.astype(np.float32, copy=True)
         record = {
             "genotype": genotype,
             "valid_acc": acc,
@@ -590,48 +543,33 @@ class DARTSSupernetEnv(gym.Env):
             "params_M": params_m,
             "flops_M": flops_m,
         }
-        if self._best is None or acc > self._best["valid_acc"]:
-            self._best = record
-        self._pareto_flops.add(genotype, acc, flops_m, step=self._n_queries)
-        self._pareto_params.add(genotype, acc, params_m, step=self._n_queries)
-        info = {
-            **record,
-            **{f"best_{k}": v for k, v in self._best.items()},
-            "n_queries": self._n_queries,
-            "n_unique_queries": len(self._seen),
-            "pareto_flops": self._pareto_flops.compact(),
-            "pareto_params": self._pareto_params.compact(),
-        }
+        cost = None if self.cost is None else record[f"{self.cost}_M"]
+        return acc, cost, record
+
+    def _reward(self, objective: float, record: dict[str, Any]) -> float:
+        return self._ddas_reward  # the only reward of this env outside common.REWARDS
+
+    def _extra_info(self, info: dict[str, Any]) -> None:
         if self.mode == "parallel":
-            info.update(os_valid_acc=self._os_metrics[0], os_valid_loss=self._os_metrics[1])
-        truncated = self._n_queries >= self.max_queries
-        return self._obs(), float(reward), False, bool(truncated), info
+            info["os_valid_acc"], info["os_valid_loss"] = self._os_metrics
 
     def pareto_front(self, cost: str = "flops") -> list[dict[str, Any]]:
         """Current front of validation accuracy vs ``"flops"`` or ``"params"``: dicts with
         ``genotype``, ``valid_acc``, the cost (``flops_M``/``params_M``) and the ``step`` it was found."""
-        check_choice("cost", cost, ("flops", "params"))
-        front = self._pareto_flops if cost == "flops" else self._pareto_params
+        check_choice("cost", cost, COSTS)
         name = f"{cost}_M"
         return [
             {"genotype": p["key"], "valid_acc": p["value"], name: p["cost"], "step": p["step"]}
-            for p in front.points()
+            for p in self._front_points(f"pareto_{cost}")
         ]
 
     def topk_genotypes(self) -> list[str]:
         """Genotype strings in the top-K state, best first (observation ``"topk"``)."""
         return [str(k) for k in self._topk.keys()]
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        return self._genotype
-
-    # -- pickling --------------------------------------------------------------
+    # -- pickling: torch generators and the optimizer travel as their states ------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_valid_data", "_recal_data", "_d_train", "_d_valid"):
-            state[key] = None
         for key in ("_data_gen", "_aug_gen"):
             if key in state:
                 state[key] = state[key].get_state()
@@ -642,7 +580,6 @@ class DARTSSupernetEnv(gym.Env):
     def __setstate__(self, state: dict[str, Any]) -> None:
         opt_state = state.pop("_optimizer", None)
         self.__dict__.update(state)
-        self._load_data()
         for key in ("_data_gen", "_aug_gen"):
             if key in state:
                 gen = torch.Generator()

@@ -11,33 +11,32 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
+import warnings
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 
 from nas_gym.benchmarks.latency import LatencyTable, load_lut
-from nas_gym.envs.common import (
-    OBSERVATIONS,
-    TopKState,
-    check_budget_left,
-    check_choice,
-    check_positive_int,
-    check_render_mode,
-    reward_fn,
-    validate_action,
-)
-from nas_gym.envs.constraints import CONSTRAINTS, Constraint
-from nas_gym.envs.pareto import ParetoFront
+from nas_gym.data import default_data_root  # noqa: F401  (kept importable from here)
+from nas_gym.envs.common import check_choice, check_positive_int
+from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.mobilenet import ProxylessSupernet
-from nas_gym.supernets.pretrain import init_parameters, load_supernet_checkpoint
+from nas_gym.supernets.pretrain import (
+    build_proxyless,
+    init_parameters,
+    load_supernet_checkpoint,
+    proxyless_fingerprint,
+)
+from nas_gym.supernets.proxy_task import ProxyTask
+
+# Names kept where callers written before the move import them (now in spaces / supernets / data).
+build_pretrain = build_proxyless
+pretrain_fingerprint = proxyless_fingerprint
+UniformPath = space.UniformPath
 
 _ROW_BASE = np.arange(space.N_LAYERS) * space.N_OPS
 _FORKED = False
@@ -59,55 +58,11 @@ def _fork_safe_threads() -> None:
         torch.set_num_threads(1)
 
 
-def default_data_root() -> Path:
-    """Image datasets: ``$NAS_GYM_DATASETS_DIR``, else the user data directory (as DARTSSupernet-v0)."""
-    from nas_gym.envs.darts import default_data_root as darts_root
-
-    return darts_root()
+class UntrainedSupernetWarning(UserWarning):
+    """A supernet environment scores with randomly initialised weights (chance accuracy)."""
 
 
-def pretrain_fingerprint(
-    width_mult: float,
-    num_classes: int,
-    dataset: str,
-    resolution: int | None,
-    train_fraction: float,
-    split_seed: int,
-) -> dict[str, Any]:
-    """What a ProxylessNAS supernet checkpoint was trained for; the environment refuses any other."""
-    return {
-        "space": "proxyless",
-        "sampling": "uniform",
-        "supernet": {"width_mult": float(width_mult), "num_classes": int(num_classes)},
-        "dataset": dataset,
-        "resolution": resolution,
-        "train_fraction": float(train_fraction),
-        "split_seed": int(split_seed),
-    }
-
-
-class UniformPath:
-    """Picklable ``sample_discrete`` for ``pretrain_supernet``: alpha ~ U(0, 1), discretized."""
-
-    def __call__(self, rng: np.random.Generator) -> tuple[int, ...]:
-        return space.sample_ops(rng)
-
-
-def build_pretrain(
-    args: Any, num_classes: int, in_channels: int
-) -> tuple[nn.Module, UniformPath, dict[str, Any]]:
-    """Builder for ``nas-gym supernet pretrain --space proxyless`` (see ``PRETRAIN_SPACES``)."""
-    if in_channels != 3:
-        raise ValueError(f"the MobileNetV2 supernet takes RGB images, got {in_channels} channels")
-    width = float(getattr(args, "width_mult", 1.0))
-    net = ProxylessSupernet(num_classes=num_classes, width_mult=width)
-    fingerprint = pretrain_fingerprint(
-        width, num_classes, args.dataset, args.resolution, args.train_fraction, args.split_seed
-    )
-    return net, UniformPath(), fingerprint
-
-
-class ProxylessNASEnv(gym.Env):
+class ProxylessNASEnv(SearchEnv):
     """The ProxylessNAS / MobileNetV2 space under a latency budget.
 
     ## Description
@@ -158,6 +113,11 @@ class ProxylessNASEnv(gym.Env):
     * ``batch_size`` (256), ``valid_batches`` (None = all of D_V): scoring.
     * ``reward`` (``"cadam"``), ``observation`` (``"topk"``), ``top_k`` (64),
       ``max_queries`` (500), ``seed`` (supernet initialisation), ``device``.
+    * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
+      and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
+      ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
+    * ``untrained_ok``: without a ``checkpoint`` the env warns
+      (:class:`UntrainedSupernetWarning`) unless this is True.
 
     ## Info
     ``arch`` (string form, ``nas_gym.spaces.proxyless.str_to_ops`` reads it back),
@@ -174,7 +134,18 @@ class ProxylessNASEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    BEST_INFO = {
+        "best_arch": ("arch", ""),
+        "best_valid_acc": ("valid_acc", None),
+        "best_latency_ms": ("latency_ms", None),
+    }
+    BEST_FEASIBLE_INFO = {
+        "best_feasible_arch": ("arch", ""),
+        "best_feasible_valid_acc": ("valid_acc", None),
+        "best_feasible_latency_ms": ("latency_ms", None),
+    }
+    PARETO = {"pareto_latency": "latency_ms"}
+    FEASIBILITY_ALWAYS = True
 
     def __init__(
         self,
@@ -203,24 +174,28 @@ class ProxylessNASEnv(gym.Env):
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
+        budget_unit: str = "query",
+        max_steps: int | None = None,
+        untrained_ok: bool = False,
     ):
-        check_choice("constraint", constraint, CONSTRAINTS)
-        check_choice("reward", reward, ("cadam", "accuracy"))
-        check_choice("observation", observation, OBSERVATIONS)
         check_choice("dataset", dataset, ds.DATASETS)
-        check_render_mode(render_mode, tuple(self.metadata["render_modes"]))
-        self.reward, self.observation, self.render_mode = reward, observation, render_mode
-        self._reward_fn = reward_fn(reward)
-        self._constraint = (
-            None
-            if latency_target is None
-            else Constraint(
-                latency_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward
-            )
+        self._setup_search(
+            space.SHAPE,
+            space.op_mask(),
+            reward=reward,
+            observation=observation,
+            top_k=top_k,
+            max_queries=max_queries,
+            render_mode=render_mode,
+            cost_target=latency_target,
+            constraint=constraint,
+            penalty_lambda=penalty_lambda,
+            mnas_w=mnas_w,
+            infeasible_reward=infeasible_reward,
+            budget_unit=budget_unit,
+            max_steps=max_steps,
         )
         self.latency_target = None if latency_target is None else float(latency_target)
-        self.top_k = check_positive_int("top_k", top_k)
-        self.max_queries = check_positive_int("max_queries", max_queries)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.valid_batches = (
             None if valid_batches is None else check_positive_int("valid_batches", valid_batches)
@@ -229,34 +204,27 @@ class ProxylessNASEnv(gym.Env):
             None if resolution is None else check_positive_int("resolution", resolution)
         )
         self.dataset = dataset
-        self.root = Path(root).expanduser() if root is not None else default_data_root()
-        self.train_fraction, self.split_seed = float(train_fraction), int(split_seed)
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.seed = int(seed)
         self.device = ds.resolve_device(device)
-
-        self._lut_arg = lut if isinstance(lut, LatencyTable) else str(lut)
-        self._data_dir = None if data_dir is None else str(data_dir)
-        self._attach_lut(load_lut(lut, data_dir))
-
-        self.action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
+        self.lut = load_lut(lut, data_dir)
+        self._lut_fixed, self._lut_rows = self.lut.layer_matrix()
 
         _fork_safe_threads()
-        mean, std = ds.normalization(dataset)
-        transform = ds.cifar_transforms(train=False, mean=mean, std=std, resolution=self.resolution)
-        train_set = ds.load_image_dataset(
+        self.task = ProxyTask(
             dataset,
-            self.root,
-            train=True,
-            transform=transform,
+            root,
             download=download,
             verify=verify_data,
+            resolution=self.resolution,
+            train_fraction=train_fraction,
+            split_seed=split_seed,
         )
-        self.num_classes = ds.num_classes(dataset, train_set)
-        _, self._d_valid = ds.split_train(train_set, self.train_fraction, self.split_seed)
+        self.root = self.task.root
+        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
+        self.num_classes = self.task.num_classes
         net = ProxylessSupernet(num_classes=self.num_classes, width_mult=width_mult)
-        self.fingerprint = pretrain_fingerprint(
+        self.fingerprint = proxyless_fingerprint(
             width_mult,
             self.num_classes,
             dataset,
@@ -267,53 +235,47 @@ class ProxylessNASEnv(gym.Env):
         init_parameters(net, self.seed)
         if self.checkpoint is not None:
             load_supernet_checkpoint(self.checkpoint, net, self.fingerprint)
+        elif not untrained_ok:
+            warnings.warn(
+                "ProxylessNAS-v0 without checkpoint= scores every architecture with a randomly "
+                "initialised supernet (chance accuracy): pre-train one with `nas-gym supernet "
+                "pretrain --space proxyless --out DIR` and pass checkpoint=DIR/last.pt, or pass "
+                "untrained_ok=True for API tests",
+                UntrainedSupernetWarning,
+                stacklevel=2,
+            )
         self._net = net.to(self.device).requires_grad_(False)
-        self._valid_data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._score_cache: dict[tuple[int, ...], tuple[float, float]] = {}
-        self._topk = TopKState(self.top_k, space.SHAPE)
-        self._pareto = ParetoFront()
-        self._reset_search()
-
-    # -- latency table -----------------------------------------------------------------
-    def _attach_lut(self, table: LatencyTable) -> None:
-        """Per-layer latencies as nested lists (a step is then 21 list reads); errors if incomplete."""
-        self._lut = table
-        self._lut_fixed, self._lut_rows = table.layer_matrix()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_valid_data"] = None  # device tensors: rebuilt on demand
-        for key in ("_lut", "_lut_fixed", "_lut_rows"):
-            state.pop(key)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._attach_lut(load_lut(self._lut_arg, self._data_dir))
-
-    @property
-    def lut(self) -> LatencyTable:
-        return self._lut
 
     def latency_ms(self, ops: tuple[int, ...]) -> float:
         """Latency of an architecture from the table (the sum of its blocks)."""
         rows = self._lut_rows
         return self._lut_fixed + sum(rows[i][o] for i, o in enumerate(ops))
 
-    # -- scoring -----------------------------------------------------------------------
+    # -- the space and its evaluation ----------------------------------------------------
+    def _architecture(self, alpha: np.ndarray) -> tuple[int, ...]:
+        return space.discretize(alpha)
+
+    def _active(self, ops: tuple[int, ...]) -> np.ndarray:
+        return _ROW_BASE + np.asarray(ops)
+
+    def _evaluate(self, ops: tuple[int, ...]) -> tuple[float, float, dict[str, Any]]:
+        if ops not in self._score_cache:
+            self._score_cache[ops] = self._score(ops)
+        acc, loss = self._score_cache[ops]
+        latency = self.latency_ms(ops)
+        record = {
+            "arch": space.ops_to_str(ops),
+            "valid_acc": acc,
+            "valid_loss": loss,
+            "latency_ms": latency,
+            "flops_M": space.flops_M(ops),
+            "params_M": space.params_M(ops),
+        }
+        return acc, latency, record
+
     def _valid(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        if self._valid_data is None:
-            order = torch.randperm(
-                len(self._d_valid),
-                generator=torch.Generator().manual_seed(self.split_seed * 1000 + 1),
-            )
-            if self.valid_batches is not None:
-                order = order[: self.valid_batches * self.batch_size]
-            loader = DataLoader(
-                Subset(self._d_valid, order.tolist()), batch_size=self.batch_size, shuffle=False
-            )
-            self._valid_data = [(x.to(self.device), y.to(self.device)) for x, y in loader]
-        return self._valid_data
+        return self.task.fixed_batches("valid", self.batch_size, self.valid_batches, self.device)
 
     def _score(self, ops: tuple[int, ...]) -> tuple[float, float]:
         """(accuracy %, mean cross-entropy) of one path on D_V.
@@ -344,91 +306,15 @@ class ProxylessNASEnv(gym.Env):
                 m.eval()
         return 100.0 * correct / seen, loss_sum / seen
 
-    # -- episode -----------------------------------------------------------------------
-    def _reset_search(self) -> None:
-        self._topk.reset()
-        self._pareto.clear()
-        self._last = np.zeros(space.SHAPE, dtype=np.float32)
-        self._seen: set[tuple[int, ...]] = set()
-        self._n_queries = 0
-        self._arch = ""
-        self._best: dict[str, Any] | None = None
-        self._best_objective = -np.inf
-        self._best_feasible: dict[str, Any] | None = None
-
-    def _obs(self) -> np.ndarray:
-        return self._topk.state() if self.observation == "topk" else self._last.copy()
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._reset_search()
-        return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
-
-    def step(self, action):
-        check_budget_left(self._n_queries, self.max_queries)
-        alpha = validate_action(action, space.SHAPE)
-        ops = space.discretize(alpha)
-        if ops not in self._score_cache:
-            self._score_cache[ops] = self._score(ops)
-        acc, loss = self._score_cache[ops]
-        latency = self.latency_ms(ops)
-        arch = space.ops_to_str(ops)
-        constraint = self._constraint
-        feasible = True
-        objective: float | None = acc
-        if constraint is not None:
-            feasible = constraint.feasible(latency)
-            constrained = constraint.score(acc / 100.0, latency)
-            objective = None if constrained is None else 100.0 * constrained
-        record = {
-            "arch": arch,
-            "valid_acc": acc,
-            "valid_loss": loss,
-            "latency_ms": latency,
-            "flops_M": space.flops_M(ops),
-            "params_M": space.params_M(ops),
-        }
-        self._n_queries += 1
-        self._arch = arch
-        if ops not in self._seen:
-            self._seen.add(ops)
-            if objective is not None:
-                if self.observation == "topk":
-                    self._topk.push(ops, _ROW_BASE + np.asarray(ops), objective)
-                if objective > self._best_objective:
-                    self._best_objective, self._best = objective, record
-            if feasible and (self._best_feasible is None or acc > self._best_feasible["valid_acc"]):
-                self._best_feasible = record
-            self._pareto.add(arch, acc, latency, step=self._n_queries)
-        if self.observation == "last":
-            self._last = space.ops_to_discrete(ops)
-        best, bf = self._best, self._best_feasible
-        info = {
-            **record,
-            "feasible": bool(feasible),
-            "best_arch": best["arch"] if best else "",
-            "best_valid_acc": best["valid_acc"] if best else None,
-            "best_latency_ms": best["latency_ms"] if best else None,
-            "best_feasible_arch": bf["arch"] if bf else "",
-            "best_feasible_valid_acc": bf["valid_acc"] if bf else None,
-            "best_feasible_latency_ms": bf["latency_ms"] if bf else None,
-            "n_queries": self._n_queries,
-            "n_unique_queries": len(self._seen),
-            "pareto_latency": self._pareto.compact(),
-        }
-        reward = constraint.infeasible_reward if objective is None else self._reward_fn(objective)
-        truncated = self._n_queries >= self.max_queries
-        return self._obs(), float(reward), False, bool(truncated), info
-
     def pareto_front(self) -> list[dict[str, Any]]:
         """Front of validation accuracy vs latency: dicts with ``arch``, ``valid_acc``,
         ``latency_ms`` and the ``step`` it was found, by increasing latency."""
         return [
-            {"arch": p["key"], "valid_acc": p["value"], "latency_ms": p["cost"], "step": p["step"]}
-            for p in self._pareto.points()
+            {
+                "arch": space.ops_to_str(p["key"]),
+                "valid_acc": p["value"],
+                "latency_ms": p["cost"],
+                "step": p["step"],
+            }
+            for p in self._front_points("pareto_latency")
         ]
-
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        return self._arch

@@ -89,6 +89,16 @@ def op_names(with_none: bool = False) -> tuple[str, ...]:
     return OPS_WITH_NONE if with_none else OPS
 
 
+def op_mask(with_none: bool = False) -> np.ndarray:
+    """Read-only bool mask of :func:`shape`: False for the ``none`` column, which
+    :func:`discretize` never selects; True = the op is executed as proposed."""
+    mask = np.ones(shape(with_none), dtype=bool)
+    if with_none:
+        mask[..., 0] = False
+    mask.flags.writeable = False
+    return mask
+
+
 def _as_alpha(alpha: object, with_none: bool, what: str = "alpha") -> np.ndarray:
     """``alpha`` as a float array of :func:`shape`; flat input accepted; clear errors."""
     arr = np.asarray(alpha)
@@ -307,6 +317,21 @@ def str_to_genotype(s: str) -> Genotype:
 def sample_uniform(rng: np.random.Generator, with_none: bool = False) -> np.ndarray:
     """A random continuous alpha ~ U(0, 1) (float32), as used for uniform path sampling."""
     return rng.random(shape(with_none), dtype=np.float32)
+
+
+def sample_path(rng: np.random.Generator, with_none: bool = False) -> np.ndarray:
+    """Uniform single-path sampling (Mills 2020, Sec. 4.1.3): Algorithm 2 applied to alpha ~ U(0, 1)."""
+    return discretize(sample_uniform(rng, with_none), with_none)
+
+
+class UniformPath:
+    """Picklable ``sample_discrete`` for supernet pre-training: :func:`sample_path`."""
+
+    def __init__(self, with_none: bool = False):
+        self.with_none = with_none
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        return sample_path(rng, self.with_none)
 
 
 def _cell_pairs(genotype_cell: Sequence[tuple[str, int]]) -> list[tuple[int, str, int]]:

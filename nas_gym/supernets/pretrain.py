@@ -388,3 +388,84 @@ def pretrain_supernet(
     if not path.is_file():  # epochs already done and no checkpoint: nothing was trained
         raise RuntimeError(f"no checkpoint written to {str(path)!r}")
     return path
+
+
+def pretrain_fingerprint(
+    space: str,
+    supernet: dict[str, Any],
+    dataset: str,
+    resolution: int | None,
+    train_fraction: float,
+    split_seed: int,
+    sampling: str = "uniform",
+    **space_fields: Any,
+) -> dict[str, Any]:
+    """What a supernet checkpoint was trained for; an environment refuses any other.
+
+    The D_T/D_V split is part of it: a checkpoint trained on another D_T may have seen
+    this D_V. ``sampling`` is ``"uniform"`` (single paths, CADAM) or ``"mixed"`` (all
+    ops, the DDAS warm-up); ``space_fields`` are the space's own options (``with_none``).
+    """
+    return {
+        "space": space,
+        "sampling": sampling,
+        **space_fields,
+        "supernet": dict(supernet),
+        "dataset": dataset,
+        "resolution": resolution,
+        "train_fraction": float(train_fraction),
+        "split_seed": int(split_seed),
+    }
+
+
+def build_proxyless(args: Any, num_classes: int, in_channels: int) -> tuple[nn.Module, Any, dict]:
+    """Builder for ``nas-gym supernet pretrain --space proxyless``: the MobileNetV2
+    supernet, its uniform path sampler and the fingerprint ``ProxylessNAS-v0`` expects."""
+    from nas_gym.spaces.proxyless import UniformPath
+    from nas_gym.supernets.mobilenet import ProxylessSupernet
+
+    if in_channels != 3:
+        raise ValueError(f"the MobileNetV2 supernet takes RGB images, got {in_channels} channels")
+    width = float(getattr(args, "width_mult", 1.0))
+    net = ProxylessSupernet(num_classes=num_classes, width_mult=width)
+    fingerprint = proxyless_fingerprint(
+        width, num_classes, args.dataset, args.resolution, args.train_fraction, args.split_seed
+    )
+    return net, UniformPath(), fingerprint
+
+
+def proxyless_fingerprint(
+    width_mult: float,
+    num_classes: int,
+    dataset: str,
+    resolution: int | None,
+    train_fraction: float,
+    split_seed: int,
+) -> dict[str, Any]:
+    """:func:`pretrain_fingerprint` of a MobileNetV2 supernet (what ``ProxylessNAS-v0`` checks)."""
+    supernet = {"width_mult": float(width_mult), "num_classes": int(num_classes)}
+    return pretrain_fingerprint(
+        "proxyless", supernet, dataset, resolution, train_fraction, split_seed
+    )
+
+
+def darts_fingerprint(
+    supernet_config: dict[str, Any],
+    with_none: bool,
+    dataset: str,
+    resolution: int | None,
+    train_fraction: float,
+    split_seed: int,
+    sampling: str = "uniform",
+) -> dict[str, Any]:
+    """:func:`pretrain_fingerprint` of a DARTS supernet (what ``DARTSSupernet-v0`` checks)."""
+    return pretrain_fingerprint(
+        "darts",
+        supernet_config,
+        dataset,
+        resolution,
+        train_fraction,
+        split_seed,
+        sampling,
+        with_none=bool(with_none),
+    )

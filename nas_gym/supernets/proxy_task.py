@@ -1,0 +1,115 @@
+"""``ProxyTask``: the image task a weight-sharing supernet is trained and scored on.
+
+One object for what the supernet environments used to assemble each on their own:
+the training set of a torchvision dataset, its D_T / D_V split (D_T trains the
+supernet, D_V scores paths; Mills 2020, Sec. 3.4.1 and 4.2.2) and the fixed,
+deterministic batches that scoring and batch-norm recalibration use.
+
+A task pickles by reference (its constructor arguments), so an environment that
+holds one pickles without copying images; the device batches are rebuilt on demand.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from nas_gym.data import default_data_root
+from nas_gym.supernets import datasets as ds
+
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class ProxyTask:
+    """A dataset's training set split into D_T and D_V, and fixed batches of either.
+
+    Args:
+        dataset: ``"cifar10"``, ``"cifar100"`` or ``"imagefolder"``.
+        root: its directory (default :func:`nas_gym.data.default_data_root`).
+        download, verify: passed to :func:`nas_gym.supernets.datasets.load_image_dataset`.
+        resolution: resize images to this side (None: native).
+        train_fraction: share of the training set in D_T (0.5, as the thesis).
+        split_seed: seed of the split and of the fixed batch orders.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        root: str | os.PathLike[str] | None = None,
+        *,
+        download: bool = False,
+        verify: bool = True,
+        resolution: int | None = None,
+        train_fraction: float = 0.5,
+        split_seed: int = 0,
+    ):
+        self.dataset = dataset
+        self.root = Path(root).expanduser() if root is not None else default_data_root()
+        self.download, self.verify = bool(download), bool(verify)
+        self.resolution = resolution
+        self.train_fraction, self.split_seed = float(train_fraction), int(split_seed)
+        mean, std = ds.normalization(dataset)
+        transform = ds.cifar_transforms(train=False, mean=mean, std=std, resolution=resolution)
+        train_set = ds.load_image_dataset(
+            dataset, self.root, train=True, transform=transform, download=download, verify=verify
+        )
+        self.num_classes = ds.num_classes(dataset, train_set)
+        self.d_train, self.d_valid = ds.split_train(train_set, self.train_fraction, self.split_seed)
+        sample = train_set[0][0]
+        self.in_channels, self.image_size = int(sample.shape[0]), int(sample.shape[-1])
+        self._batches: dict[tuple[Any, ...], Batches] = {}
+
+    def __reduce__(self):
+        return _rebuild, (
+            self.dataset,
+            str(self.root),
+            self.download,
+            self.verify,
+            self.resolution,
+            self.train_fraction,
+            self.split_seed,
+        )
+
+    def fixed_batches(
+        self,
+        part: str,
+        batch_size: int,
+        n_batches: int | None,
+        device: torch.device | str = "cpu",
+        salt: int = 1,
+    ) -> Batches:
+        """The first ``n_batches`` batches (all if None) of a fixed permutation of D_T
+        (``part="train"``) or D_V (``"valid"``), on ``device``; built once, then reused.
+
+        The permutation is seeded by ``split_seed * 1000 + salt``, so every environment
+        on this task scores every path on the same images.
+        """
+        key = (part, batch_size, n_batches, str(device), salt)
+        if key not in self._batches:
+            subset = {"train": self.d_train, "valid": self.d_valid}[part]
+            order = torch.randperm(
+                len(subset), generator=torch.Generator().manual_seed(self.split_seed * 1000 + salt)
+            )
+            if n_batches is not None:
+                order = order[: n_batches * batch_size]
+            loader = DataLoader(
+                Subset(subset, order.tolist()), batch_size=batch_size, shuffle=False
+            )
+            self._batches[key] = [(x.to(device), y.to(device)) for x, y in loader]
+        return self._batches[key]
+
+
+def _rebuild(dataset, root, download, verify, resolution, train_fraction, split_seed) -> ProxyTask:
+    return ProxyTask(
+        dataset,
+        root,
+        download=download,
+        verify=verify,
+        resolution=resolution,
+        train_fraction=train_fraction,
+        split_seed=split_seed,
+    )
