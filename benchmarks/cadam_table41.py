@@ -9,6 +9,7 @@ the thesis' mean +- std beside ours.
 
     python benchmarks/cadam_table41.py --out /tmp/table41 --agent cadam
     python benchmarks/cadam_table41.py --out /tmp/table41_printed --agent cadam-printed
+    python benchmarks/cadam_table41.py --out /tmp/t41u --agent cadam-printed --budget-unit unique
 """
 
 from __future__ import annotations
@@ -39,24 +40,34 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 SPLITS = ("valid", "test")
 
 
-def run_cell(agent: str, dataset: str, split: str, budget: int, seeds: list[int]) -> dict:
+def run_cell(
+    agent: str, dataset: str, split: str, budget: int, seeds: list[int], budget_unit: str
+) -> dict:
     """One Table 4.1 cell: best accuracy on ``split`` found by each seed."""
     envs = [
-        gym.make("NASBench201-v0", dataset=dataset, reward_metric=split, max_queries=budget)
+        gym.make(
+            "NASBench201-v0",
+            dataset=dataset,
+            reward_metric=split,
+            max_queries=budget,
+            budget_unit=budget_unit,
+        )
         for _ in seeds
     ]
     batched = BatchedCADAM(envs, seeds, **AGENTS[agent])
     t0, c0 = time.perf_counter(), time.process_time()
-    histories = batched.learn(budget)
+    histories = batched.learn(envs[0].unwrapped.max_steps)  # the first episode of each seed
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "agent": agent,
         "dataset": dataset,
         "split": split,
         "budget": budget,
+        "budget_unit": budget_unit,
         "seeds": seeds,
         "best": [max(h[f"{split}_acc"]) for h in histories],
         "unique_queries": [len(set(h["arch_index"])) for h in histories],
+        "steps": [len(h["arch_index"]) for h in histories],
         "wall_s": wall,
         "cpu_s": cpu,
     }
@@ -70,8 +81,9 @@ def write_atomic(path: Path, data: dict) -> None:
 
 def table(cells: list[dict]) -> str:
     rows = [
-        "| agent | budget | dataset | split | ours (mean ± std) | thesis | within 1 std | unique queries |",
-        "|---|---|---|---|---|---|---|---|",
+        "| agent | budget | unit | dataset | split | ours (mean ± std) | thesis | within 1 std "
+        "| unique queries | steps |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cells:
         pub = (CADAM_500 if c["budget"] == 500 else CADAM_1K).searched.get(
@@ -81,8 +93,9 @@ def table(cells: list[dict]) -> str:
         thesis = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
         within = ("yes" if abs(mean - pub[0]) <= pub[1] else "no") if pub else "–"
         rows.append(
-            f"| {c['agent']} | {c['budget']} | {c['dataset']} | {c['split']} | "
-            f"{mean:.2f} ± {std:.2f} | {thesis} | {within} | {np.mean(c['unique_queries']):.0f} |"
+            f"| {c['agent']} | {c['budget']} | {c.get('budget_unit', 'query')} | {c['dataset']} "
+            f"| {c['split']} | {mean:.2f} ± {std:.2f} | {thesis} | {within} "
+            f"| {np.mean(c['unique_queries']):.0f} | {np.mean(c.get('steps', [c['budget']])):.0f} |"
         )
     return "\n".join(rows)
 
@@ -95,6 +108,12 @@ def main() -> None:
     parser.add_argument("--agent", default="cadam", choices=sorted(AGENTS))
     parser.add_argument("--budgets", default="500,1000")
     parser.add_argument("--seeds", default="1-10", help="range a-b")
+    parser.add_argument(
+        "--budget-unit",
+        default="query",
+        choices=("query", "unique"),
+        help="count every query (default) or unique architectures (re-queries free)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     lo, hi = (int(x) for x in args.seeds.split("-"))
@@ -106,11 +125,12 @@ def main() -> None:
     for budget in (int(b) for b in args.budgets.split(",")):
         for dataset in DATASETS:
             for split in SPLITS:
-                path = out / f"{args.agent}__{dataset}__{split}__{budget}__{lo}-{hi}.json"
+                name = f"{args.agent}__{args.budget_unit}__{dataset}__{split}__{budget}__{lo}-{hi}"
+                path = out / f"{name}.json"
                 if path.exists():
                     cell = json.loads(path.read_text())
                 else:
-                    cell = run_cell(args.agent, dataset, split, budget, seeds)
+                    cell = run_cell(args.agent, dataset, split, budget, seeds, args.budget_unit)
                     write_atomic(path, cell)
                 print(
                     f"{args.agent} {budget} {dataset} {split}: "

@@ -31,10 +31,10 @@ def queries_alone(seed: int, **kwargs) -> tuple[list[int], CADAM]:
     return seen, agent
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{}, dict(n_critics=2, policy_delay=2, actor_q="min")], ids=["cadam", "td3-min"]
-)
-def test_a_seed_queries_the_same_alone_or_in_a_batch(kwargs):
+def test_a_seed_queries_the_same_alone_or_in_a_batch():
+    """Twin critics, delayed actor on min(Q1, Q2): every part of the update is stacked.
+    (One critic, the default, is covered by the unique-budget test below.)"""
+    kwargs = dict(n_critics=2, policy_delay=2, actor_q="min")
     seeds = [3, 4]
     batched = BatchedCADAM(
         [gym.make("NASBench201-v0", max_queries=STEPS) for _ in seeds], seeds, **SMALL, **kwargs
@@ -54,3 +54,21 @@ def test_a_seed_queries_the_same_alone_or_in_a_batch(kwargs):
 def test_one_environment_per_seed():
     with pytest.raises(ValueError, match="one environment per seed"):
         BatchedCADAM([gym.make("NASBench201-v0")], [1, 2])
+
+
+def test_unique_budget_each_seed_stops_at_its_own_step():
+    """budget_unit="unique": re-queries are free, so seeds end at different steps; each
+    history stops at its seed's episode end and still matches the seed run alone."""
+    seeds, budget = [1, 2], 20
+    envs = [
+        gym.make("NASBench201-v0", max_queries=budget, budget_unit="unique", max_steps=400)
+        for _ in seeds
+    ]
+    kwargs = dict(SMALL, actor_learning_rate=1e-8)  # a frozen actor re-queries known cells
+    histories = BatchedCADAM(envs, seeds, **kwargs).learn(400)
+    for seed, history in zip(seeds, histories, strict=True):
+        assert history["n_unique_queries"][-1] == budget
+        assert len(set(history["arch_index"])) == budget < len(history["arch_index"])
+        alone, _ = queries_alone(seed, **kwargs)
+        steps = min(len(alone), len(history["arch_index"]))
+        assert history["arch_index"][:steps] == alone[:steps]

@@ -121,9 +121,11 @@ class BatchedCADAM:
     def learn(
         self, total_timesteps: int, on_step: Callable[[int], None] | None = None
     ) -> list[dict[str, list[Any]]]:
-        """Run ``total_timesteps`` queries per seed; return each seed's history.
+        """Run each seed's search (one episode) for at most ``total_timesteps`` steps.
 
-        A history maps each scalar ``info`` key of the environment (for
+        Seeds stay in lockstep until every seed's episode has ended (with
+        ``budget_unit="unique"`` they end at different steps); a seed's history stops
+        at the end of its episode. A history maps each scalar ``info`` key of the environment (for
         NASBench201-v0: ``arch_index``, ``valid_acc``, ``best_valid_acc``, ...) and
         ``"reward"`` to its value at every step. ``on_step(t)`` is called after step t.
         """
@@ -132,7 +134,10 @@ class BatchedCADAM:
             with private_rng(agent):
                 agent._setup_learn(total_timesteps, callback=None, progress_bar=False)
         histories: list[dict[str, list[Any]]] = [{} for _ in agents]
+        self._searching = [True] * len(agents)
         for t in range(total_timesteps):
+            if not any(self._searching):
+                break
             batches = self._collect_step(histories)
             for agent in agents:
                 agent._update_current_progress_remaining(agent.num_timesteps, total_timesteps)
@@ -170,7 +175,9 @@ class BatchedCADAM:
                 )
                 if cycles:  # exact in lockstep: every seed's buffer has the same size
                     batches.append(sample_batches(agent.replay_buffer, cycles, agent.batch_size))
-            record(histories[s], infos[0], float(rewards[0]))
+            if self._searching[s]:
+                record(histories[s], infos[0], float(rewards[0]))
+                self._searching[s] = not dones[0]
         return batches
 
     def _train(self, batches: list[list[tuple[torch.Tensor, ...]]]) -> None:
