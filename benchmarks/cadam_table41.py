@@ -56,7 +56,13 @@ def run_cell(
     ]
     batched = BatchedCADAM(envs, seeds, **AGENTS[agent])
     t0, c0 = time.perf_counter(), time.process_time()
-    histories = batched.learn(envs[0].unwrapped.max_steps)  # the first episode of each seed
+
+    def progress(t: int) -> None:
+        if (t + 1) % 100 == 0:
+            print(f"  {dataset} {split} {budget}: step {t + 1}", flush=True)
+
+    # each seed's first episode: ``budget`` steps, or until ``budget`` unique cells
+    histories = batched.learn(envs[0].unwrapped.max_steps, on_step=progress)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "agent": agent,
