@@ -24,18 +24,59 @@ DDAS_ENV = {"observation": "last"}
 
 @register_agent("cadam", env_kwargs=CADAM_ENV, example_kwargs={"actor_learning_rate": 1e-4})
 def make_cadam(env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> CADAM:
-    """CADAM with the thesis' NAS-Bench-201 settings (Mills 2020, Sec. 4.2.1)."""
+    """CADAM with the thesis' NAS-Bench-201 settings (Mills 2020, Sec. 4.2.1, 4.4.3).
+
+    Actor lr 1e-4, the value that reproduces Table 4.1 (see ``cadam-printed``).
+    """
     return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("cadam-printed", env_kwargs=CADAM_ENV, example_kwargs={"quantile": 0.9})
+def make_cadam_printed(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> CADAM:
+    """CADAM exactly as printed in the thesis (Sec. 4.4.3): actor lr 1e-8, a frozen actor."""
+    overrides.setdefault("actor_learning_rate", 1e-8)
+    return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("cadam-darts", env_kwargs=CADAM_ENV, example_kwargs={"warmup_steps": 10})
+def make_cadam_darts(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> CADAM:
+    """CADAM with the thesis' DARTS-supernet settings (Mills 2020, Sec. 4.2.2, 4.4.3).
+
+    K = 500 is the environment's ``top_k``; the thesis runs 20k steps.
+    """
+    darts = dict(
+        quantile=0.95,
+        batch_size=64,
+        xi=5e-5,
+        max_cycles=1,
+        exploration="warmup",
+        warmup_steps=3000,
+        replay_window=5000,
+        net_arch=(256, 256, 256),
+    )
+    return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **{**darts, **overrides})
 
 
 @register_agent("cadam-td3", env_kwargs=CADAM_ENV, example_kwargs={"policy_delay": 3})
 def make_cadam_td3(
     env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
 ) -> CADAM:
-    """CADAM with twin quantile critics (minimum) and delayed actor updates."""
-    overrides.setdefault("n_critics", 2)
-    overrides.setdefault("policy_delay", 2)
-    return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+    """CADAM-TD3 as TD3 is written: twin critics trained independently, delayed actor ascends Q1."""
+    td3 = dict(n_critics=2, policy_delay=2, actor_q="q1")
+    return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **{**td3, **overrides})
+
+
+@register_agent("cadam-td3-min", env_kwargs=CADAM_ENV, example_kwargs={"policy_delay": 3})
+def make_cadam_td3_min(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> CADAM:
+    """CADAM-TD3 with the minimum of the twin critics in the actor's objective (pessimistic)."""
+    td3 = dict(n_critics=2, policy_delay=2, actor_q="min")
+    return CADAM("MlpPolicy", env, seed=seed, verbose=verbose, **{**td3, **overrides})
 
 
 def _ddas(schedule: str, twin: bool):

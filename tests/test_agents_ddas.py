@@ -13,6 +13,7 @@ from agents.common.buffers import truncate_replay_buffer
 from agents.common.discrete import default_similarity_threshold
 from agents.common.noise import UniformActionNoise
 from agents.ddas import DDAS
+from agents.ddas.ddas import phase_steps
 from agents.registry import make_agent
 
 torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
@@ -54,6 +55,18 @@ def test_thesis_defaults():
         and td3.policy_delay == 2
         and td3.target_policy_noise == 0.2
     )
+
+
+def test_phase_schedule_scales_to_the_budget():
+    """The thesis' 500/500/500 of 1,500 steps scale with the budget (issue 12):
+    a 60-query run explores for 20 steps, then updates every step."""
+    assert phase_steps(1500) == (500, 500) and phase_steps(500) == (167, 167)
+    assert phase_steps(2000, explore_steps=100) == (100, 667)
+    agent = make_agent("ddas-4s", gym.make("NASBench201-v0", max_queries=60), seed=0, **SMALL)
+    agent.learn(60)
+    assert (agent.explore_steps, agent.exploit_steps, agent.learning_starts) == (20, 20, 20)
+    assert agent._n_updates == 40
+    assert [agent.phase(t) for t in (19, 20, 39, 40)] == [1, 2, 2, 4]
 
 
 def test_separate_actor_and_critic_learning_rates_survive_training():

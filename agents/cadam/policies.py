@@ -13,8 +13,6 @@ from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from agents.common.fastmlp import FlatMLP, linears_of
-
 
 class CADAMPolicy(BasePolicy):
     """Actor and action-only critic(s) of CADAM (Mills 2020, Sec. 4.1.2, 4.4.3).
@@ -30,9 +28,11 @@ class CADAMPolicy(BasePolicy):
         lr_schedule: critic learning-rate schedule (SB3 convention: ``learning_rate``).
         net_arch: hidden layer sizes of both actor and critics ((128, 256, 128) on NB201).
         n_critics: 1 (CADAM) or 2 (CADAM-TD3: twin quantile critics).
-        actor_learning_rate: Adam learning rate of the actor (1e-8 as printed in the thesis).
-        optimizer_kwargs: extra Adam arguments (thesis: ``betas=(0.9, 0.99)``). The optimizer is
-            always Adam: the update path implements Adam's step on flat buffers.
+        actor_learning_rate: initial learning rate of the actor's optimizer (the
+            algorithm applies its schedule at every update).
+        optimizer_class: optimizer of both networks (thesis: Adam).
+        optimizer_kwargs: its extra arguments, e.g. ``betas``, ``weight_decay``
+            (thesis: ``betas=(0.9, 0.99)``).
     """
 
     def __init__(
@@ -42,7 +42,8 @@ class CADAMPolicy(BasePolicy):
         lr_schedule: Schedule,
         net_arch: Sequence[int] = (128, 256, 128),
         n_critics: int = 1,
-        actor_learning_rate: float = 1e-8,
+        actor_learning_rate: float = 1e-4,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ):
         if optimizer_kwargs is None:
@@ -50,7 +51,7 @@ class CADAMPolicy(BasePolicy):
         super().__init__(
             observation_space,
             action_space,
-            optimizer_class=torch.optim.Adam,
+            optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
             squash_output=False,
             normalize_images=False,
@@ -69,23 +70,11 @@ class CADAMPolicy(BasePolicy):
             nn.Sequential(*create_mlp(act_dim, 1, self.net_arch, nn.ReLU))
             for _ in range(self.n_critics)
         )
-        self._critic_lr = float(lr_schedule(1))
-        self.flatten_parameters()
-
-    def flatten_parameters(self) -> None:
-        """(Re)home each network's parameters in one flat buffer and build the optimizers.
-
-        The flat buffers feed the fast update path (:mod:`agents.common.fastmlp`);
-        call again after moving the policy to another device.
-        """
-        self.flat_actor = FlatMLP(linears_of(self.actor))
-        self.flat_critics = [FlatMLP(linears_of(critic)) for critic in self.critics]
-        kwargs = dict(self.optimizer_kwargs)
         self.actor_optimizer = self.optimizer_class(
-            [self.flat_actor.params], lr=self.actor_learning_rate, **kwargs
+            self.actor.parameters(), lr=self.actor_learning_rate, **self.optimizer_kwargs
         )
         self.critic_optimizer = self.optimizer_class(
-            [flat.params for flat in self.flat_critics], lr=self._critic_lr, **kwargs
+            self.critics.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -94,6 +83,7 @@ class CADAMPolicy(BasePolicy):
             net_arch=self.net_arch,
             n_critics=self.n_critics,
             actor_learning_rate=self.actor_learning_rate,
+            optimizer_class=self.optimizer_class,
             optimizer_kwargs=self.optimizer_kwargs,
         )
         return data

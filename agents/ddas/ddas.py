@@ -25,11 +25,35 @@ from agents.common.rng import LocalRNGMixin
 DDAS_SCHEDULES: tuple[str, ...] = ("nl", "g", "4s")
 """Mills (2020) Table 3.3: noiseless, Gaussian and four-stage DDAS."""
 
+THESIS_STEPS = (500, 500, 1500)
+"""Mills (2020) Table 3.3: explore, exploit (4S) and total steps of a DDAS run."""
+
+
+def phase_steps(
+    budget: int, explore_steps: int | None = None, exploit_steps: int | None = None
+) -> tuple[int, int]:
+    """Explore and exploit lengths for a ``budget``-step run.
+
+    ``None`` scales the thesis' counts (500 + 500 (+ 500 4S) of 1,500 steps, Table 3.3)
+    to the budget, so a run of any length leaves exploration after a third of it;
+    an explicit count is kept as given.
+    """
+    explore, exploit, total = THESIS_STEPS
+    if explore_steps is None:
+        explore_steps = round(budget * explore / total)
+    if exploit_steps is None:
+        exploit_steps = round(budget * exploit / total)
+    return int(explore_steps), int(exploit_steps)
+
 
 class DDAS(LocalRNGMixin, TD3):
     """Deep Deterministic Architecture Sampling (Mills 2020, Ch. 3): DDPG plus a phase schedule.
 
-    Phases (Table 3.3; all noise in the action units of the Box [0, 1]):
+    Phases (Table 3.3; all noise in the action units of the Box [0, 1]). The thesis
+    runs 1,500 steps: 500 explore, then 1,000 exploit (NL, G) or 500 exploit and 500
+    4S steps. By default the phase lengths scale with the budget ``learn`` is given
+    (a third each; exactly the thesis' counts at 1,500 steps), so DDAS exploits at
+    any budget: at 500 queries it explores for 167 steps, not all 500.
 
     1. *explore* (``explore_steps``): actions ~ U(0,1), no network updates
        (SB3's ``learning_starts``);
@@ -59,8 +83,10 @@ class DDAS(LocalRNGMixin, TD3):
         schedule: ``"nl"``, ``"g"`` or ``"4s"`` (Table 3.3).
         actor_learning_rate: Adam lr of the actor (1e-4).
         learning_rate: Adam lr of the critic (1e-3).
-        explore_steps: phase-1 length: random U(0,1) actions, no updates (500).
-        exploit_steps: phase-2 length before phase 4 of ``"4s"`` (500; unused for nl/g).
+        explore_steps: phase-1 length: random U(0,1) actions, no updates (None: a third
+            of the budget given to ``learn``, 500 of 1,500 as in the thesis).
+        exploit_steps: phase-2 length before phase 4 of ``"4s"`` (None: a third of the
+            budget; unused for nl/g).
         exploit_noise_scale: half-width of NL's uniform noise (1e-5) or std of G's normal noise (0.05).
         phase4_buffer: replay window of phase 4 (500 steps).
         stagnation_steps: T_stag, similar steps that trigger OU noise and its duration (32).
@@ -94,8 +120,8 @@ class DDAS(LocalRNGMixin, TD3):
         schedule: str = "4s",
         actor_learning_rate: float = 1e-4,
         learning_rate: float = 1e-3,
-        explore_steps: int = 500,
-        exploit_steps: int = 500,
+        explore_steps: int | None = None,
+        exploit_steps: int | None = None,
         exploit_noise_scale: float | None = None,
         phase4_buffer: int = 500,
         stagnation_steps: int = 32,
@@ -126,7 +152,7 @@ class DDAS(LocalRNGMixin, TD3):
                 f"unknown DDAS schedule {schedule!r}; allowed: {', '.join(DDAS_SCHEDULES)}"
             )
         for name, value in (("explore_steps", explore_steps), ("exploit_steps", exploit_steps)):
-            if int(value) < 0:
+            if value is not None and int(value) < 0:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
         for name, value in (
             ("phase4_buffer", phase4_buffer),
@@ -142,6 +168,8 @@ class DDAS(LocalRNGMixin, TD3):
         policy_kwargs.setdefault("net_arch", [int(n) for n in net_arch])
         policy_kwargs.setdefault("n_critics", 2 if twin else 1)
         policy_kwargs.setdefault("optimizer_kwargs", {"betas": tuple(adam_betas)})
+        self._phase_args = (explore_steps, exploit_steps)
+        explore_steps, exploit_steps = phase_steps(THESIS_STEPS[2], explore_steps, exploit_steps)
         super().__init__(
             policy,
             env,  # type: ignore[arg-type]
@@ -294,6 +322,8 @@ class DDAS(LocalRNGMixin, TD3):
     ) -> Any:
         if reset_num_timesteps:
             self._reset_schedule_state()
+            self.explore_steps, self.exploit_steps = phase_steps(total_timesteps, *self._phase_args)
+            self.learning_starts = self.explore_steps
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)
 
     def learn(

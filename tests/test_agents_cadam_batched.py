@@ -1,0 +1,74 @@
+"""Batched CADAM: S seeds in lockstep with stacked networks, each seed as if run alone."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+import nas_gym  # noqa: F401
+from agents.cadam import CADAM
+from agents.cadam.batched import BatchedCADAM
+
+torch.set_num_threads(1)
+
+STEPS = 50
+# the actor acts from step 15 on and learns fast, so the queries depend on the updates
+SMALL = dict(net_arch=(16, 16), epsilon_decay_steps=15, actor_learning_rate=1e-3)
+
+
+def queries_alone(seed: int, **kwargs) -> tuple[list[int], CADAM]:
+    agent = CADAM("MlpPolicy", gym.make("NASBench201-v0", max_queries=STEPS), seed=seed, **kwargs)
+    seen: list[int] = []
+
+    class Queries(BaseCallback):
+        def _on_step(self) -> bool:
+            seen.append(int(self.locals["infos"][0]["arch_index"]))
+            return True
+
+    agent.learn(STEPS, callback=Queries())
+    return seen, agent
+
+
+def test_a_seed_queries_the_same_alone_or_in_a_batch():
+    """Twin critics, delayed actor on min(Q1, Q2): every part of the update is stacked.
+    (One critic, the default, is covered by the unique-budget test below.)"""
+    kwargs = dict(n_critics=2, policy_delay=2, actor_q="min")
+    seeds = [3, 4]
+    batched = BatchedCADAM(
+        [gym.make("NASBench201-v0", max_queries=STEPS) for _ in seeds], seeds, **SMALL, **kwargs
+    )
+    histories = batched.learn(STEPS)
+    assert batched.agents[0]._n_updates == sum(min(t // 8, 10) for t in range(1, STEPS + 1))
+    sequences = [h["arch_index"] for h in histories]
+    assert len({tuple(s) for s in sequences}) == len(seeds)  # the seeds are independent
+    for seed, history, agent in zip(seeds, histories, batched.agents, strict=True):
+        alone, single = queries_alone(seed, **SMALL, **kwargs)
+        assert history["arch_index"] == alone, seed
+        # the trained weights are written back into each seed's agent
+        for a, b in zip(single.policy.parameters(), agent.policy.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_one_environment_per_seed():
+    with pytest.raises(ValueError, match="one environment per seed"):
+        BatchedCADAM([gym.make("NASBench201-v0")], [1, 2])
+
+
+def test_unique_budget_each_seed_stops_at_its_own_step():
+    """budget_unit="unique": re-queries are free, so seeds end at different steps; each
+    history stops at its seed's episode end and still matches the seed run alone."""
+    seeds, budget = [1, 2], 20
+    envs = [
+        gym.make("NASBench201-v0", max_queries=budget, budget_unit="unique", max_steps=400)
+        for _ in seeds
+    ]
+    kwargs = dict(SMALL, actor_learning_rate=1e-8)  # a frozen actor re-queries known cells
+    histories = BatchedCADAM(envs, seeds, **kwargs).learn(400)
+    for seed, history in zip(seeds, histories, strict=True):
+        assert history["n_unique_queries"][-1] == budget
+        assert len(set(history["arch_index"])) == budget < len(history["arch_index"])
+        alone, _ = queries_alone(seed, **kwargs)
+        steps = min(len(alone), len(history["arch_index"]))
+        assert history["arch_index"][:steps] == alone[:steps]
