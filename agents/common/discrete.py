@@ -12,6 +12,7 @@ silently searching the wrong space.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -32,6 +33,40 @@ def row_action_shape(action_space: spaces.Space, who: str) -> tuple[int, int]:
             f"{who} needs at least 2 ops per row, got action shape {action_space.shape}"
         )
     return int(rows), int(ops)
+
+
+def env_op_mask(env: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The env's per-row op mask, ``(rows, ops)`` bool, True = allowed.
+
+    The one place agents read it. Environments expose it as ``env.unwrapped.op_mask``
+    (ProxylessNAS-v0 forbids ``zero`` on the first layer of a stage; an action that
+    picks it there is executed as another op, so an agent ignoring the mask would
+    learn from a cell it did not query). Works on a Gymnasium env (through its
+    wrappers) or an SB3 VecEnv; all True when the attribute is absent.
+    """
+    mask = None
+    if hasattr(env, "get_attr") and hasattr(env, "num_envs"):  # an SB3 VecEnv
+        try:
+            mask = env.get_attr("op_mask")[0]
+        except AttributeError:
+            mask = None
+    else:
+        mask = getattr(getattr(env, "unwrapped", env), "op_mask", None)
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"env.op_mask has shape {mask.shape}; expected the action shape {shape}")
+    if not mask.any(axis=1).all():
+        rows = np.flatnonzero(~mask.any(axis=1)).tolist()
+        raise ValueError(f"env.op_mask allows no op on rows {rows}; every row needs one")
+    return mask
+
+
+def random_ops(mask: np.ndarray) -> np.ndarray:
+    """One op per row, uniform over that row's allowed ops (global numpy RNG)."""
+    u = np.random.random(mask.shape) * mask  # disallowed entries are 0, never the max
+    return u.argmax(axis=1)
 
 
 def ops_to_alpha(ops: np.ndarray, n_ops: int) -> np.ndarray:
