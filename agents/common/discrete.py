@@ -63,6 +63,32 @@ def env_op_mask(env: Any, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
+def env_reward_kind(env: Any) -> str | None:
+    """The env's ``reward`` setting (``"cadam"``, ``"accuracy"``) through wrappers/VecEnv, or None."""
+    try:
+        if hasattr(env, "get_attr") and hasattr(env, "num_envs"):
+            kind = env.get_attr("reward")[0]
+        else:
+            kind = getattr(getattr(env, "unwrapped", env), "reward", None)
+    except AttributeError:
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def accuracy_fraction(reward: float, kind: str | None) -> float:
+    """Undo the env's reward transform: the searched objective as a fraction in [0, 1].
+
+    ``"cadam"`` rewards are ``100 ** (acc / 100)`` (Mills 2020, Eq. 4.1), so the
+    objective is ``log_100(reward)``; a non-positive reward (e.g. a hard-infeasible
+    cell's 0) maps to 0. ``"accuracy"`` rewards already are ``acc / 100``; any other
+    kind passes through unchanged. Policy-gradient agents (ENAS, UNAS) are tuned
+    for accuracy in [0, 1], so they learn from this, not from 100^acc.
+    """
+    if kind == "cadam":
+        return math.log(reward) / math.log(100.0) if reward > 0 else 0.0
+    return float(reward)
+
+
 def random_ops(mask: np.ndarray) -> np.ndarray:
     """One op per row, uniform over that row's allowed ops (global numpy RNG)."""
     u = np.random.random(mask.shape) * mask  # disallowed entries are 0, never the max
