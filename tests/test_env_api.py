@@ -164,3 +164,49 @@ def test_sync_and_async_vector_envs(env_id_kwargs):
         results.append(rewards)
     assert results[0] == results[1]
     assert all(np.isfinite(r).all() for r in results[0])
+
+
+def test_op_mask_is_read_only_and_returned_by_reset(env_id_kwargs):
+    env_id, kwargs = env_id_kwargs
+    env = gym.make(env_id, **kwargs)
+    _, info = env.reset(seed=0)
+    mask = env.unwrapped.op_mask
+    assert mask.dtype == bool and mask.shape == env.action_space.shape
+    np.testing.assert_array_equal(info["op_mask"], mask)
+    for array in (mask, info["op_mask"]):
+        with pytest.raises(ValueError, match="read-only"):
+            array[(0,) * mask.ndim] = not mask[(0,) * mask.ndim]
+
+
+@pytest.mark.parametrize("name", ["nb201", "proxyless"])
+def test_op_mask_true_exactly_where_the_op_is_executed_as_proposed(name):
+    """Put the largest alpha on one (row, op): the row keeps that op iff the mask says so."""
+    import importlib
+
+    space = importlib.import_module(f"nas_gym.spaces.{name}")
+    mask = space.op_mask()
+    assert mask.shape == space.SHAPE
+    for row in range(space.SHAPE[0]):
+        for op in range(space.SHAPE[1]):
+            alpha = np.zeros(space.SHAPE, dtype=np.float32)
+            alpha[row, op] = 1.0
+            assert (space.discretize(alpha)[row] == op) == mask[row, op], (row, op)
+    if name == "nb201":
+        assert mask.all()
+    else:
+        assert (~mask).sum() == 6 and mask[:, :-1].all()  # only `zero`, on 6 stage starts
+
+
+@pytest.mark.parametrize("with_none", [False, True])
+def test_darts_op_mask_excludes_none_only_when_present(with_none):
+    from nas_gym.spaces import darts
+
+    mask = darts.op_mask(with_none)
+    assert mask.shape == darts.shape(with_none)
+    if with_none:
+        assert not mask[..., 0].any() and mask[..., 1:].all()
+        alpha = np.zeros(mask.shape, dtype=np.float32)
+        alpha[..., 0] = 1.0  # the largest entries all on `none`: never selected
+        assert darts.discretize(alpha, with_none)[..., 0].sum() == 0
+    else:
+        assert mask.all()

@@ -68,6 +68,10 @@ class LatencyTable:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def __reduce__(self):
+        """Pickle by reference: unpickling reloads the table from its file."""
+        return load_lut, (str(self.source),)
+
     def missing(self, keys: Sequence[str]) -> list[str]:
         return [k for k in keys if k not in self.entries]
 

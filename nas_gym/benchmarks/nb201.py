@@ -112,6 +112,10 @@ class NB201Table:
     def __len__(self) -> int:
         return len(self.columns)
 
+    def __reduce__(self):
+        """Pickle by reference: unpickling reloads the table from its data directory."""
+        return load_nb201, (str(self.source.parent.parent),)
+
     def column(self, name: str) -> np.ndarray:
         if name not in self.columns.dtype.names:
             raise KeyError(f"no column {name!r}; available: {', '.join(self.columns.dtype.names)}")

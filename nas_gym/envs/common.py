@@ -13,9 +13,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from math import isfinite
 
 import numpy as np
 
+_sum = np.add.reduce
 OBSERVATIONS: tuple[str, ...] = ("topk", "last")
 REWARDS: tuple[str, ...] = ("cadam", "accuracy")
 
@@ -74,6 +76,37 @@ def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
             f"action contains NaN or inf (first at position {bad}): {arr.reshape(shape)[tuple(bad)]}"
         )
     return arr.reshape(shape)
+
+
+def read_only_copy(array: np.ndarray) -> np.ndarray:
+    """A fresh read-only copy (Gymnasium requires every info to hold new objects)."""
+    out = array.copy()
+    out.flags.writeable = False
+    return out
+
+
+class ActionCheck:
+    """:func:`validate_action` for one shape, with a fast path for the usual float array.
+
+    A float ndarray of the right shape only needs a finiteness check, done on its sum
+    (NaN or inf anywhere makes the sum non-finite); anything else, and any failure,
+    goes through :func:`validate_action` for the precise error (or acceptance, when a
+    finite action only overflowed the sum).
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+        self.size = int(np.prod(self.shape))
+        self._flat = (self.size,)
+        self._floats = (np.dtype(np.float32), np.dtype(np.float64))
+
+    def __call__(self, action: object) -> np.ndarray:
+        if type(action) is np.ndarray:
+            shape = action.shape
+            if action.dtype in self._floats and (shape == self.shape or shape == self._flat):
+                if isfinite(_sum(action, axis=None)):
+                    return action if shape == self.shape else action.reshape(self.shape)
+        return validate_action(action, self.shape)
 
 
 class TopKState:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from nas_gym.benchmarks.hw_cost import load_flops, load_hw_costs, unit
 from nas_gym.benchmarks.nb201 import (
@@ -17,24 +16,81 @@ from nas_gym.benchmarks.nb201 import (
     check_split,
     load_nb201,
 )
-from nas_gym.envs.common import (
-    OBSERVATIONS,
-    TopKState,
-    check_budget_left,
-    check_choice,
-    check_positive_int,
-    check_render_mode,
-    reward_fn,
-    validate_action,
-)
+from nas_gym.envs.common import check_choice
 from nas_gym.envs.constraints import CONSTRAINTS, Constraint
+from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import nb201 as space
 
-_ROWS = np.arange(space.N_EDGES)
-_FLAT_BASE = _ROWS * space.N_OPS
+_CODE_TO_INDEX: list[int] = space.code_to_index_table().tolist()
 
 
-class NASBench201Env(gym.Env):
+@lru_cache(maxsize=1)
+def _active_positions() -> np.ndarray:
+    """``(15625, 6)`` flat positions of the ones of every cell's alpha_d, by official index."""
+    return space.all_ops() + np.arange(space.N_EDGES) * space.N_OPS
+
+
+class _Columns:
+    """One dataset's columns as Python lists, so a step is pure list indexing.
+
+    Pickles by reference (the table reloads from its data directory), so an
+    environment pickles small.
+    """
+
+    def __init__(
+        self,
+        table: NB201Table,
+        dataset: str,
+        reward_metric: str,
+        fidelity: int,
+        cost: str | None,
+        cost_target: float | None,
+    ):
+        self._args = (table, dataset, reward_metric, fidelity, cost, cost_target)
+        valid = table.accuracy(dataset, "valid", fidelity)
+        test = table.accuracy(dataset, "test", fidelity)
+        self.valid, self.test = valid.tolist(), test.tolist()
+        self.params = table.params(dataset).tolist()
+        self.flops = load_flops(dataset).tolist()
+        self.strs = space.all_strs()
+        score = valid if reward_metric == "valid" else test
+        self.score = self.valid if reward_metric == "valid" else self.test
+        self.optimum = table.optimum(dataset, reward_metric, fidelity)
+        self.cost: list[float] | None = None
+        if cost is None:
+            return
+        self.cost_unit = unit(cost)
+        column = load_hw_costs(table.source.parent.parent).cost(cost, dataset)
+        self.cost = column.tolist()
+        if cost_target is not None:
+            index = _best_feasible(column, score, cost, dataset, cost_target)
+            self.optimum = (index, float(score[index]))
+
+    def __reduce__(self):
+        return _Columns, self._args
+
+
+def _best_feasible(
+    column: np.ndarray, score: np.ndarray, cost: str, dataset: str, target: float
+) -> int:
+    """The best cell within the budget (the regret's reference); errors if none can be."""
+    n_missing = int(np.isnan(column).sum())
+    if n_missing:
+        raise ValueError(
+            f"cannot constrain on cost {cost!r} for {dataset!r}: the benchmark did not "
+            f"measure it for {n_missing} of {len(column)} cells (stored as -1). Pick another "
+            "cost or drop cost_target to only report it."
+        )
+    feasible = column <= target
+    if not feasible.any():
+        raise ValueError(
+            f"cost_target {target} is below every cell's {cost} "
+            f"(min {column.min():.4g} {unit(cost)}): no architecture is feasible"
+        )
+    return int(np.argmax(np.where(feasible, score, -np.inf)))
+
+
+class NASBench201Env(SearchEnv):
     """NAS-Bench-201 (Dong & Yang, ICLR 2020) searched by continuous actions.
 
     ## Description
@@ -114,7 +170,18 @@ class NASBench201Env(gym.Env):
       hardware costs (HW-NAS-Bench, HELP), constraints and FLOPs added as options.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    BEST_INFO = {
+        "best_arch_index": ("arch_index", -1),
+        "best_arch_str": ("arch_str", ""),
+        "best_valid_acc": ("valid_acc", None),
+        "best_test_acc": ("test_acc", None),
+    }
+    BEST_FEASIBLE_INFO = {
+        "best_feasible_arch_index": ("arch_index", -1),
+        "best_feasible_acc": ("score", None),
+        "best_feasible_cost": ("cost", None),
+    }
+    ARCH_KEY = "arch_str"
 
     def __init__(
         self,
@@ -134,189 +201,74 @@ class NASBench201Env(gym.Env):
         penalty_lambda: float = 1.0,
         mnas_w: float = -0.07,
         infeasible_reward: float = 0.0,
+        budget_unit: str = "query",
+        max_steps: int | None = None,
     ):
         self.dataset = check_dataset(dataset)
         self.reward_metric = check_split(reward_metric)
         self.fidelity = check_fidelity(fidelity)
-        check_choice("reward", reward, ("cadam", "accuracy"))
-        check_choice("observation", observation, OBSERVATIONS)
-        check_render_mode(render_mode, tuple(self.metadata["render_modes"]))
-        self.reward = reward
-        self.observation = observation
-        self.top_k = check_positive_int("top_k", top_k)
-        self.max_queries = check_positive_int("max_queries", max_queries)
-        self.render_mode = render_mode
-        self._reward_fn = reward_fn(reward)
         check_choice("constraint", constraint, CONSTRAINTS)
         if cost_target is not None and cost is None:
             raise ValueError(
                 "cost_target needs a cost column: pass cost='edgegpu_latency' (for example)"
             )
         self.cost = cost
-        self._constraint = (
-            None
+        self._setup_search(
+            space.SHAPE,
+            space.op_mask(),
+            reward=reward,
+            observation=observation,
+            top_k=top_k,
+            max_queries=max_queries,
+            render_mode=render_mode,
+            constraint=None
             if cost_target is None
-            else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
+            else Constraint(
+                cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward
+            ),
+            budget_unit=budget_unit,
+            max_steps=max_steps,
         )
-
-        self.action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
-
-        self._attach_table(table if table is not None else load_nb201(data_dir))
-        self._topk = TopKState(self.top_k, space.SHAPE)
-        self._reset_search()
-
-    # -- table -----------------------------------------------------------------
-    def _attach_table(self, table: NB201Table) -> None:
-        """Pull this env's columns out as Python lists: a step is then pure list indexing."""
-        self._table = table
-        self._data_dir = str(table.source.parent.parent)
-        valid = table.accuracy(self.dataset, "valid", self.fidelity)
-        test = table.accuracy(self.dataset, "test", self.fidelity)
-        self._valid = valid.tolist()
-        self._test = test.tolist()
-        self._params = table.params(self.dataset).tolist()
-        self._score = self._valid if self.reward_metric == "valid" else self._test
-        self.optimum_index, self.optimum_acc = table.optimum(
-            self.dataset, self.reward_metric, self.fidelity
+        self._cols = _Columns(
+            table if table is not None else load_nb201(data_dir),
+            self.dataset,
+            self.reward_metric,
+            self.fidelity,
+            cost,
+            None if cost_target is None else self._constraint.target,
         )
-        self._code_to_index = space.code_to_index_table().tolist()
-        self._strs = space.all_strs()
-        self._flops = load_flops(self.dataset).tolist()
-        self._attach_cost(valid if self.reward_metric == "valid" else test)
+        self.optimum_index, self.optimum_acc = self._cols.optimum
 
-    def _attach_cost(self, score: np.ndarray) -> None:
-        """The chosen cost column as a list, and the best feasible cell for the regret."""
-        self._cost: list[float] = []
-        if self.cost is None:
-            return
-        self._cost_unit = unit(self.cost)
-        column = load_hw_costs(self._data_dir).cost(self.cost, self.dataset)
-        self._cost = column.tolist()
-        if self._constraint is None:
-            return
-        n_missing = int(np.isnan(column).sum())
-        if n_missing:
-            raise ValueError(
-                f"cannot constrain on cost {self.cost!r} for {self.dataset!r}: the benchmark did not "
-                f"measure it for {n_missing} of {len(column)} cells (stored as -1). Pick another "
-                "cost or drop cost_target to only report it."
-            )
-        feasible = column <= self._constraint.target
-        if not feasible.any():
-            raise ValueError(
-                f"cost_target {self._constraint.target} is below every cell's {self.cost} "
-                f"(min {column.min():.4g} {unit(self.cost)}): no architecture is feasible"
-            )
-        masked = np.where(feasible, score, -np.inf)
-        self.optimum_index = int(np.argmax(masked))
-        self.optimum_acc = float(score[self.optimum_index])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in (
-            "_table",
-            "_valid",
-            "_test",
-            "_params",
-            "_score",
-            "_code_to_index",
-            "_strs",
-            "_flops",
-            "_cost",
-        ):
-            state.pop(key)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._attach_table(load_nb201(self._data_dir))
-
-    # -- episode ---------------------------------------------------------------
-    def _reset_search(self) -> None:
-        self._topk.reset()
-        self._last = np.zeros(space.SHAPE, dtype=np.float32)
-        self._seen: set[int] = set()
-        self._n_queries = 0
-        self._best_index = -1
-        self._best_score = -np.inf
-        self._arch_index = -1
-        self._best_feasible_index = -1
-        self._best_feasible_score = -np.inf
-
-    def _obs(self) -> np.ndarray:
-        return self._topk.state() if self.observation == "topk" else self._last.copy()
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._reset_search()
-        return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
-
-    def step(self, action):
-        check_budget_left(self._n_queries, self.max_queries)
-        alpha = validate_action(action, space.SHAPE)
+    # -- the space and its evaluation --------------------------------------------
+    def _architecture(self, alpha: np.ndarray) -> int:
+        """Algorithm 3 of Mills (2020): argmax per edge, straight to the official index."""
         ops = alpha.argmax(axis=1).tolist()
         code = ((((ops[0] * 5 + ops[1]) * 5 + ops[2]) * 5 + ops[3]) * 5 + ops[4]) * 5 + ops[5]
-        index = self._code_to_index[code]
-        score = self._score[index]
-        objective: float | None = score
-        feasible = True
-        constraint = self._constraint
-        if constraint is not None:
-            cost = self._cost[index]
-            feasible = cost <= constraint.target
-            constrained = constraint.score(score / 100.0, cost)
-            objective = None if constrained is None else 100.0 * constrained
-        self._n_queries += 1
-        self._arch_index = index
-        if index not in self._seen:
-            self._seen.add(index)
-            if objective is not None:  # hard-infeasible cells never enter the top-K or best
-                if self.observation == "topk":
-                    self._topk.push(index, _FLAT_BASE + ops, objective)
-                if objective > self._best_score:
-                    self._best_score, self._best_index = objective, index
-            if feasible and score > self._best_feasible_score:
-                self._best_feasible_score, self._best_feasible_index = score, index
-        if self.observation == "last":
-            self._last = np.zeros(space.SHAPE, dtype=np.float32)
-            self._last[_ROWS, ops] = 1.0
-        best = self._best_index
-        found = best >= 0
-        info = {
-            "arch_index": index,
-            "arch_str": self._strs[index],
-            "valid_acc": self._valid[index],
-            "test_acc": self._test[index],
-            "params_M": self._params[index],
-            "flops_M": self._flops[index],
-            "best_arch_index": best,
-            "best_arch_str": self._strs[best] if found else "",
-            "best_valid_acc": self._valid[best] if found else None,
-            "best_test_acc": self._test[best] if found else None,
-            "n_queries": self._n_queries,
-            "n_unique_queries": len(self._seen),
-            "regret": self.optimum_acc - self._best_score,
-        }
-        if self.cost is not None:
-            reported = self._cost[index]
-            info["cost"] = None if reported != reported else reported  # NaN = not measured
-            info["cost_unit"] = self._cost_unit
-        if constraint is not None:
-            bf = self._best_feasible_index
-            info["feasible"] = bool(feasible)
-            info["best_feasible_arch_index"] = bf
-            info["best_feasible_acc"] = self._score[bf] if bf >= 0 else None
-            info["best_feasible_cost"] = self._cost[bf] if bf >= 0 else None
-            info["regret"] = self.optimum_acc - self._best_feasible_score
-        truncated = self._n_queries >= self.max_queries
-        reward = constraint.infeasible_reward if objective is None else self._reward_fn(objective)
-        return self._obs(), float(reward), False, truncated, info
+        return _CODE_TO_INDEX[code]
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        return self._strs[self._arch_index] if self._arch_index >= 0 else ""
+    def _active(self, index: int) -> np.ndarray:
+        return _active_positions()[index]
+
+    def _evaluate(self, index: int) -> tuple[float, float | None, dict[str, Any]]:
+        c = self._cols
+        record = {
+            "arch_index": index,
+            "arch_str": c.strs[index],
+            "valid_acc": c.valid[index],
+            "test_acc": c.test[index],
+            "params_M": c.params[index],
+            "flops_M": c.flops[index],
+        }
+        cost = None
+        if c.cost is not None:
+            cost = c.cost[index]
+            record["cost"] = None if cost != cost else cost  # NaN = not measured
+            record["cost_unit"] = c.cost_unit
+        return c.score[index], cost, record
+
+    def _extra_info(self, info: dict[str, Any]) -> None:
+        best = self._best_objective if self._constraint is None else self._best_feasible_score
+        info["regret"] = self.optimum_acc - best
 
     def topk_indices(self) -> list[int]:
         """Official indices in the current top-K state, best first."""

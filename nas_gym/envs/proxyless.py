@@ -29,6 +29,7 @@ from nas_gym.envs.common import (
     check_choice,
     check_positive_int,
     check_render_mode,
+    read_only_copy,
     reward_fn,
     validate_action,
 )
@@ -241,6 +242,7 @@ class ProxylessNASEnv(gym.Env):
 
         self.action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
         self.observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
+        self.op_mask = space.op_mask()
 
         _fork_safe_threads()
         mean, std = ds.normalization(dataset)
@@ -362,7 +364,11 @@ class ProxylessNASEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._reset_search()
-        return self._obs(), {"n_queries": 0, "n_unique_queries": 0}
+        return self._obs(), {
+            "n_queries": 0,
+            "n_unique_queries": 0,
+            "op_mask": read_only_copy(self.op_mask),
+        }
 
     def step(self, action):
         check_budget_left(self._n_queries, self.max_queries)

@@ -89,6 +89,16 @@ def op_names(with_none: bool = False) -> tuple[str, ...]:
     return OPS_WITH_NONE if with_none else OPS
 
 
+def op_mask(with_none: bool = False) -> np.ndarray:
+    """Read-only bool mask of :func:`shape`: False for the ``none`` column, which
+    :func:`discretize` never selects; True = the op is executed as proposed."""
+    mask = np.ones(shape(with_none), dtype=bool)
+    if with_none:
+        mask[..., 0] = False
+    mask.flags.writeable = False
+    return mask
+
+
 def _as_alpha(alpha: object, with_none: bool, what: str = "alpha") -> np.ndarray:
     """``alpha`` as a float array of :func:`shape`; flat input accepted; clear errors."""
     arr = np.asarray(alpha)

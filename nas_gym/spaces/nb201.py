@@ -176,6 +176,13 @@ def discretize_to_index(alpha: np.ndarray) -> int:
     return int(code_to_index_table()[code])
 
 
+def op_mask() -> np.ndarray:
+    """Read-only ``(6, 5)`` bool mask of the ops an environment executes as proposed: all True."""
+    mask = np.ones(SHAPE, dtype=bool)
+    mask.flags.writeable = False
+    return mask
+
+
 def hamming(ops_a: Sequence[int], ops_b: Sequence[int]) -> int:
     """Number of edges whose op differs (DDAS 'similarity' on NB201)."""
     return sum(int(a != b) for a, b in zip(_check_ops(ops_a), _check_ops(ops_b), strict=True))

@@ -118,6 +118,12 @@ _MASK = np.where(ALLOWED, 0.0, -np.inf)
 N_ARCHS = int(np.prod(ALLOWED.sum(axis=1), dtype=object))  # 6**6 * 7**15
 
 
+def op_mask() -> np.ndarray:
+    """Read-only ``(21, 7)`` bool mask: False where :func:`discretize` never picks the op
+    (``zero`` on a stage's first layer); True = the op is executed as proposed."""
+    return ALLOWED
+
+
 def check_ops(ops: Sequence[int]) -> tuple[int, ...]:
     """Validate an architecture given as 21 op indices."""
     try:

@@ -1,0 +1,275 @@
+"""``SearchEnv``: the search mechanics every NAS environment shares.
+
+One episode is one search run. The base class owns everything that is the same for
+every search space, in the way Gymnasium's ``MujocoEnv`` owns the simulator and a
+subclass only supplies its model:
+
+* the query budget (``budget_unit``) and the action check;
+* the search history: seen set, top-K state, best, best feasible, Pareto fronts;
+* constraint -> objective -> reward (:mod:`nas_gym.envs.constraints`);
+* the ``"topk"`` (CADAM, Mills 2020 Sec. 4.1.1) and ``"last"`` (DDAS, Sec. 3.2)
+  observations, the op mask and the shared info keys;
+* ``reset``, ``render`` and ``spec.max_episode_steps``.
+
+A subclass calls :meth:`SearchEnv._setup_search` at the end of its ``__init__`` and
+supplies two things: how an action becomes a discrete architecture
+(:meth:`_architecture`, :meth:`_active`) and how an architecture is evaluated
+(:meth:`_evaluate`: accuracy, cost and the record reported in ``info``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from nas_gym.envs.common import (
+    OBSERVATIONS,
+    REWARDS,
+    ActionCheck,
+    TopKState,
+    check_choice,
+    check_positive_int,
+    check_render_mode,
+    read_only_copy,
+    reward_fn,
+)
+from nas_gym.envs.constraints import Constraint
+from nas_gym.envs.pareto import ParetoFront
+
+BUDGET_UNITS: tuple[str, ...] = ("query", "unique")
+#: ``max_steps`` default in ``budget_unit="unique"`` mode: this many steps per budgeted query.
+STEP_CAP_FACTOR = 100
+
+
+class SearchEnv(gym.Env):
+    """Base class of the NAS environments: budget, history, objective, observations.
+
+    Subclass hooks (the only space-specific parts):
+
+    * :meth:`_architecture` ``(alpha) -> key``: the discrete architecture of a
+      validated action, as a hashable key (table index, op tuple, genotype string);
+    * :meth:`_active` ``(key) -> ndarray``: flat positions of the ones of its alpha_d
+      (the top-K state and the ``"last"`` observation are built from them);
+    * :meth:`_evaluate` ``(key) -> (score, cost, record)``: accuracy in percent on
+      the reward metric, the constrained cost (None without one) and the dict of
+      per-step info keys.
+
+    Class attributes name the info keys: ``BEST_INFO`` / ``BEST_FEASIBLE_INFO`` map an
+    info key to ``(source, value before anything is found)``, where the source is a
+    record key, ``"score"`` or ``"cost"``; ``PARETO`` maps an info key to the record key
+    of a cost whose (cost, score) front is kept. ``ARCH_KEY`` is the record key that
+    ``render()`` shows.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    BEST_INFO: ClassVar[dict[str, tuple[str, Any]]] = {}
+    BEST_FEASIBLE_INFO: ClassVar[dict[str, tuple[str, Any]]] = {}
+    PARETO: ClassVar[dict[str, str]] = {}
+    ARCH_KEY: ClassVar[str] = "arch"
+    #: Report ``feasible`` and ``best_feasible_*`` even without a constraint (all feasible).
+    FEASIBILITY_ALWAYS: ClassVar[bool] = False
+    #: Rewards this environment accepts (a subclass may add its own, see :meth:`_reward`).
+    REWARDS: ClassVar[tuple[str, ...]] = REWARDS
+
+    # -- setup ----------------------------------------------------------------------------
+    def _setup_search(
+        self,
+        shape: tuple[int, ...],
+        op_mask: np.ndarray,
+        *,
+        reward: str,
+        observation: str,
+        top_k: int,
+        max_queries: int,
+        render_mode: str | None,
+        constraint: Constraint | None = None,
+        budget_unit: str = "query",
+        max_steps: int | None = None,
+        rescores: bool = False,
+    ) -> None:
+        """Validate the shared arguments and build spaces and history.
+
+        ``rescores``: re-querying an architecture may give another score (a supernet
+        trained between queries), so the history sees every query, not only new ones.
+        """
+        check_choice("reward", reward, self.REWARDS)
+        check_choice("observation", observation, OBSERVATIONS)
+        check_choice("budget_unit", budget_unit, BUDGET_UNITS)
+        check_render_mode(render_mode, tuple(self.metadata["render_modes"]))
+        self.reward, self.observation, self.render_mode = reward, observation, render_mode
+        self.top_k = check_positive_int("top_k", top_k)
+        self.max_queries = check_positive_int("max_queries", max_queries)
+        self.budget_unit = budget_unit
+        self.max_steps = (
+            check_positive_int("max_steps", max_steps)
+            if max_steps is not None
+            else (
+                STEP_CAP_FACTOR * self.max_queries if budget_unit == "unique" else self.max_queries
+            )
+        )
+        if self.max_steps < self.max_queries:
+            raise ValueError(f"max_steps ({max_steps}) must be >= max_queries ({max_queries})")
+        self._constraint = constraint
+        self._reward_fn = reward_fn(reward) if reward in REWARDS else None
+        self._rescores = bool(rescores)
+        self._shape = tuple(shape)
+        self._check_action = ActionCheck(self._shape)
+        self.action_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
+        self.op_mask = op_mask
+        self._topk = TopKState(self.top_k, self._shape)
+        self._fronts = {name: ParetoFront() for name in self.PARETO}
+        self._reset_search()
+
+    @property
+    def spec(self) -> gym.envs.registration.EnvSpec | None:
+        """The registered spec, with ``max_episode_steps`` = this env's episode length."""
+        spec = self.__dict__.get("_spec")
+        if spec is None or spec.max_episode_steps is not None:
+            return spec
+        return dataclasses.replace(spec, max_episode_steps=self.max_steps)
+
+    @spec.setter
+    def spec(self, value: gym.envs.registration.EnvSpec | None) -> None:
+        self.__dict__["_spec"] = value
+
+    # -- subclass hooks ---------------------------------------------------------------------
+    def _architecture(self, alpha: np.ndarray) -> Hashable:
+        raise NotImplementedError
+
+    def _active(self, key: Hashable) -> np.ndarray:
+        raise NotImplementedError
+
+    def _evaluate(self, key: Hashable) -> tuple[float, float | None, dict[str, Any]]:
+        raise NotImplementedError
+
+    def _reward(self, objective: float, record: dict[str, Any]) -> float:
+        """The reward of a constrained accuracy (percent); override for other rewards."""
+        return self._reward_fn(objective)
+
+    # -- episode ----------------------------------------------------------------------------
+    def _reset_search(self) -> None:
+        self._topk.reset()
+        for front in self._fronts.values():
+            front.clear()
+        self._last = np.zeros(self._shape, dtype=np.float32)
+        self._seen: set[Hashable] = set()
+        self._n_queries = 0
+        self._record: dict[str, Any] | None = None
+        self._best: tuple[float, float | None, dict[str, Any]] | None = None
+        self._best_objective = -np.inf
+        self._best_feasible: tuple[float, float | None, dict[str, Any]] | None = None
+        self._best_feasible_score = -np.inf
+
+    def _obs(self) -> np.ndarray:
+        return self._topk.state() if self.observation == "topk" else self._last.copy()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._reset_search()
+        return self._obs(), {
+            "n_queries": 0,
+            "n_unique_queries": 0,
+            "op_mask": read_only_copy(self.op_mask),
+        }
+
+    def _budget_spent(self) -> bool:
+        used = self._n_queries if self.budget_unit == "query" else len(self._seen)
+        return used >= self.max_queries or self._n_queries >= self.max_steps
+
+    def step(self, action):
+        if self._budget_spent():
+            raise RuntimeError(
+                f"query budget of {self.max_queries} spent: call reset() to start a new search"
+                if self._n_queries < self.max_steps or self.budget_unit == "query"
+                else f"step cap max_steps={self.max_steps} reached: call reset()"
+            )
+        key = self._architecture(self._check_action(action))
+        score, cost, record = self._evaluate(key)
+        constraint = self._constraint
+        objective: float | None = score
+        feasible = True
+        if constraint is not None:
+            feasible = cost <= constraint.target
+            constrained = constraint.score(score / 100.0, cost)
+            objective = None if constrained is None else 100.0 * constrained
+        self._n_queries += 1
+        self._record = record
+        new = key not in self._seen
+        if new or self._rescores:
+            self._seen.add(key)
+            self._update_history(key, score, cost, record, objective, feasible)
+        if self.observation == "last":
+            self._last = np.zeros(self._shape, dtype=np.float32)
+            self._last.flat[self._active(key)] = 1.0
+        info = {**record, **self._best_info(), "n_queries": self._n_queries}
+        info["n_unique_queries"] = len(self._seen)
+        if constraint is not None or self.FEASIBILITY_ALWAYS:
+            info["feasible"] = bool(feasible)
+            info.update(self._best_feasible_info())
+        for name, front in self._fronts.items():
+            info[name] = front.compact()
+        self._extra_info(info)
+        if objective is None:
+            reward = constraint.infeasible_reward
+        else:
+            reward = self._reward(objective, record)
+        truncated = self._budget_spent()
+        if truncated and self.budget_unit == "unique":
+            info["step_cap_reached"] = self._n_queries >= self.max_steps
+        return self._obs(), float(reward), False, truncated, info
+
+    def _update_history(
+        self,
+        key: Hashable,
+        score: float,
+        cost: float | None,
+        record: dict[str, Any],
+        objective: float | None,
+        feasible: bool,
+    ) -> None:
+        if objective is not None:  # hard-infeasible architectures never enter top-K or best
+            if self.observation == "topk" and key not in self._topk:
+                self._topk.push(key, self._active(key), objective)
+            if objective > self._best_objective:
+                self._best_objective, self._best = objective, (score, cost, record)
+        if feasible and score > self._best_feasible_score:
+            self._best_feasible_score, self._best_feasible = score, (score, cost, record)
+        for name, cost_key in self.PARETO.items():
+            self._fronts[name].add(key, score, record[cost_key], step=self._n_queries)
+
+    @staticmethod
+    def _pick(
+        found: tuple[float, float | None, dict[str, Any]] | None,
+        keys: dict[str, tuple[str, Any]],
+    ) -> dict[str, Any]:
+        if found is None:
+            return {name: empty for name, (_, empty) in keys.items()}
+        score, cost, record = found
+        out = {}
+        for name, (source, _) in keys.items():
+            out[name] = score if source == "score" else cost if source == "cost" else record[source]
+        return out
+
+    def _best_info(self) -> dict[str, Any]:
+        return self._pick(self._best, self.BEST_INFO)
+
+    def _best_feasible_info(self) -> dict[str, Any]:
+        return self._pick(self._best_feasible, self.BEST_FEASIBLE_INFO)
+
+    def _extra_info(self, info: dict[str, Any]) -> None:
+        """Add space-specific keys to a step's info (in place); nothing by default."""
+
+    def _front_points(self, name: str) -> list[dict[str, Any]]:
+        """A Pareto front's points (key, value, cost, step) by increasing cost."""
+        return self._fronts[name].points()
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        return "" if self._record is None else str(self._record[self.ARCH_KEY])
