@@ -54,7 +54,7 @@ def env_op_mask(env: Any, shape: tuple[int, int]) -> np.ndarray:
         mask = getattr(getattr(env, "unwrapped", env), "op_mask", None)
     if mask is None:
         return np.ones(shape, dtype=bool)
-    mask = np.asarray(mask, dtype=bool)
+    mask = np.array(mask, dtype=bool)  # a writable copy
     if mask.shape != tuple(shape):
         raise ValueError(f"env.op_mask has shape {mask.shape}; expected the action shape {shape}")
     if not mask.any(axis=1).all():

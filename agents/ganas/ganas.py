@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,32 @@ def topology_adjacency(topology: str, rows: int, n_ops: int) -> np.ndarray:
             raise ValueError(f"topology 'nb201' needs 6 rows, the action has {rows}")
         return nb201_adjacency()
     return chain_adjacency(rows)
+
+
+class CellArchive(MutableMapping):
+    """Evaluated cells: ``ops tuple -> (score, admissible)``.
+
+    Not a ``dict`` on purpose: SB3 writes dict attributes as JSON, whose keys cannot
+    be tuples; any other object is pickled whole, so ``save``/``load`` keep it.
+    """
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[int, ...], tuple[float, bool]] = {}
+
+    def __getitem__(self, cell: tuple[int, ...]) -> tuple[float, bool]:
+        return self._cells[cell]
+
+    def __setitem__(self, cell: tuple[int, ...], value: tuple[float, bool]) -> None:
+        self._cells[cell] = value
+
+    def __delitem__(self, cell: tuple[int, ...]) -> None:
+        del self._cells[cell]
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return iter(self._cells)
+
+    def __len__(self) -> int:
+        return len(self._cells)
 
 
 class GANASPolicy(SearchPolicy):
@@ -199,7 +225,7 @@ class GANAS(SearchAlgorithm):
 
     # search state -------------------------------------------------------------
     def _reset_search(self) -> None:
-        self.evaluated: dict[tuple[int, ...], tuple[float, bool]] = {}
+        self.evaluated = CellArchive()
         self.queue: list[tuple[int, ...]] = []
         self.iteration = 0
         self.last_set_size = 0

@@ -175,6 +175,7 @@ class RNNController(SearchAlgorithm):
         self._batch: list[tuple[np.ndarray, float, float]] = []  # (ops, advantage, old log p)
         self._entropy = 0.0
         self._logp = 0.0
+        self._samples: list[tuple[np.ndarray, float, float]] = []
 
     def _setup_learn(self, total_timesteps: int, callback: Any = None, reset_num_timesteps: bool = True, *args: Any, **kwargs: Any) -> Any:  # fmt: skip
         if reset_num_timesteps:
@@ -182,12 +183,17 @@ class RNNController(SearchAlgorithm):
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)
 
     def _propose(self) -> np.ndarray:
-        ops, entropy = self.policy.sample(1)
-        self._entropy = float(entropy[0])
-        if self.algo == "ppo":
-            with torch.no_grad():
-                self._logp = float(self.policy.log_prob(ops)[0][0])
-        return ops[0].numpy()
+        if not self._samples:
+            # the policy is fixed until the next update, so draw the rest of this batch at once
+            n = self.num_aggregate - len(self._batch)
+            ops, entropy = self.policy.sample(n)
+            logp = torch.zeros(n)
+            if self.algo == "ppo":
+                with torch.no_grad():
+                    logp = self.policy.log_prob(ops)[0]
+            self._samples = list(zip(ops.numpy(), entropy.tolist(), logp.tolist()))
+        ops, self._entropy, self._logp = self._samples.pop(0)
+        return ops
 
     def _observe(self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None) -> None:
         r = accuracy_fraction(reward, self._reward_kind) + self.entropy_weight * self._entropy
