@@ -143,3 +143,22 @@ def test_filter_on_a_missing_info_key_names_the_available_keys():
     agent = make_agent("ganas", nb201(), seed=0, truth_filters={"latency_ms": ("<=", 5)}, **TINY)
     with pytest.raises(KeyError, match="latency_ms.*info has: .*params_M"):
         agent.learn(3)
+
+
+def test_constrained_example_runs_and_reports_admissible_cells():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(repo / "examples" / "ganas_constrained_nb201.py"),
+         "--steps", "60", "--seeds", "0", "--agents", "ganas"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout  # fmt: skip
+    ref = out.splitlines()[0]
+    assert ref.startswith("reference (ResNet-like cell) on cifar100")
+    params = float(ref.split(" M params")[0].rsplit(" ", 1)[1])
+    row = next(line for line in out.splitlines() if line.startswith("| ganas | 0 |"))
+    assert float(row.split("|")[6]) <= params  # the admitted cell respects the constraint
+    assert "ganas: beats the reference in" in out
