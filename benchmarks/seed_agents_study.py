@@ -203,7 +203,7 @@ def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
         datasets = sorted({d for _, d, m in groups if m == metric})
         fig = Figure(figsize=(5 * len(datasets), 4))
         axes = fig.subplots(1, len(datasets), squeeze=False)[0]
-        for ax, dataset in zip(axes, datasets):
+        for ax, dataset in zip(axes, datasets, strict=True):
             for (agent, d, m), rs in sorted(groups.items()):
                 if d != dataset or m != metric:
                     continue

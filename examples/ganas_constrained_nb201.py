@@ -49,12 +49,17 @@ def search(agent: str, dataset: str, steps: int, seed: int, ref: dict) -> dict |
     kwargs = {}
     if agent == "ganas":
         kwargs = {
-            "truth_filters": {"params_M": ("<=", ref["params_M"]), "flops_M": ("<=", ref["flops_M"])},
+            "truth_filters": {
+                "params_M": ("<=", ref["params_M"]),
+                "flops_M": ("<=", ref["flops_M"]),
+            },
             "initial_archs": [space.str_to_ops(RESNET_CELL)],
         }
     rec = Infos()
     make_agent(agent, env, seed=seed, **kwargs).learn(steps, callback=rec)
-    ok = [i for i in rec.infos if i["params_M"] <= ref["params_M"] and i["flops_M"] <= ref["flops_M"]]
+    ok = [
+        i for i in rec.infos if i["params_M"] <= ref["params_M"] and i["flops_M"] <= ref["flops_M"]
+    ]
     return max(ok, key=lambda i: i["valid_acc"]) if ok else None
 
 
@@ -65,7 +70,9 @@ def parse_seeds(text: str) -> list[int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="cifar100", choices=("cifar10", "cifar100", "ImageNet16-120"))
+    p.add_argument(
+        "--dataset", default="cifar100", choices=("cifar10", "cifar100", "ImageNet16-120")
+    )
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--seeds", default="0-2")
     p.add_argument("--agents", default="ganas,rea,rs")
@@ -75,7 +82,9 @@ def main() -> None:
         f"reference (ResNet-like cell) on {args.dataset}: valid {ref['valid_acc']:.2f}, "
         f"test {ref['test_acc']:.2f}, {ref['params_M']:.3f} M params, {ref['flops_M']:.1f} M FLOPs"
     )
-    print(f"\n| agent | seed | best admissible cell | valid | test | params_M | flops_M | beats ref (test) |")
+    print(
+        "\n| agent | seed | best admissible cell | valid | test | params_M | flops_M | beats ref (test) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     wins: dict[str, list[bool]] = {}
     for agent in args.agents.split(","):

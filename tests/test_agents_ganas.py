@@ -84,9 +84,7 @@ def test_truth_set_admits_only_feasible_cells_that_pass_the_filters():
     cost = "edgegpu_latency"
     env = nb201(reward_metric="valid", cost=cost, cost_target=5.0, constraint="hard")
     params_max = 0.5
-    agent = make_agent(
-        "ganas", env, seed=3, truth_filters={"params_M": ("<=", params_max)}, **TINY
-    )
+    agent = make_agent("ganas", env, seed=3, truth_filters={"params_M": ("<=", params_max)}, **TINY)
     rec = Infos()
     agent.learn(60, callback=rec)
     by_arch = {int(i["arch_index"]): i for i in rec.infos}
@@ -118,7 +116,9 @@ def test_save_load_keeps_generator_and_discriminator(tmp_path):
     agent.learn(40)
     agent.save(tmp_path / "g.zip")
     loaded = GANAS.load(tmp_path / "g.zip", env=nb201())
-    for a, b in zip(agent.policy.state_dict().values(), loaded.policy.state_dict().values()):
+    for a, b in zip(
+        agent.policy.state_dict().values(), loaded.policy.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b)
     assert loaded.evaluated == agent.evaluated
 

@@ -25,7 +25,16 @@ from nas_gym.spaces import proxyless
 
 torch.set_num_threads(1)
 
-CATEGORICAL = ("rs", "rea", "reinforce", "ganas", "unas", "unas-reinforce", "rnn-reinforce", "rnn-ppo")
+CATEGORICAL = (
+    "rs",
+    "rea",
+    "reinforce",
+    "ganas",
+    "unas",
+    "unas-reinforce",
+    "rnn-reinforce",
+    "rnn-ppo",
+)
 TINY = {  # make GA-NAS reach its generator within a few queries
     "ganas": dict(initial_size=2, increment=2, k=2, alternations=1, d_steps=2, d_batch=4,
                   ppo_rollouts=1, ppo_batch=8, ppo_epochs=1, hidden=16, n_layers=1),

@@ -13,9 +13,9 @@ from agents.registry import make_agent
 from agents.unas.estimators import (
     gumbel_argmax,
     log_prob,
+    reinforce_objective,
     relax_objective,
     relaxed_sample,
-    reinforce_objective,
     soften,
 )
 from agents.unas.unas import RidgeSurrogate
@@ -41,7 +41,9 @@ def test_conditional_relaxation_equals_the_sample_but_holds_z_fixed():
     assert (g1 - g2).abs().max() > 1e-3
 
 
-def _per_sample_grads(phi: torch.Tensor, n: int, seed: int, loss_of_index, surrogate=None, baseline=0.0):
+def _per_sample_grads(
+    phi: torch.Tensor, n: int, seed: int, loss_of_index, surrogate=None, baseline=0.0
+):
     """(n, rows, ops) single-sample gradient estimates at phi: one logits leaf per sample."""
     gen = torch.Generator().manual_seed(seed)
     leaf = phi.detach().expand(n, *phi.shape).clone().requires_grad_(True)
@@ -75,9 +77,12 @@ def test_relax_and_reinforce_are_unbiased_against_exact_enumeration():
 
     # surrogate and baseline from a separate pilot batch, then fixed: the estimates stay unbiased
     gen = torch.Generator().manual_seed(2)
-    pilot = gumbel_argmax(log_p.detach().expand(1000, 6, 5), torch.rand(1000, 6, 5, generator=gen, dtype=torch.float64))
+    pilot = gumbel_argmax(
+        log_p.detach().expand(1000, 6, 5),
+        torch.rand(1000, 6, 5, generator=gen, dtype=torch.float64),
+    )
     g = RidgeSurrogate(30)
-    for z, y in zip(pilot.numpy(), loss_of_onehot(pilot).numpy()):
+    for z, y in zip(pilot.numpy(), loss_of_onehot(pilot).numpy(), strict=True):
         g.add(z, float(y))
     weights = g.weights.double()
     surrogate = lambda zeta: zeta.reshape(*zeta.shape[:-2], -1) @ weights[:-1] + weights[-1]  # noqa: E731
@@ -85,13 +90,18 @@ def test_relax_and_reinforce_are_unbiased_against_exact_enumeration():
 
     n = 4000
     variances = {}
-    for name, kw in {"relax": dict(surrogate=surrogate), "reinforce": dict(baseline=baseline)}.items():
+    for name, kw in {
+        "relax": dict(surrogate=surrogate),
+        "reinforce": dict(baseline=baseline),
+    }.items():
         grads = _per_sample_grads(phi, n, seed=3, loss_of_index=loss_of_onehot, **kw)
         mean, se = grads.mean(0), grads.std(0) / n**0.5
         z_scores = ((mean - exact).abs() / se).max()
         assert z_scores < 4.0, f"{name}: worst component {float(z_scores):.2f} standard errors off"
         variances[name] = float(grads.var(0).sum())
-    print(f"total variance RELAX / REINFORCE (constant baseline) = {variances['relax'] / variances['reinforce']:.3f}")
+    print(
+        f"total variance RELAX / REINFORCE (constant baseline) = {variances['relax'] / variances['reinforce']:.3f}"
+    )
 
 
 def test_log_prob_sums_the_rows():
@@ -121,7 +131,9 @@ HINGE = 1.0
 def test_latency_hinge_raises_the_feasible_fraction_on_nb201(name):
     cost = "edgegpu_latency"
     target = float(np.nanquantile(load_hw_costs().cost(cost, "cifar10"), 0.25))
-    env = gym.make("NASBench201-v0", dataset="cifar10", reward="accuracy", cost=cost, max_queries=200)
+    env = gym.make(
+        "NASBench201-v0", dataset="cifar10", reward="accuracy", cost=cost, max_queries=200
+    )
     agent = make_agent(name, env, seed=0, target_latency=target, latency_coeff=HINGE)
     rec = Costs("cost")
     agent.learn(200, callback=rec)
@@ -138,7 +150,6 @@ def test_latency_hinge_raises_the_feasible_probability_on_tiny_proxyless(tmp_pat
     policy's feasible probability is estimated from 4,000 LUT-only samples, which
     costs no supernet evaluation and has a standard error below 0.01.
     """
-    from nas_gym.spaces import proxyless
     from tests.test_proxyless_env import tiny_proxyless_kwargs
 
     kwargs = {**tiny_proxyless_kwargs(tmp_path), "latency_target": None, "max_queries": 20}

@@ -55,7 +55,9 @@ class REINFORCE(SearchAlgorithm):
         return self._ema_num / self._ema_den if self._ema_den else 0.0
 
     def _propose(self) -> np.ndarray:
-        probs = torch.softmax(self.policy.masked_logits().detach(), dim=1).numpy().astype(np.float64)
+        probs = (
+            torch.softmax(self.policy.masked_logits().detach(), dim=1).numpy().astype(np.float64)
+        )
         cum = probs.cumsum(axis=1)
         u = np.random.random((self.n_rows, 1))
         ops = np.minimum((u > cum).sum(axis=1), self.n_ops - 1)

@@ -16,7 +16,13 @@ from agents.common.discrete import random_ops
 from agents.common.search import SearchAlgorithm, SearchPolicy
 from agents.ganas.models import Generator, PairDiscriminator, chain_adjacency, nb201_adjacency
 
-_COMPARE = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+_COMPARE = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+}
 MODES = ("budget", "paper")
 TOPOLOGIES = ("auto", "nb201", "chain")
 
@@ -86,7 +92,9 @@ class GANASPolicy(SearchPolicy):
         data.update(hidden=self.hidden, n_layers=self.n_layers, topology=self.topology)
         return data
 
-    def sample(self, n: int, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(
+        self, n: int, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n`` cells from the generator: ops ``(n, rows)``, log-probs and values ``(n, rows)``."""
         gen = self.generator
         ops = torch.full((n, gen.n_rows), -1, dtype=torch.long)
@@ -98,7 +106,9 @@ class GANASPolicy(SearchPolicy):
                 logits = logits.masked_fill(~self.op_mask[s], -torch.inf)
                 probs = torch.softmax(logits / temperature, dim=1)
                 ops[:, s] = torch.multinomial(probs, 1)[:, 0]
-                logp[:, s] = torch.log_softmax(logits, dim=1).gather(1, ops[:, s : s + 1]).squeeze(1)
+                logp[:, s] = (
+                    torch.log_softmax(logits, dim=1).gather(1, ops[:, s : s + 1]).squeeze(1)
+                )
                 values[:, s] = v
         return ops, logp, values
 
@@ -196,12 +206,24 @@ class GANAS(SearchAlgorithm):
         self.truth_filters = _check_filters(truth_filters)
         self.mode, self.max_iterations = mode, int(max_iterations)
         self.initial_size, self.increment, self.k = int(initial_size), int(increment), int(k)
-        self.alternations, self.d_steps, self.d_batch = int(alternations), int(d_steps), int(d_batch)
+        self.alternations, self.d_steps, self.d_batch = (
+            int(alternations),
+            int(d_steps),
+            int(d_batch),
+        )
         self.ppo_rollouts, self.ppo_batch, self.ppo_epochs = (
             int(ppo_rollouts), int(ppo_batch), int(ppo_epochs)
         )  # fmt: skip
-        self.clip_range, self.gae_lambda, self.gamma = float(clip_range), float(gae_lambda), float(gamma)
-        self.ent_coef, self.vf_coef, self.max_grad_norm = float(ent_coef), float(vf_coef), float(max_grad_norm)
+        self.clip_range, self.gae_lambda, self.gamma = (
+            float(clip_range),
+            float(gae_lambda),
+            float(gamma),
+        )
+        self.ent_coef, self.vf_coef, self.max_grad_norm = (
+            float(ent_coef),
+            float(vf_coef),
+            float(max_grad_norm),
+        )
         self.initial_archs = [tuple(int(o) for o in a) for a in (initial_archs or [])]
         self._net_kwargs = {"hidden": int(hidden), "n_layers": int(n_layers), "topology": topology}
         self._reset_search()
@@ -248,7 +270,9 @@ class GANAS(SearchAlgorithm):
                 self._advance()
         return np.asarray(self.queue.pop(0))
 
-    def _observe(self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None) -> None:
+    def _observe(
+        self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None
+    ) -> None:
         cell = tuple(int(o) for o in ops)
         info = info or {}
         feasible = bool(info.get("feasible", True)) and self._passes_filters(info)
@@ -318,7 +342,9 @@ class GANAS(SearchAlgorithm):
             cells = self._uniform_unseen(self.increment, set())
             self._fallback_pending.update(cells)
             self.queue = cells
-        self.logger.record("ganas/fallback_queries", self.n_fallback_queries + len(self._fallback_pending))
+        self.logger.record(
+            "ganas/fallback_queries", self.n_fallback_queries + len(self._fallback_pending)
+        )
         self.logger.record("ganas/queued", len(self.queue))
 
     def _distinct_from_generator(self, size: int, temperature: float) -> list[tuple[int, ...]]:

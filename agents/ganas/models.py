@@ -77,7 +77,9 @@ class GNN(nn.Module):
         super().__init__()
         dims = [in_dim] + [hidden] * n_layers
         # W1 h + W2 (A h) as one matmul on [h || A h]: fewer, larger calls
-        self.layers = nn.ModuleList(nn.Linear(2 * a, b) for a, b in zip(dims, dims[1:]))
+        self.layers = nn.ModuleList(
+            nn.Linear(2 * a, b) for a, b in zip(dims, dims[1:], strict=False)
+        )
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for layer in self.layers:
@@ -145,5 +147,7 @@ class PairDiscriminator(nn.Module):
     def reward(self, truth: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
         """GA-NAS' final reward of each cell: mean over t in the truth set of D(t, x)."""
         et, ex = self.embed(truth), self.embed(cells)
-        pairs = self.pair_logits(et[None].expand(len(ex), -1, -1), ex[:, None].expand(-1, len(et), -1))
+        pairs = self.pair_logits(
+            et[None].expand(len(ex), -1, -1), ex[:, None].expand(-1, len(et), -1)
+        )
         return torch.sigmoid(pairs).mean(dim=1)

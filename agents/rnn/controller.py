@@ -191,11 +191,13 @@ class RNNController(SearchAlgorithm):
             if self.algo == "ppo":
                 with torch.no_grad():
                     logp = self.policy.log_prob(ops)[0]
-            self._samples = list(zip(ops.numpy(), entropy.tolist(), logp.tolist()))
+            self._samples = list(zip(ops.numpy(), entropy.tolist(), logp.tolist(), strict=True))
         ops, self._entropy, self._logp = self._samples.pop(0)
         return ops
 
-    def _observe(self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None) -> None:
+    def _observe(
+        self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None
+    ) -> None:
         r = accuracy_fraction(reward, self._reward_kind) + self.entropy_weight * self._entropy
         b = r if self.baseline is None else self.baseline
         self.baseline = b - (1.0 - self.baseline_decay) * (b - r)

@@ -23,7 +23,9 @@ import torch
 U_CLAMP = 1e-3  # UNAS clamps its uniforms to [1e-3, 1 - 1e-3] (a tiny, documented bias)
 
 
-def soften(logits: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 0.0) -> torch.Tensor:
+def soften(
+    logits: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 0.0
+) -> torch.Tensor:
     """log(softmax(masked logits) + eps), renormalised: UNAS' softened log-probabilities."""
     if mask is not None:
         logits = logits.masked_fill(~mask, -torch.inf)

@@ -126,7 +126,10 @@ class UNAS(SearchAlgorithm):
             )
         self.estimator, self.tau, self.soften_eps = estimator, float(tau), float(soften_eps)
         self.arch_weight_decay = float(arch_weight_decay)
-        self.surrogate_ridge, self.surrogate_min_fit = float(surrogate_ridge), int(surrogate_min_fit)
+        self.surrogate_ridge, self.surrogate_min_fit = (
+            float(surrogate_ridge),
+            int(surrogate_min_fit),
+        )
         self.ema_momentum = float(ema_momentum)
         self.target_latency = None if target_latency is None else float(target_latency)
         self.latency_key, self.latency_coeff = latency_key, float(latency_coeff)
@@ -155,7 +158,11 @@ class UNAS(SearchAlgorithm):
         return self._ema_num / self._ema_den if self._ema_den else 0.0
 
     def _latency_weight(self) -> float:
-        ramp = min(1.0, self.num_timesteps / self.latency_warmup_steps) if self.latency_warmup_steps else 1.0
+        ramp = (
+            min(1.0, self.num_timesteps / self.latency_warmup_steps)
+            if self.latency_warmup_steps
+            else 1.0
+        )
         return self.latency_coeff * ramp
 
     def _propose(self) -> np.ndarray:
@@ -181,7 +188,9 @@ class UNAS(SearchAlgorithm):
         value = info[key]
         return None if value is None else float(value)
 
-    def _observe(self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None) -> None:
+    def _observe(
+        self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None
+    ) -> None:
         if self._pending is None:  # observe without a propose (e.g. a test): nothing to learn
             return
         pending, self._pending = self._pending, None
