@@ -24,7 +24,7 @@ from nas_gym.spaces import nb201 as space
 
 
 def check(dataset: str, phi_seed: int, n: int) -> dict[str, float]:
-    acc = torch.as_tensor(load_nb201().accuracy(dataset, "valid"), dtype=torch.float64)
+    acc = torch.tensor(np.array(load_nb201().accuracy(dataset, "valid")), dtype=torch.float64)
     loss_by_index = -acc / 100.0
     code_to_index = torch.as_tensor(space.code_to_index_table())
     powers = torch.as_tensor(space.N_OPS ** np.arange(space.N_EDGES - 1, -1, -1))

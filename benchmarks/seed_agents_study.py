@@ -122,12 +122,25 @@ def cmd_run(args: argparse.Namespace) -> None:
         )
 
 
+def feasible_of(run: dict[str, Any]) -> np.ndarray | None:
+    """Per-query feasibility: the env's ``feasible``, else ``cost <= target_latency``, else None."""
+    if run.get("feasible") and run["feasible"][0] is not None:
+        return np.asarray(run["feasible"], dtype=bool)
+    target = run["agent_kwargs"].get("target_latency")
+    if target is not None and run.get("cost"):
+        return np.asarray([c is not None and c <= target for c in run["cost"]], dtype=bool)
+    return None
+
+
 def best_at(run: dict[str, Any], q: int) -> tuple[float, float, int]:
-    """(best searched acc, test acc of that cell, its index) within the first q queries."""
+    """(best searched acc, test acc of that cell, its position) within the first q queries.
+
+    Under a latency constraint only feasible queries count.
+    """
     searched = np.asarray(run[f"{run['metric']}_acc"][:q], dtype=float)
-    if "feasible" in run and run.get("feasible") and run["feasible"][0] is not None:
-        ok = np.asarray(run["feasible"][:q], dtype=bool)
-        searched = np.where(ok, searched, -np.inf)
+    ok = feasible_of(run)
+    if ok is not None:
+        searched = np.where(ok[:q], searched, -np.inf)
     pos = int(np.argmax(searched))  # first occurrence: queries-to-best
     return float(searched[pos]), float(run["test_acc"][pos]), pos
 
@@ -163,8 +176,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         qtb = np.mean([best_at(r, r["budget"])[2] + 1 for r in rs])
         uniq = np.array([r["n_unique_queries"] for r in rs])
         feas = "-"
-        if rs[0].get("feasible") and rs[0]["feasible"][0] is not None:
-            f = np.array([r["feasible"] for r in rs], dtype=float)
+        if feasible_of(rs[0]) is not None:
+            f = np.array([feasible_of(r) for r in rs], dtype=float)
             feas = f"{f[:, :100].mean():.2f} / {f[:, -100:].mean():.2f}"
         wall = np.mean([r["wall_s"] for r in rs])
         lines.append(
@@ -210,8 +223,9 @@ def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
                 curves = []
                 for r in rs:
                     acc = np.asarray(r[f"{metric}_acc"], dtype=float)
-                    if r.get("feasible") and r["feasible"][0] is not None:
-                        acc = np.where(np.asarray(r["feasible"], dtype=bool), acc, -np.inf)
+                    ok = feasible_of(r)
+                    if ok is not None:
+                        acc = np.where(ok, acc, -np.inf)
                     curves.append(np.maximum.accumulate(acc))
                 mean = np.mean(curves, axis=0)
                 ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{agent} ({len(rs)})")

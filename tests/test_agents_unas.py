@@ -60,7 +60,7 @@ def _per_sample_grads(
 
 def test_relax_and_reinforce_are_unbiased_against_exact_enumeration():
     """Exact d E_p[L] over all 15,625 cells vs the mean of 4,000 single-sample estimates each."""
-    acc = torch.as_tensor(load_nb201().accuracy("cifar100", "valid"), dtype=torch.float64)
+    acc = torch.tensor(np.array(load_nb201().accuracy("cifar100", "valid")), dtype=torch.float64)
     loss_by_index = -acc / 100.0
     code_to_index = torch.as_tensor(space.code_to_index_table())
     powers = torch.as_tensor(space.N_OPS ** np.arange(space.N_EDGES - 1, -1, -1))
