@@ -268,6 +268,11 @@ class GANAS(SearchAlgorithm):
                 self._queue_initial()
             else:
                 self._advance()
+        if not self.queue:
+            raise RuntimeError(
+                f"GA-NAS found no unqueried cell after {len(self.evaluated)} evaluated ones: "
+                "the search space is (nearly) exhausted; use a smaller total_timesteps"
+            )
         return np.asarray(self.queue.pop(0))
 
     def _observe(
