@@ -125,3 +125,51 @@ def make_reinforce(
 ) -> REINFORCE:
     """REINFORCE over per-edge categoricals, Adam lr 0.01, EMA baseline 0.9."""
     return REINFORCE("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+# Seed systems (issue 10): GA-NAS, black-box UNAS, ENAS/NASNet-style RNN controllers ------
+from agents.ganas import GANAS  # noqa: E402
+
+
+@register_agent("ganas")
+def make_ganas(env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> GANAS:
+    """GA-NAS (IJCAI 2021): |X_0| = 50, +50 per iteration, k = 25; budget mode."""
+    return GANAS("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+from agents.rnn import RNNController  # noqa: E402
+from agents.unas import UNAS  # noqa: E402
+
+
+@register_agent("unas")
+def make_unas(env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any) -> UNAS:
+    """Black-box UNAS: RELAX with ridge-fitted linear surrogates, tau 0.4, Adam lr 0.01."""
+    return UNAS("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("unas-reinforce")
+def make_unas_reinforce(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> UNAS:
+    """Black-box UNAS' REINFORCE special case: EMA baseline 0.9, Adam lr 0.01."""
+    overrides.setdefault("estimator", "reinforce")
+    return UNAS("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("rnn-reinforce")
+def make_rnn_reinforce(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> RNNController:
+    """ENAS controller (NB201's settings): 2x32 LSTM, REINFORCE, entropy 1e-4, baseline 0.99."""
+    return RNNController("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("rnn-ppo")
+def make_rnn_ppo(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> RNNController:
+    """NASNet-style controller trained by PPO (1x100 LSTM from memory of Zoph et al., unverified)."""
+    overrides.setdefault("algo", "ppo")
+    overrides.setdefault("hidden", 100)
+    overrides.setdefault("lstm_layers", 1)
+    return RNNController("MlpPolicy", env, seed=seed, verbose=verbose, **overrides)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.type_aliases import GymEnv
 
+from agents.common.discrete import random_ops
 from agents.common.search import SearchAlgorithm, SearchPolicy
 
 
@@ -59,13 +60,16 @@ class REA(SearchAlgorithm):
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)
 
     def _propose(self) -> np.ndarray:
+        mask = self.op_mask
         if len(self.population) < self.population_size:
-            return np.random.randint(0, self.n_ops, self.n_rows)
+            if mask.all():  # the original stream (NB201 results stay comparable)
+                return np.random.randint(0, self.n_ops, self.n_rows)
+            return random_ops(mask)
         picks = np.random.randint(0, len(self.population), self.sample_size)
         parent = max((self.population[i] for i in picks), key=lambda member: member[1])[0]
-        return mutate(np.asarray(parent), self.n_ops)
+        return mutate(np.asarray(parent), self.n_ops, mask)
 
-    def _observe(self, ops: np.ndarray, reward: float) -> None:
+    def _observe(self, ops: np.ndarray, reward: float, info: Any = None) -> None:
         member = (tuple(int(o) for o in ops), reward)
         self.population.append(member)
         self.history.append(member)
@@ -73,12 +77,21 @@ class REA(SearchAlgorithm):
             self.population.popleft()
 
 
-def mutate(ops: np.ndarray, n_ops: int) -> np.ndarray:
-    """Copy of ``ops`` with one random row changed to a different op (global numpy RNG)."""
+def mutate(ops: np.ndarray, n_ops: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Copy of ``ops`` with one random row changed to a different allowed op (global numpy RNG).
+
+    Only rows with at least two allowed ops can mutate; with no mask (all allowed)
+    the draws are those of the original NB201 REA.
+    """
     child = ops.copy()
-    row = np.random.randint(len(child))
-    new = np.random.randint(n_ops - 1)
-    child[row] = new if new < child[row] else new + 1
+    if mask is None:
+        mask = np.ones((len(child), n_ops), dtype=bool)
+    rows = np.flatnonzero(mask.sum(axis=1) >= 2)
+    if len(rows) == 0:
+        return child
+    row = rows[np.random.randint(len(rows))]
+    others = [o for o in np.flatnonzero(mask[row]) if o != child[row]]
+    child[row] = others[np.random.randint(len(others))]
     return child
 
 

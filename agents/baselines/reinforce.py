@@ -55,17 +55,22 @@ class REINFORCE(SearchAlgorithm):
         return self._ema_num / self._ema_den if self._ema_den else 0.0
 
     def _propose(self) -> np.ndarray:
-        probs = torch.softmax(self.policy.logits.detach(), dim=1).numpy().astype(np.float64)
+        probs = (
+            torch.softmax(self.policy.masked_logits().detach(), dim=1).numpy().astype(np.float64)
+        )
         cum = probs.cumsum(axis=1)
         u = np.random.random((self.n_rows, 1))
-        return np.minimum((u > cum).sum(axis=1), self.n_ops - 1)
+        ops = np.minimum((u > cum).sum(axis=1), self.n_ops - 1)
+        bad = ~self.op_mask[np.arange(self.n_rows), ops]  # float rounding past the last allowed op
+        ops[bad] = probs[bad].argmax(axis=1)
+        return ops
 
-    def _observe(self, ops: np.ndarray, reward: float) -> None:
+    def _observe(self, ops: np.ndarray, reward: float, info: Any = None) -> None:
         m = self.ema_momentum
         self._ema_num = m * self._ema_num + (1 - m) * reward
         self._ema_den = m * self._ema_den + (1 - m)
         advantage = reward - self.baseline
-        logits = self.policy.logits
+        logits = self.policy.masked_logits()
         log_p = torch.log_softmax(logits, dim=1)[torch.arange(self.n_rows), torch.as_tensor(ops)]
         loss = -advantage * log_p.sum()
         self.policy.optimizer.zero_grad()

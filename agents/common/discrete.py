@@ -12,6 +12,7 @@ silently searching the wrong space.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -32,6 +33,66 @@ def row_action_shape(action_space: spaces.Space, who: str) -> tuple[int, int]:
             f"{who} needs at least 2 ops per row, got action shape {action_space.shape}"
         )
     return int(rows), int(ops)
+
+
+def env_op_mask(env: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The env's per-row op mask, ``(rows, ops)`` bool, True = allowed.
+
+    The one place agents read it. Environments expose it as ``env.unwrapped.op_mask``
+    (ProxylessNAS-v0 forbids ``zero`` on the first layer of a stage; an action that
+    picks it there is executed as another op, so an agent ignoring the mask would
+    learn from a cell it did not query). Works on a Gymnasium env (through its
+    wrappers) or an SB3 VecEnv; all True when the attribute is absent.
+    """
+    mask = None
+    if hasattr(env, "get_attr") and hasattr(env, "num_envs"):  # an SB3 VecEnv
+        try:
+            mask = env.get_attr("op_mask")[0]
+        except AttributeError:
+            mask = None
+    else:
+        mask = getattr(getattr(env, "unwrapped", env), "op_mask", None)
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.array(mask, dtype=bool)  # a writable copy
+    if mask.shape != tuple(shape):
+        raise ValueError(f"env.op_mask has shape {mask.shape}; expected the action shape {shape}")
+    if not mask.any(axis=1).all():
+        rows = np.flatnonzero(~mask.any(axis=1)).tolist()
+        raise ValueError(f"env.op_mask allows no op on rows {rows}; every row needs one")
+    return mask
+
+
+def env_reward_kind(env: Any) -> str | None:
+    """The env's ``reward`` setting (``"cadam"``, ``"accuracy"``) through wrappers/VecEnv, or None."""
+    try:
+        if hasattr(env, "get_attr") and hasattr(env, "num_envs"):
+            kind = env.get_attr("reward")[0]
+        else:
+            kind = getattr(getattr(env, "unwrapped", env), "reward", None)
+    except AttributeError:
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+def accuracy_fraction(reward: float, kind: str | None) -> float:
+    """Undo the env's reward transform: the searched objective as a fraction in [0, 1].
+
+    ``"cadam"`` rewards are ``100 ** (acc / 100)`` (Mills 2020, Eq. 4.1), so the
+    objective is ``log_100(reward)``; a non-positive reward (e.g. a hard-infeasible
+    cell's 0) maps to 0. ``"accuracy"`` rewards already are ``acc / 100``; any other
+    kind passes through unchanged. Policy-gradient agents (ENAS, UNAS) are tuned
+    for accuracy in [0, 1], so they learn from this, not from 100^acc.
+    """
+    if kind == "cadam":
+        return math.log(reward) / math.log(100.0) if reward > 0 else 0.0
+    return float(reward)
+
+
+def random_ops(mask: np.ndarray) -> np.ndarray:
+    """One op per row, uniform over that row's allowed ops (global numpy RNG)."""
+    u = np.random.random(mask.shape) * mask  # disallowed entries are 0, never the max
+    return u.argmax(axis=1)
 
 
 def ops_to_alpha(ops: np.ndarray, n_ops: int) -> np.ndarray:

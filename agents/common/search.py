@@ -13,6 +13,7 @@ search recommends (the best one seen so far, or the policy's mode).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +25,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import safe_mean
 from torch import nn
 
-from agents.common.discrete import ops_to_alpha, row_action_shape
+from agents.common.discrete import env_op_mask, ops_to_alpha, row_action_shape
 from agents.common.rng import LocalRNGMixin, private_rng
 
 
@@ -32,8 +33,10 @@ class SearchPolicy(BasePolicy):
     """Holds a search's recommendation (and, for REINFORCE, its logits) as torch state.
 
     ``incumbent`` is the alpha of the best architecture seen so far; ``logits`` are
-    per-row categorical logits (unused by random search and REA). Being module
-    state, both are saved and loaded by SB3 with the agent.
+    per-row categorical logits (unused by random search and REA); ``op_mask`` is the
+    environment's per-row op mask (True = allowed; see
+    :func:`agents.common.discrete.env_op_mask`). Being module state, all three are
+    saved and loaded by SB3 with the agent.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class SearchPolicy(BasePolicy):
         self.use_logits = use_logits
         self.logits = nn.Parameter(torch.zeros(rows, ops), requires_grad=use_logits)
         self.register_buffer("incumbent", torch.full((rows, ops), 1.0 / ops))
+        self.register_buffer("op_mask", torch.ones(rows, ops, dtype=torch.bool))
         self.optimizer = (
             self.optimizer_class([self.logits], lr=lr_schedule(1)) if use_logits else None
         )
@@ -57,14 +61,19 @@ class SearchPolicy(BasePolicy):
         data.update(use_logits=self.use_logits)
         return data
 
+    def masked_logits(self) -> torch.Tensor:
+        """``logits`` with the env's disallowed ops at -inf (probability 0)."""
+        return self.logits.masked_fill(~self.op_mask, -torch.inf)
+
     def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         batch = observation.shape[0]
         if not self.use_logits:
             return self.incumbent.expand(batch, *self.incumbent.shape)
+        logits = self.masked_logits().detach()
         if deterministic:
-            ops = self.logits.argmax(dim=1).expand(batch, -1)
+            ops = logits.argmax(dim=1).expand(batch, -1)
         else:
-            probs = torch.softmax(self.logits.detach(), dim=1)
+            probs = torch.softmax(logits, dim=1)
             ops = torch.multinomial(probs, batch, replacement=True).T
         return torch.nn.functional.one_hot(ops, self.logits.shape[1]).float()
 
@@ -73,8 +82,11 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
     """Propose an architecture, observe its reward, repeat (one env step = one query).
 
     Subclasses implement :meth:`_propose` (the ``(rows,)`` op indices to query next)
-    and :meth:`_observe` (what to learn from the reward); or override
-    :meth:`_propose_alpha` to emit a continuous alpha (random search).
+    and :meth:`_observe` (what to learn from the reward and the step's ``info``); or
+    override :meth:`_propose_alpha` to emit a continuous alpha (random search).
+    Proposals must respect ``self.op_mask`` (the env's allowed ops per row): the
+    loop reads the queried cell back as the masked argmax, as the env does.
+    :meth:`_search_done` lets a search stop before the budget (GA-NAS paper mode).
 
     Args:
         policy: ``"MlpPolicy"`` (a :class:`SearchPolicy`; the name keeps the SB3 call shape).
@@ -130,6 +142,14 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
             self.policy = self.policy_class(
                 self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
             ).to(self.device)
+        if self.env is not None:
+            mask = env_op_mask(self.env, (self.n_rows, self.n_ops))
+            self.policy.op_mask.copy_(torch.as_tensor(mask))
+
+    @property
+    def op_mask(self) -> np.ndarray:
+        """``(rows, ops)`` bool: the ops the environment allows per row (True = allowed)."""
+        return self.policy.op_mask.cpu().numpy()
 
     # subclass hooks -------------------------------------------------------------
     def _propose(self) -> np.ndarray:
@@ -139,8 +159,14 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
     def _propose_alpha(self) -> np.ndarray:
         return ops_to_alpha(self._propose(), self.n_ops)
 
-    def _observe(self, ops: np.ndarray, reward: float) -> None:
-        """Learn from one query's reward."""
+    def _observe(
+        self, ops: np.ndarray, reward: float, info: Mapping[str, Any] | None = None
+    ) -> None:
+        """Learn from one query's reward and its env ``info`` (cost, feasibility, ...)."""
+
+    def _search_done(self) -> bool:
+        """True to end ``learn`` before ``total_timesteps`` (default: never)."""
+        return False
 
     # loop ---------------------------------------------------------------------
     def _setup_learn(
@@ -191,7 +217,8 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
         )
         callback.on_training_start(locals(), globals())
         assert self.env is not None
-        while self.num_timesteps < total_timesteps:
+        mask = self.op_mask
+        while self.num_timesteps < total_timesteps and not self._search_done():
             callback.on_rollout_start()
             alpha = self._propose_alpha()
             actions = alpha[None]
@@ -202,11 +229,11 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
                 break
             self._update_info_buffer(infos, dones)
             reward = float(rewards[0])
-            ops = alpha.argmax(axis=1)
+            ops = np.where(mask, alpha, -np.inf).argmax(axis=1)  # the cell the env executes
             if reward > self.best_reward:
                 self.best_reward = reward
                 self.policy.incumbent.copy_(torch.as_tensor(ops_to_alpha(ops, self.n_ops)))
-            self._observe(ops, reward)
+            self._observe(ops, reward, infos[0])
             self._last_obs = new_obs
             callback.on_rollout_end()
             if dones[0]:
