@@ -231,3 +231,61 @@ def test_disk_full_says_what_is_saved(tmp_path, monkeypatch):
     with pytest.raises(backends.BenchStopped, match="no space left in") as info:
         backends.execute([_spec(1), _spec(2)], tmp_path, jobs=1, progress=False)
     assert info.value.n_saved == 0
+
+
+def _loopback(hex_addr: str) -> bool:
+    """Whether a /proc/net/tcp{,6} local address is 127.x.x.x, ::ffff:127.x.x.x or ::1."""
+    if len(hex_addr) == 8:
+        return hex_addr.endswith("7F")
+    mapped = hex_addr.startswith("0000000000000000FFFF0000") and hex_addr.endswith("7F")
+    return mapped or hex_addr == "00000000000000000000000001000000"
+
+
+def _listening_off_loopback(pids: set[int]) -> list[str]:
+    """LISTEN sockets of ``pids`` reachable from the network (from /proc/net/tcp*)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            pass
+    bad = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            local, state, inode = cols[1], cols[3], cols[9]
+            if state == "0A" and inode in inodes and not _loopback(local.split(":")[0]):
+                bad.append(f"{table} {local}")
+    return bad
+
+
+def _descendants(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                kids = []
+            for kid in kids:
+                if kid not in out:
+                    out.add(kid)
+                    todo.append(kid)
+    return out
+
+
+def test_local_ray_listens_only_on_loopback():
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray instance is already running in this process")
+    backends.init_local_ray(1)
+    try:
+        pids = _descendants(os.getpid()) | {os.getpid()}
+        assert len(pids) > 2  # Ray's services really run
+        assert _listening_off_loopback(pids) == []
+    finally:
+        ray.shutdown()

@@ -237,6 +237,37 @@ def check_ray_address(address: str, timeout_s: float) -> None:
         ) from None
 
 
+def init_local_ray(jobs: int) -> None:
+    """A private Ray instance on this machine: every service on 127.0.0.1, no dashboard.
+
+    Ray resolves ``127.0.0.1`` to the machine's network address, and its servers then
+    listen on every interface, unless clustering is off. Ray's switch for that is
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (read at import, and by Ray's child
+    processes), so it is set while the instance starts. Joining a cluster is explicit:
+    ``--ray-address``.
+    """
+    import ray
+    from ray._private import ray_constants
+
+    switch = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    before_env, before_flag = os.environ.get(switch), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[switch] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(
+            num_cpus=jobs,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+        )
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before_flag
+        if before_env is None:
+            os.environ.pop(switch, None)
+        else:
+            os.environ[switch] = before_env
+
+
 def run_ray(
     todo: Sequence[RunSpec],
     jobs: int,
@@ -262,12 +293,7 @@ def run_ray(
             check_ray_address(ray_address, ray_timeout_s)
             ray.init(address=ray_address, log_to_driver=False)
         else:
-            ray.init(
-                num_cpus=jobs,
-                include_dashboard=False,
-                log_to_driver=False,
-                _node_ip_address="127.0.0.1",
-            )
+            init_local_ray(jobs)
         started = True
     refs: dict[Any, RunSpec] = {}
     try:
