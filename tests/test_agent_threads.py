@@ -120,3 +120,16 @@ def test_progress_bar_is_attached_and_stepped_for_every_agent_of_ours(capfd):
         err = capfd.readouterr().err
         # tqdm's final line: "<Class>: 100%|...| 12/12 [..."
         assert f"{type(agent).__name__}: 100%" in err and f"{STEPS}/{STEPS}" in err, (name, err)
+
+
+def test_readme_snippet_runs_and_restores_the_callers_threads(caller_threads, capfd):
+    """The README's Python snippet as written (budgets cut from 500 to 20 queries)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
+    assert "single_thread()" in snippet and snippet.count(".learn(500") == 2
+    exec(compile(snippet.replace(".learn(500", ".learn(20"), "README.md", "exec"), {})
+    assert torch.get_num_threads() == caller_threads
+    assert "CADAM: 100%" in capfd.readouterr().err  # its progress_bar=True

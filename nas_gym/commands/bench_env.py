@@ -38,7 +38,7 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _best_rate(fn, n: int, repeats: int, name: str = "") -> float:
+def _best_rate(fn, n: int, repeats: int, name: str = "loop") -> float:
     best = float("inf")
     for r in range(repeats):
         t0 = time.perf_counter()
@@ -105,12 +105,15 @@ def _bench(args: argparse.Namespace) -> int:
         for a in actions:
             step(a)
 
-    loops = {
-        "numpy baseline (argmax + lookup)": numpy_baseline,
-        "raw env (NASBench201Env.step)": lambda: run(raw),
-        "gym.make (default wrappers)": lambda: run(wrapped),
+    rates = {
+        "numpy baseline (argmax + lookup)": _best_rate(
+            numpy_baseline, n, args.repeats, "numpy baseline"
+        ),
+        "raw env (NASBench201Env.step)": _best_rate(lambda: run(raw), n, args.repeats, "raw env"),
+        "gym.make (default wrappers)": _best_rate(
+            lambda: run(wrapped), n, args.repeats, "gym.make"
+        ),
     }
-    rates = {name: _best_rate(fn, n, args.repeats, name) for name, fn in loops.items()}
     rates.update(_vector_rates(args, table, acc, code_to_index, powers))
     base = rates["numpy baseline (argmax + lookup)"]
     print(

@@ -215,7 +215,11 @@ def pareto_figure(
             target = float(targets[cost_key])
             unit = _UNITS.get(cost_key, "")
             ax.axvline(
-                target, color="k", linestyle="--", linewidth=1.2, label=f"target {target:g} {unit}"
+                target,
+                color="k",
+                linestyle="--",
+                linewidth=1.2,
+                label=f"target {target:.4g} {unit}",
             )
         ax.set_xlabel(axis_label(cost_key))
         ax.set_ylabel(axis_label(value_key))
