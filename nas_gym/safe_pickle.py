@@ -50,6 +50,17 @@ SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 ) | {("collections", "OrderedDict"), ("_codecs", "encode")}
 # ``_codecs.encode`` is how protocol-2 pickles rebuild ``bytes`` (encode(str, 'latin1')): pure.
 
+#: What a pickled numpy array needs besides plain data (CIFAR batches hold one): the
+#: array and dtype types and numpy's array rebuilder, which only allocates and fills.
+NUMPY_ARRAY_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+)
+
 #: Default per-file cap on decompressed size; the largest NATS-Bench TSS file is ~1 MB.
 MAX_DECOMPRESSED_BYTES = 256 * 2**20
 
@@ -59,8 +70,10 @@ class UnsafePickleError(DataError):
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
+    allowed: frozenset[tuple[str, str]] = SAFE_GLOBALS
+
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in SAFE_GLOBALS:
+        if (module, name) in self.allowed:
             return super().find_class(module, name)
         raise UnsafePickleError(
             f"refused to load {module}.{name}: the file may only hold plain data "
@@ -72,18 +85,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError("refused a persistent id: the file may only hold plain data")
 
 
-def restricted_loads(data: bytes, *, encoding: str = "ASCII") -> Any:
-    """Unpickle ``data`` admitting only :data:`SAFE_GLOBALS`.
+def restricted_loads(
+    data: bytes,
+    *,
+    encoding: str = "ASCII",
+    extra_globals: frozenset[tuple[str, str]] = frozenset(),
+) -> Any:
+    """Unpickle ``data`` admitting only :data:`SAFE_GLOBALS` (and ``extra_globals``).
 
     Args:
         data: the pickle bytes.
         encoding: how to decode Python 2 ``str`` objects (CIFAR batches need ``latin1``).
+        extra_globals: more ``(module, name)`` pairs, e.g. :data:`NUMPY_ARRAY_GLOBALS`.
 
     Raises:
         UnsafePickleError: the pickle names any other global.
         pickle.UnpicklingError, EOFError, ...: a malformed pickle (callers wrap these).
     """
-    return _RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+    unpickler = _RestrictedUnpickler(io.BytesIO(data), encoding=encoding)
+    unpickler.allowed = SAFE_GLOBALS | extra_globals
+    return unpickler.load()
 
 
 def read_capped(stream: io.BufferedIOBase | Any, limit: int, what: str) -> bytes:
@@ -114,12 +135,16 @@ def load_pickle_file(
     path: str | os.PathLike[str],
     *,
     encoding: str = "ASCII",
+    extra_globals: frozenset[tuple[str, str]] = frozenset(),
     max_bytes: int = MAX_DECOMPRESSED_BYTES,
 ) -> Any:
     """An uncompressed pickle file (a CIFAR batch) read through the restricted unpickler."""
     with open(path, "rb") as fh:
         data = read_capped(fh, max_bytes, str(path))
-    return restricted_loads(data, encoding=encoding)
+    try:
+        return restricted_loads(data, encoding=encoding, extra_globals=extra_globals)
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{path}: {err}") from None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:

@@ -36,9 +36,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_estimate)
 
 
+#: Smallest input side a measured table may use: the space halves the side five times
+#: (stem and four strided stages), so below 32 px late layers time 1x1 maps padded up.
+MIN_MEASURE_RESOLUTION = 32
+
+
 def _measure(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
+
+    if args.resolution < MIN_MEASURE_RESOLUTION:
+        raise ValueError(
+            f"--resolution must be >= {MIN_MEASURE_RESOLUTION} (224 = the real space), "
+            f"got {args.resolution}"
+        )
 
     from nas_gym.benchmarks.latency import load_lut, measure, measured_path
     from nas_gym.spaces import proxyless as space
