@@ -133,3 +133,32 @@ def test_supernet_checkpoint_malicious_and_nan(tmp_path, marker):
     torch.save(nan, path)
     with pytest.raises(pretrain.CheckpointMismatchError, match="NaN or infinite weights \\(w\\)"):
         pretrain.read_checkpoint(path)
+
+
+def test_cifar_batch_with_code_is_refused_even_without_verify(tmp_path, marker):
+    from nas_gym.supernets import datasets as ds
+    from tests.test_datasets import make_tiny_cifar
+
+    make_tiny_cifar(tmp_path, per_class=1, n_test=2)
+    assert len(ds.load_image_dataset("cifar10", tmp_path, True, verify=False)) == 10
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_1"
+    batch.write_bytes(_evil(marker, wrap=lambda p: {"data": p, "labels": []}))
+    with pytest.raises(DataError, match="data_batch_1.*exec: the file may only hold plain data"):
+        ds.load_image_dataset("cifar10", tmp_path, True, verify=False)
+    assert not marker.exists()
+
+
+def test_train_genotype_resume_never_runs_the_checkpoint(tmp_path, marker, capsys):
+    from nas_gym.cli import main
+    from tests.test_datasets import make_tiny_cifar
+
+    make_tiny_cifar(tmp_path / "data", per_class=1, n_test=2)
+    out = tmp_path / "run"
+    out.mkdir()
+    _torch_evil(out / "checkpoint.pt", marker)
+    args = ["train-genotype", "DARTS_V2", "--root", str(tmp_path / "data"), "--no-verify"]
+    args += ["--layers", "3", "--channels", "2", "--batch-size", "4", "--out", str(out)]
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt or not a nas_gym checkpoint" in err and "weights_only=False" not in err
+    assert not marker.exists()
