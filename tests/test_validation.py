@@ -86,3 +86,21 @@ def test_nan_loss_stops_pretraining_naming_step_and_lr(tmp_path):
             net, sample_darts_path, loader, config, tmp_path / "ck", fp, progress=False
         )
     assert not (tmp_path / "ck" / "last.pt").exists()  # no NaN checkpoint written
+
+
+def test_pareto_refuses_nan_values_and_a_directory_out(tmp_path, capsys):
+    import json
+
+    hist = tmp_path / "h.json"
+    rows = [{"valid_acc": 90.0, "flops_M": 1.0}, {"valid_acc": float("nan"), "flops_M": 2.0}]
+    hist.write_text(json.dumps(rows))
+    argv = ["supernet", "pareto", str(hist), "--costs", "flops_M", "--out"]
+    err = _one_error_line(capsys, [*argv, str(tmp_path / "p.png")])
+    assert "record 1 has valid_acc = nan, not a finite number" in err
+    assert not (tmp_path / "p.png").exists()
+    rows[1]["valid_acc"] = 91.0
+    rows[0]["flops_M"] = float("inf")
+    hist.write_text(json.dumps(rows))
+    assert "record 0 has flops_M = inf" in _one_error_line(capsys, [*argv, str(tmp_path / "p.png")])
+    err = _one_error_line(capsys, [*argv, str(tmp_path)])
+    assert "is a directory or empty; give a PNG file path" in err

@@ -305,8 +305,14 @@ def with_nb201_costs(records: list[dict[str, Any]], dataset: str) -> list[dict[s
 
 
 def _pareto(args: argparse.Namespace) -> int:
+    import math
+    from pathlib import Path
+
     from nas_gym.envs.pareto import front_of, plot_fronts, read_history
 
+    out_path = Path(args.out)
+    if not str(args.out).strip() or out_path.is_dir():
+        raise ValueError(f"--out {args.out!r} is a directory or empty; give a PNG file path")
     targets = parse_targets(args.target, args.costs)
     records = read_history(args.history)
     dataset = nb201_bench_dataset(args.history)
@@ -320,6 +326,13 @@ def _pareto(args: argparse.Namespace) -> int:
                 f"(its keys: {', '.join(sorted(rec))}); pick --value/--costs among them. "
                 + PARETO_FILES
             )
+        for k in (args.value, *args.costs):
+            v = rec[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(
+                    f"{args.history!r}: record {i} has {k} = {v!r}, not a finite number; "
+                    "a front of NaN or infinite values would be meaningless"
+                )
     key = next(
         (k for k in ("genotype", "arch", "arch_index") if all(k in r for r in records)), None
     )
