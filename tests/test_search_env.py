@@ -60,7 +60,8 @@ def test_unique_budget_step_cap_ends_an_endless_episode():
     "kwargs, match",
     [
         ({"budget_unit": "arch"}, "unknown budget_unit 'arch'; allowed: 'query', 'unique'"),
-        ({"max_steps": 0}, "max_steps must be a positive integer"),
+        ({"max_steps": 0, "budget_unit": "unique"}, "max_steps must be a positive integer"),
+        ({"max_steps": 900}, "max_steps=900 applies to budget_unit='unique' only"),
         (
             {"max_queries": 5, "max_steps": 4, "budget_unit": "unique"},
             r"max_steps \(4\) must be >=",

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from nas_gym.envs.common import check_choice, check_positive_int
@@ -21,12 +20,11 @@ from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.darts_eval import params_and_flops
 from nas_gym.supernets.pretrain import (
     darts_fingerprint,
-    forward_logits,
     init_parameters,
     load_supernet_checkpoint,
     train_step,
 )
-from nas_gym.supernets.proxy_task import ProxyTask
+from nas_gym.supernets.proxy_task import ProxyTask, score_path
 
 MODES: tuple[str, ...] = ("parallel", "sequential")
 WARMUPS: tuple[str, ...] = ("mixed", "uniform")
@@ -45,10 +43,6 @@ MODE_DEFAULTS = {
 pretrain_fingerprint = darts_fingerprint
 sample_darts_path = space.sample_path
 _UniformPath = space.UniformPath
-
-
-def _bn_modules(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
 class DARTSSupernetEnv(SearchEnv):
@@ -298,8 +292,6 @@ class DARTSSupernetEnv(SearchEnv):
             train_fraction=train_fraction,
             split_seed=split_seed,
         )
-        self.root = self.task.root
-        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
         self.num_classes, self.image_size = self.task.num_classes, self.task.image_size
         self.eval_input_size = check_positive_int(
             "eval_input_size", eval_input_size if eval_input_size is not None else self.image_size
@@ -317,8 +309,8 @@ class DARTSSupernetEnv(SearchEnv):
             self.with_none,
             dataset,
             self.resolution,
-            self.train_fraction,
-            self.split_seed,
+            self.task.train_fraction,
+            self.task.split_seed,
             sampling="uniform" if mode == "sequential" else warmup,
         )
         init_parameters(net, self.seed)
@@ -371,56 +363,8 @@ class DARTSSupernetEnv(SearchEnv):
     # -- supernet --------------------------------------------------------------
     def _score(self, alpha_d: np.ndarray | None) -> tuple[float, float]:
         """(accuracy %, mean cross-entropy) of a path (None: the mixed supernet) on D_V."""
-        net = self._net
-        bns = _bn_modules(net)
-        # "batch" leaves the running statistics as they are (momentum 0) and only bumps the
-        # batch counters; "recalibrate" overwrites them. Either way they are put back.
-        full = self.bn == "recalibrate"
-        saved = [
-            (
-                m.training,
-                m.momentum,
-                {k: v.clone() for k, v in m.state_dict().items()} if full else None,
-            )
-            for m in bns
-        ]
-        counters = [
-            m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None
-            for m in bns
-        ]
-        was_training = net.training
-        net.eval()
-        loss_sum, correct, seen = 0.0, 0, 0
-        try:
-            with torch.no_grad():
-                if self.bn == "recalibrate":
-                    for m in bns:
-                        m.reset_running_stats()
-                        m.momentum = None  # cumulative average over the recalibration batches
-                        m.train()
-                    for x, _ in self._recalibration():
-                        forward_logits(net, x, alpha_d)
-                    for m in bns:
-                        m.eval()
-                else:
-                    for m in bns:
-                        m.train()
-                        m.momentum = 0.0  # batch statistics; running statistics unchanged
-                for x, y in self._valid():
-                    logits = forward_logits(net, x, alpha_d)
-                    loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-                    correct += int((logits.argmax(1) == y).sum())
-                    seen += len(y)
-        finally:
-            for m, (training, momentum, state), counter in zip(bns, saved, counters, strict=True):
-                if state is not None:
-                    m.load_state_dict(state)
-                elif counter is not None:
-                    m.num_batches_tracked.copy_(counter)
-                m.momentum = momentum
-                m.train(training)
-            net.train(was_training)
-        return 100.0 * correct / seen, loss_sum / seen
+        recalibration = self._recalibration() if self.bn == "recalibrate" else None
+        return score_path(self._net, self._valid(), alpha_d, recalibration)
 
     def _warm_up(self) -> None:
         """Parallel mode, once per environment: warm up (unless a checkpoint did), measure Acc(OS)."""

@@ -9,14 +9,12 @@ in ProxylessNAS (Cai et al., ICLR 2019) and UNAS (Vahdat et al., CVPR 2020).
 
 from __future__ import annotations
 
-import copy
 import os
 import warnings
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from nas_gym.benchmarks.latency import LatencyTable, load_lut
 from nas_gym.data import default_data_root  # noqa: F401  (kept importable from here)
@@ -31,7 +29,7 @@ from nas_gym.supernets.pretrain import (
     load_supernet_checkpoint,
     proxyless_fingerprint,
 )
-from nas_gym.supernets.proxy_task import ProxyTask
+from nas_gym.supernets.proxy_task import ProxyTask, score_path
 
 # Names kept where callers written before the move import them (now in spaces / supernets / data).
 build_pretrain = build_proxyless
@@ -220,8 +218,6 @@ class ProxylessNASEnv(SearchEnv):
             train_fraction=train_fraction,
             split_seed=split_seed,
         )
-        self.root = self.task.root
-        self.train_fraction, self.split_seed = self.task.train_fraction, self.task.split_seed
         self.num_classes = self.task.num_classes
         net = ProxylessSupernet(num_classes=self.num_classes, width_mult=width_mult)
         self.fingerprint = proxyless_fingerprint(
@@ -229,8 +225,8 @@ class ProxylessNASEnv(SearchEnv):
             self.num_classes,
             dataset,
             self.resolution,
-            self.train_fraction,
-            self.split_seed,
+            self.task.train_fraction,
+            self.task.split_seed,
         )
         init_parameters(net, self.seed)
         if self.checkpoint is not None:
@@ -278,33 +274,9 @@ class ProxylessNASEnv(SearchEnv):
         return self.task.fixed_batches("valid", self.batch_size, self.valid_batches, self.device)
 
     def _score(self, ops: tuple[int, ...]) -> tuple[float, float]:
-        """(accuracy %, mean cross-entropy) of one path on D_V.
-
-        Batch norm uses each validation batch's own statistics (running statistics
-        untouched), because a supernet's running statistics mix every path it trained.
-        """
+        """(accuracy %, mean cross-entropy) of one path on D_V, BN on batch statistics."""
         _fork_safe_threads()
-        net = self._net
-        bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        saved = [(m.momentum, copy.deepcopy(m.state_dict())) for m in bns]
-        net.eval()
-        loss_sum, correct, seen = 0.0, 0, 0
-        try:
-            for m in bns:
-                m.train()
-                m.momentum = 0.0
-            with torch.no_grad():
-                for x, y in self._valid():
-                    logits = net(x, ops)
-                    loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-                    correct += int((logits.argmax(1) == y).sum())
-                    seen += len(y)
-        finally:
-            for m, (momentum, state) in zip(bns, saved, strict=True):
-                m.load_state_dict(state)
-                m.momentum = momentum
-                m.eval()
-        return 100.0 * correct / seen, loss_sum / seen
+        return score_path(self._net, self._valid(), ops)
 
     def pareto_front(self) -> list[dict[str, Any]]:
         """Front of validation accuracy vs latency: dicts with ``arch``, ``valid_acc``,

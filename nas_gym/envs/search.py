@@ -114,12 +114,15 @@ class SearchEnv(gym.Env):
         self.max_queries = check_positive_int("max_queries", max_queries)
         self.budget_unit = budget_unit
         self._unique = budget_unit == "unique"
+        if budget_unit == "query" and max_steps not in (None, self.max_queries):
+            raise ValueError(
+                f"max_steps={max_steps!r} applies to budget_unit='unique' only; with 'query' "
+                "every step is a query, so an episode is max_queries steps"
+            )
         self.max_steps = (
             check_positive_int("max_steps", max_steps)
             if max_steps is not None
-            else (
-                STEP_CAP_FACTOR * self.max_queries if budget_unit == "unique" else self.max_queries
-            )
+            else (STEP_CAP_FACTOR * self.max_queries if self._unique else self.max_queries)
         )
         if self.max_steps < self.max_queries:
             raise ValueError(f"max_steps ({max_steps}) must be >= max_queries ({max_queries})")
@@ -129,6 +132,7 @@ class SearchEnv(gym.Env):
             else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
         )
         self._reward_fn = reward_fn(reward) if reward in REWARDS else None
+        self._report_feasibility = self._constraint is not None or self.FEASIBILITY_ALWAYS
         self._rescores = bool(rescores)
         self._shape = tuple(shape)
         self._check_action = ActionCheck(self._shape)
@@ -201,7 +205,7 @@ class SearchEnv(gym.Env):
         )
 
     def step(self, action):
-        if self._budget_spent():
+        if self._n_queries >= self.max_steps or self._unique and self._budget_spent():
             raise RuntimeError(
                 f"query budget of {self.max_queries} spent: call reset() to start a new search"
                 if not self._unique or len(self._seen) >= self.max_queries
@@ -223,15 +227,21 @@ class SearchEnv(gym.Env):
             self._seen.add(key)
             self._update_history(key, score, cost, record, objective, feasible)
         if self.observation == "last":
-            self._last = np.zeros(self._shape, dtype=np.float32)
-            self._last.flat[self._active(key)] = 1.0
-        info = {**record, **self._best_view, "n_queries": self._n_queries}
-        info["n_unique_queries"] = len(self._seen)
-        if constraint is not None or self.FEASIBILITY_ALWAYS:
+            last = np.zeros(self._check_action.size, dtype=np.float32)
+            last[self._active(key)] = 1.0
+            self._last = last.reshape(self._shape)  # new each step: safe to hand out
+        info = {
+            **record,
+            **self._best_view,
+            "n_queries": self._n_queries,
+            "n_unique_queries": len(self._seen),
+        }
+        if self._report_feasibility:
             info["feasible"] = bool(feasible)
             info.update(self._best_feasible_view)
-        for name, front in self._fronts.items():
-            info[name] = front.compact()
+        if self._fronts:
+            for name, front in self._fronts.items():
+                info[name] = front.compact()
         self._extra_info(info)
         if objective is None:
             reward = constraint.infeasible_reward
@@ -239,10 +249,11 @@ class SearchEnv(gym.Env):
             reward = self._reward_fn(objective)
         else:
             reward = self._reward(objective, record)
-        truncated = self._budget_spent()
+        truncated = self._n_queries >= self.max_steps or self._unique and self._budget_spent()
         if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
-        return self._obs(), float(reward), False, truncated, info
+        obs = self._topk.state() if self.observation == "topk" else self._last
+        return obs, float(reward), False, truncated, info
 
     def _update_history(
         self,

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from nas_gym.data import default_data_root
 from nas_gym.supernets import datasets as ds
+from nas_gym.supernets.pretrain import forward_logits
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -113,3 +115,64 @@ def _rebuild(dataset, root, download, verify, resolution, train_fraction, split_
         train_fraction=train_fraction,
         split_seed=split_seed,
     )
+
+
+def score_path(
+    net: nn.Module,
+    batches: Batches,
+    alpha_d: Any,
+    recalibration: Batches | None = None,
+) -> tuple[float, float]:
+    """(accuracy %, mean cross-entropy) of one path (``alpha_d``; None: the mixed supernet).
+
+    Batch norm for a single path: a supernet's running statistics mix every path it
+    trained, so they fit none. Without ``recalibration`` each batch is normalised with
+    its own statistics (train-mode BN, momentum 0: running statistics untouched), as
+    DARTS' search networks do. With it, the running statistics are re-estimated for the
+    path from those batches and the path is scored in eval mode (SPOS-style). Either way
+    every BN buffer, momentum and mode is put back afterwards.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    full = recalibration is not None
+    saved = [
+        (
+            m.training,
+            m.momentum,
+            {k: v.clone() for k, v in m.state_dict().items()} if full else None,
+        )
+        for m in bns
+    ]
+    counters = [
+        m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None for m in bns
+    ]
+    was_training = net.training
+    net.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    try:
+        with torch.no_grad():
+            for m in bns:
+                m.train()
+                if full:
+                    m.reset_running_stats()
+                # None: cumulative average over the recalibration batches; 0: batch statistics
+                m.momentum = None if full else 0.0
+            if full:
+                for x, _ in recalibration:
+                    forward_logits(net, x, alpha_d)
+                for m in bns:
+                    m.eval()
+            for x, y in batches:
+                logits = forward_logits(net, x, alpha_d)
+                loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+    finally:
+        for m, (training, momentum, state), counter in zip(bns, saved, counters, strict=True):
+            if state is not None:
+                m.load_state_dict(state)
+            elif counter is not None:
+                m.num_batches_tracked.copy_(counter)
+            m.momentum = momentum
+            m.train(training)
+        net.train(was_training)
+    return 100.0 * correct / seen, loss_sum / seen
