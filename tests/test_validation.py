@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -104,3 +105,90 @@ def test_pareto_refuses_nan_values_and_a_directory_out(tmp_path, capsys):
     assert "record 0 has flops_M = inf" in _one_error_line(capsys, [*argv, str(tmp_path / "p.png")])
     err = _one_error_line(capsys, [*argv, str(tmp_path)])
     assert "is a directory or empty; give a PNG file path" in err
+
+
+# -- environment keywords and actions (sec. 5) ------------------------------------------
+
+
+def _make(env_id: str, tmp_path, **kwargs):
+    import gymnasium as gym
+
+    import nas_gym  # noqa: F401
+
+    # the dataset root does not exist: keyword errors must come before any data is read
+    if env_id != "NASBench201-v0":
+        kwargs.setdefault("root", str(tmp_path / "no_data"))
+    return gym.make(env_id, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "message"),
+    [
+        ("DARTSSupernet-v0", {"warmup_lr": float("nan")}, "warmup_lr must be a finite number"),
+        ("DARTSSupernet-v0", {"warmup_steps": 2.7}, "warmup_steps must be an integer >= 0"),
+        ("DARTSSupernet-v0", {"lr": "0.1"}, "lr must be a finite number, got '0.1'"),
+        ("ProxylessNAS-v0", {"lut": None}, "lut must be one of 'pixel1', 'cpu', 'cuda'"),
+        ("ProxylessNAS-v0", {"latency_target": 1.0}, "latency_target 1.0 ms is below every"),
+        ("NASBench201-v0", {"top_k": 20000}, "top_k=20000 exceeds the 15625 architectures"),
+    ],
+)
+def test_env_keywords_refused_before_work(env_id, kwargs, message, tmp_path):
+    with pytest.raises(ValueError) as info:
+        _make(env_id, tmp_path, **kwargs)
+    assert message in str(info.value)
+
+
+def test_numpy_scalar_cost_target_is_a_finite_number():
+    import gymnasium as gym
+    import numpy as np
+
+    env = gym.make("NASBench201-v0", cost="edgegpu_latency", cost_target=np.float32(5))
+    assert env.unwrapped._constraint.target == 5.0
+    env.close()
+
+
+def _nb201():
+    import gymnasium as gym
+
+    env = gym.make("NASBench201-v0", max_queries=20)
+    env.reset(seed=0)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("make_action", "message"),
+    [
+        (lambda a: a.astype(np.complex64), "got dtype complex64"),
+        (lambda a: np.ma.masked_array(a, mask=a > 0.5), "masked array"),
+        (lambda a: (a * 100).astype("timedelta64[s]"), "got dtype timedelta64[s]"),
+        (lambda a: torch.from_numpy(a).to(torch.complex64), "must be real-valued"),
+    ],
+)
+def test_actions_that_are_not_real_numbers_are_refused(make_action, message):
+    env = _nb201()
+    action = env.action_space.sample()
+    with pytest.raises(ValueError, match="action"):
+        try:
+            env.step(make_action(action))
+        except ValueError as err:
+            assert message in str(err), err
+            raise
+    env.close()
+
+
+def test_torch_tensors_are_converted_like_their_numpy_values():
+    from nas_gym.spaces import nb201 as space
+
+    env = _nb201()
+    action = env.action_space.sample()
+    _, _, _, _, want = env.step(action)
+    for tensor in (
+        torch.from_numpy(action).requires_grad_(True),
+        torch.from_numpy(action).to(torch.bfloat16),
+    ):
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(tensor)
+        expected = env.unwrapped._architecture(tensor.detach().float().numpy())
+        assert info["arch_str"] == space.index_to_str(expected)
+    assert want["arch_str"] == space.index_to_str(env.unwrapped._architecture(action))
+    env.close()
