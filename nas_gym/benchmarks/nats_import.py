@@ -434,15 +434,13 @@ def import_nats(
         raise DataError(f"{path} already exists; pass --force to overwrite it")
     skip = set(missing)
     present = [i for i in range(len(archs)) if i not in skip]
-    rows = [
-        read_row(root, i, archs[i])
-        for i in tqdm(
-            present,
-            desc="NATS-Bench -> nb201_metrics.csv",
-            unit="arch",
-            disable=not progress,
-            file=sys.stderr,
-        )
-    ]
+    with tqdm(
+        present,
+        desc="NATS-Bench -> nb201_metrics.csv",
+        unit="arch",
+        disable=not progress,
+        file=sys.stderr,
+    ) as bar:  # closed (its line ended) before any error is printed
+        rows = [read_row(root, i, archs[i]) for i in bar]
     write_table(rows, path, partial=partial)
     return ImportResult(path=path, n_rows=len(rows), partial=partial)
