@@ -105,7 +105,7 @@ def _as_real_array(action: object, shape: tuple[int, ...]) -> np.ndarray:
     arr = np.asarray(action)
     if arr.dtype.kind not in ACTION_KINDS:
         raise ValueError(
-            f"action must be a real-valued (float or integer) array of shape {shape}, "
+            f"action must be a real-valued numeric (float or integer) array of shape {shape}, "
             f"got dtype {arr.dtype}"
         )
     return arr
