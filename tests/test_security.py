@@ -162,3 +162,39 @@ def test_train_genotype_resume_never_runs_the_checkpoint(tmp_path, marker, capsy
     err = capsys.readouterr().err
     assert "corrupt or not a nas_gym checkpoint" in err and "weights_only=False" not in err
     assert not marker.exists()
+
+
+def test_agent_files_have_a_safe_path_set_parameters(tmp_path, marker):
+    """SB3-format ``.load()`` deserialises classes (runs code, documented in docs/agents.md);
+    ``set_parameters`` on an agent built by the user reads only tensors, never the data."""
+    import base64
+    import json
+    import zipfile
+
+    import cloudpickle
+    import gymnasium as gym
+
+    from agents.cadam import CADAM
+
+    env = gym.make("NASBench201-v0", max_queries=5)
+    agent = CADAM(env=env, seed=1, net_arch=(8,))
+    path = tmp_path / "agent.zip"
+    agent.save(path)
+    poisoned = tmp_path / "poisoned.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(poisoned, "w") as dst:
+        for item in src.namelist():
+            payload = src.read(item)
+            if item == "data":
+                data = json.loads(payload)
+                blob = base64.b64encode(cloudpickle.dumps(_Payload(marker))).decode()
+                data["action_noise"] = {":type:": "<class 'object'>", ":serialized:": blob}
+                payload = json.dumps(data).encode()
+            dst.writestr(item, payload)
+    fresh = CADAM(env=env, seed=2, net_arch=(8,))
+    fresh.set_parameters(str(poisoned))
+    assert not marker.exists()
+    for (name, a), b in zip(
+        agent.policy.state_dict().items(), fresh.policy.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    env.close()
