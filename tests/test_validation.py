@@ -192,3 +192,20 @@ def test_torch_tensors_are_converted_like_their_numpy_values():
         assert info["arch_str"] == space.index_to_str(expected)
     assert want["arch_str"] == space.index_to_str(env.unwrapped._architecture(action))
     env.close()
+
+
+def test_nan_loss_stops_parallel_ddas_training(tmp_path):
+    """A supernet weight turned NaN (fault injected) stops the next DDAS query with our error."""
+    import gymnasium as gym
+
+    from nas_gym.supernets.pretrain import TrainingDivergedError
+    from tests.test_darts_env import tiny_darts_kwargs
+
+    env = gym.make("DARTSSupernet-v0", **tiny_darts_kwargs(tmp_path, lr=0.01))
+    env.reset(seed=0)
+    env.step(env.action_space.sample())  # a healthy query
+    with torch.no_grad():
+        next(env.unwrapped._net.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="at query 2, batch 1 with learning rate 0.01"):
+        env.step(env.action_space.sample())
+    env.close()
