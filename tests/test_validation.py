@@ -53,7 +53,7 @@ def test_train_genotype_arguments_refused_before_data(extra, message, tmp_path, 
 def test_latency_measure_resolution(capsys, tmp_path):
     argv = ["latency", "measure", "--resolution", "3", "--out", str(tmp_path / "t.yaml")]
     err = _one_error_line(capsys, argv)
-    assert "--resolution must be >= 32" in err
+    assert "--resolution must be >= 8" in err
     assert not (tmp_path / "t.yaml").exists()
 
 

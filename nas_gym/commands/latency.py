@@ -36,9 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_estimate)
 
 
-#: Smallest input side a measured table may use: the space halves the side five times
-#: (stem and four strided stages), so below 32 px late layers time 1x1 maps padded up.
-MIN_MEASURE_RESOLUTION = 32
+#: Smallest input side a measured table may use. The space halves the side five times
+#: (stem and four strided stages); below 8 px even the first stages time 1x1 maps, so
+#: the table would not rank blocks at all (8-16 px give quick test tables; 224 is real).
+MIN_MEASURE_RESOLUTION = 8
 
 
 def _measure(args: argparse.Namespace) -> int:
