@@ -117,8 +117,6 @@ def _check_nb201_keyed_csv(path: Path, required: Callable[[list[str]], list[str]
             return problems + [f"line {lineno}: non-numeric cost"]
         if not all(np.isfinite(values)):
             return problems + [f"line {lineno}: NaN or inf cost"]
-        if any(v < 0 for v in values):
-            return problems + [f"line {lineno}: negative cost"]
     return problems
 
 
