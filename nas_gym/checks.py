@@ -7,7 +7,9 @@ CLI can print one readable row per table and tests can call them directly.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +55,9 @@ def check_nb201_metrics(path: Path) -> list[str]:
         arr = nb201.parse_csv(path)
     except DataError as err:
         return [str(err)]
-    problems = []
+    except (csv.Error, UnicodeDecodeError) as err:  # NUL bytes, broken encoding
+        return [f"not a readable CSV ({err})"]
+    problems = _range_problems(arr)
     for (dataset, split), (index, acc) in nb201.KNOWN_OPTIMA.items():
         column = arr[nb201.ACC_COLUMNS[(dataset, split, 200)]]
         best = int(np.argmax(column))
@@ -65,12 +69,37 @@ def check_nb201_metrics(path: Path) -> list[str]:
     return problems
 
 
+def _first_bad(values: np.ndarray, bad: np.ndarray) -> str:
+    i = int(np.argmax(bad))
+    return f"{int(bad.sum())} rows, first index {i} = {float(values[i])!r}"
+
+
+def _range_problems(arr: np.ndarray) -> list[str]:
+    """Per-column value ranges of the NB201 metrics (parse_csv already checks accuracies)."""
+    from nas_gym.benchmarks import nb201
+
+    problems = []
+    seeds = arr["n_seeds_200ep"]
+    bad = (seeds != np.round(seeds)) | (seeds < 1)
+    if bad.any():
+        problems.append(f"n_seeds_200ep must be a whole number >= 1: {_first_bad(seeds, bad)}")
+    for col in (*nb201.PARAMS_COLUMNS.values(), *nb201.TRAIN_TIME_COLUMNS.values()):
+        if col in arr.dtype.names:
+            bad = arr[col] < 0
+            if bad.any():
+                problems.append(f"{col} must be >= 0: {_first_bad(arr[col], bad)}")
+    return problems
+
+
 def _check_nb201_keyed_csv(path: Path, required: Callable[[list[str]], list[str]]) -> list[str]:
     """Shared checks for per-architecture cost tables keyed by index and arch_str."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        rows = list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            rows = list(reader)
+    except (csv.Error, UnicodeDecodeError) as err:  # NUL bytes, broken encoding
+        return [f"not a readable CSV ({err})"]
     problems = required(header)
     if header[:2] != ["index", "arch_str"]:
         return problems + [f"first columns must be index, arch_str; got {header[:2]}"]
@@ -114,29 +143,88 @@ def check_help(path: Path) -> list[str]:
     return _check_nb201_keyed_csv(path, required)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_yaml_loader() -> type:
+    """A safe YAML loader that refuses a key repeated in one mapping (PyYAML keeps the last)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise _DuplicateKey(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return loader.construct_mapping(node)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
 def check_yaml_lut(path: Path) -> list[str]:
     import yaml
 
     try:
-        lut = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        return [f"not valid YAML: {err}"]
+        lut = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_yaml_loader())
+    except _DuplicateKey as err:
+        return [str(err)]
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        return [f"not valid YAML: {' '.join(str(err).split())}"]
     if not isinstance(lut, dict) or not lut:
         return ["expected a non-empty mapping of block keys to {count, mean, var}"]
     bad = [
         k
         for k, v in lut.items()
-        if not (isinstance(v, dict) and isinstance(v.get("mean"), (int, float)))
+        if not (isinstance(v, dict) and _finite(v.get("mean")) and v["mean"] >= 0)
+        or not _finite(v.get("var", 0.0))
+        or v.get("var", 0.0) < 0
     ]
-    return [f"{len(bad)} entries without a numeric 'mean', e.g. {bad[0]!r}"] if bad else []
+    return (
+        [f"{len(bad)} entries without a finite mean >= 0 and var >= 0, e.g. {bad[0]!r}"]
+        if bad
+        else []
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise _DuplicateKey(f"duplicate key {dup!r}")
+    return dict(pairs)
+
+
+def _nonfinite_numbers(obj: object, where: str = "") -> list[str]:
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in _nonfinite_numbers(v, f"{where}/{k}")]
+    if isinstance(obj, list):
+        return [p for i, v in enumerate(obj) for p in _nonfinite_numbers(v, f"{where}[{i}]")]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return [f"{where or '/'} = {obj}"]
+    return []
 
 
 def check_json(path: Path) -> list[str]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as err:
+        return [str(err)]
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         return [f"not valid JSON: {err}"]
-    return [] if obj else ["empty JSON document"]
+    if not obj:
+        return ["empty JSON document"]
+    bad = _nonfinite_numbers(obj)
+    return [f"{len(bad)} NaN or infinite values, e.g. {bad[0]}"] if bad else []
 
 
 CHECKS: dict[str, Callable[[Path], list[str]]] = {
@@ -150,11 +238,68 @@ CHECKS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
+def _same_cell(a: str, b: str) -> bool:
+    """Equal text, or numbers equal to 1e-9 (a re-import may format floats differently)."""
+    if a == b:
+        return True
+    try:
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    except ValueError:
+        return False
+
+
+def first_difference(path: Path, shipped: Path) -> str | None:
+    """Where ``path`` first differs from the shipped copy, or None if the values agree.
+
+    CSV tables are compared cell by cell (numbers to 1e-9) and the answer names the
+    line and column; other files name the first differing line.
+    """
+    with (
+        open(path, encoding="utf-8", errors="replace", newline="") as ours,
+        open(shipped, encoding="utf-8", newline="") as theirs,
+    ):
+        header: list[str] = []
+        for lineno, (a, b) in enumerate(itertools.zip_longest(ours, theirs), start=1):
+            a = a.rstrip("\r\n") if a is not None else None
+            b = b.rstrip("\r\n") if b is not None else None
+            if a == b:
+                if lineno == 1 and a is not None:
+                    header = a.split(",")
+                continue
+            if a is None or b is None:
+                return f"line {lineno}: {'missing' if a is None else 'extra'} (shipped copy has {lineno - 1 if b is None else 'more'} lines)"
+            if path.suffix != ".csv" or lineno == 1:
+                return f"line {lineno} differs: {a.strip()[:60]!r} (shipped {b.strip()[:60]!r})"
+            cells_a, cells_b = a.split(","), b.split(",")
+            for col, (x, y) in enumerate(itertools.zip_longest(cells_a, cells_b, fillvalue="")):
+                if not _same_cell(x, y):
+                    name = header[col] if col < len(header) else f"#{col + 1}"
+                    return f"line {lineno}, column {name}: {x[:40]!r} (shipped {y[:40]!r})"
+    return None
+
+
+def _shipped_copy(rel: str) -> Path | None:
+    try:
+        return extract_bundled(rel) if rel in bundled_manifest() else None
+    except DataError:
+        return None
+
+
 def _check_row(rel: str, path: Path, where: str) -> tuple[bool, str]:
-    """One printed row: (passed, line) for the table file at ``path``."""
+    """One printed row: (passed, line) for the table file at ``path``.
+
+    A copy whose checksum differs from the shipped one is compared with the shipped
+    copy; any differing value is a failure ("modified", with where it first differs).
+    """
     sha = sha256_file(path)
     known = "known" if sha == KNOWN_TABLES[rel] else "other"
     problems = CHECKS[rel](path)
+    shipped = _shipped_copy(rel) if known == "other" else None
+    if shipped is not None and shipped.resolve() != path.resolve():
+        where_diff = first_difference(path, shipped)
+        if where_diff is not None:
+            known = "modif."
+            problems.insert(0, f"modified: {where_diff}")
     status = "FAIL" if problems else "ok"
     return (
         not problems,
@@ -185,6 +330,16 @@ def check_bundled(rel: str) -> tuple[bool, str]:
     return _check_row(rel, path, SOURCE_BUNDLED)
 
 
+def how_to_get(rel: str) -> str:
+    """How to obtain a missing table."""
+    if rel == "nb201/nb201_metrics.csv":
+        return (
+            "build it from the official archive with `nas-gym data import-nats PATH`, or point "
+            "--data-dir / NAS_GYM_DATA_DIR at a directory holding it"
+        )
+    return "copy it into the data directory, or reinstall nas_gym so its bundled copy is present"
+
+
 def run_data_checks(data_dir: str | os.PathLike[str] | None = None) -> int:
     """Check the copy in use of every known table, then every bundled copy; print a table.
 
@@ -199,7 +354,7 @@ def run_data_checks(data_dir: str | os.PathLike[str] | None = None) -> int:
     for rel in CHECKS:
         location = locate_table(rel, data_dir)
         if location is None:
-            print(f"{rel:<38} {'MISSING':<6} {'-':<6} {'-':<22} -")
+            print(f"{rel:<38} {'MISSING':<6} {'-':<6} {'-':<22} {how_to_get(rel)}")
             continue
         found += 1
         in_use[rel] = location.source

@@ -32,22 +32,50 @@ def build_parser() -> argparse.ArgumentParser:
     from nas_gym import __version__
 
     parser.add_argument("--version", action="version", version=f"nas-gym {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full Python traceback of an error (default: one line)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; command functions return an exit code. Known errors print one line."""
+def error_line(command: str, err: BaseException) -> str:
+    """The one line a CLI user sees for an error: ours verbatim, anything else with its type."""
+    from gymnasium.error import DependencyNotInstalled
+
     from nas_gym.data import DataError
 
+    text = " ".join(str(err).split()) or type(err).__name__
+    if not isinstance(err, (DataError, ValueError, OSError, DependencyNotInstalled)):
+        text = (
+            f"{type(err).__name__}: {text} (run `nas-gym --debug {command} ...` for the traceback)"
+        )
+    return f"nas-gym {command}: error: {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; command functions return an exit code.
+
+    Every error prints one line ``nas-gym <cmd>: error: ...`` and exits 2 (130 on
+    Ctrl-C); ``--debug`` shows the traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, ValueError, FileNotFoundError) as err:
-        print(f"nas-gym {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"nas-gym {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  (the CLI's single error boundary)
+        if args.debug:
+            raise
+        print(error_line(args.command, err), file=sys.stderr)
         return 2
 
 

@@ -18,17 +18,30 @@ SHA-256, and then read like any other file (so the binary ``.npy`` caches keyed 
 that checksum serve it too). Derived files go to the cache directory:
 ``NAS_GYM_CACHE_DIR``, else ``platformdirs.user_cache_dir("nas_gym")``. The data
 directory may be read-only.
+
+The cache is never trusted blindly: each binary array cache has a ``.sha256`` file
+beside it and is used only when the checksums agree. An edited, empty or unreadable
+cache, a cache directory that cannot be created or written (read-only, full, or
+``NAS_GYM_CACHE_DIR`` naming a file) gives one :class:`CacheWarning` and the table is
+parsed from its CSV (or bundled copy) instead; the library goes on.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import io
 import json
 import lzma
 import os
 import secrets
+import shutil
+import tempfile
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -66,18 +79,102 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+class CacheWarning(UserWarning):
+    """The cache could not be used; nas_gym went on without it (slower start, same data)."""
+
+
+_WARNED: set[str] = set()
+_WARN_LOCK = threading.Lock()
+_FALLBACK: list[Path] = []
+
+
+def warn_once(key: str, message: str) -> None:
+    """One :class:`CacheWarning` per ``key`` and process."""
+    with _WARN_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def _fallback_cache_dir() -> Path:
+    """A private temporary cache for this process (removed at exit)."""
+    with _WARN_LOCK:
+        if not _FALLBACK:
+            path = Path(tempfile.mkdtemp(prefix="nas_gym_cache_"))
+            atexit.register(shutil.rmtree, path, ignore_errors=True)
+            _FALLBACK.append(path)
+        return _FALLBACK[0]
+
+
 def cache_dir() -> Path:
-    """Directory for derived caches; created on demand."""
+    """Directory for derived caches; created on demand.
+
+    If it cannot be created (``NAS_GYM_CACHE_DIR`` names a file, no permission), warns
+    once and returns a private temporary directory instead.
+    """
     env = os.environ.get(CACHE_ENV_VAR)
     path = Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
     try:
         path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            raise NotADirectoryError(f"{path} is not a directory")
     except OSError as err:
-        raise DataError(
-            f"cannot create the cache directory {str(path)!r} ({err.strerror}); "
-            f"set {CACHE_ENV_VAR} to a writable directory"
-        ) from err
+        warn_once(
+            f"cache-dir:{path}",
+            f"cannot use the cache directory {str(path)!r} ({err.strerror or err}); caching in "
+            f"a temporary directory for this process. Set {CACHE_ENV_VAR} to a writable directory.",
+        )
+        return _fallback_cache_dir()
     return path
+
+
+def _checksum_path(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".sha256")
+
+
+def load_cached_array(cache: Path) -> Any:
+    """A memory-mapped ``.npy`` cache if its recorded SHA-256 matches, else None (rebuild it).
+
+    A missing cache returns None silently; a cache that does not match its checksum,
+    or cannot be read, warns once.
+    """
+    import numpy as np
+
+    if not cache.is_file():
+        return None
+    try:
+        expected = _checksum_path(cache).read_text().strip()
+    except OSError:
+        return None  # written by an older nas_gym, or half-written: rebuild silently
+    try:
+        if sha256_file(cache) != expected:
+            raise ValueError("its content does not match its recorded SHA-256")
+        return np.load(cache, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        warn_once(
+            f"cache-bad:{cache}",
+            f"ignoring the cache file {str(cache)!r} ({err}); parsing the table instead",
+        )
+        return None
+
+
+def save_cached_array(cache: Path, arr: Any) -> None:
+    """Write ``arr`` and its SHA-256 beside it; on a write error (read-only, full) warn once."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    data = buf.getvalue()
+    try:
+        atomic_write_bytes(cache, data)
+        atomic_write_text(_checksum_path(cache), hashlib.sha256(data).hexdigest() + "\n")
+    except OSError as err:
+        warn_once(
+            f"cache-write:{cache.parent}",
+            f"cannot write the cache in {str(cache.parent)!r} ({err.strerror or err}); "
+            "going on without it (the table is parsed again next time)",
+        )
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
@@ -153,7 +250,16 @@ def extract_bundled(relpath: str) -> Path:
         raise DataError(f"benchmark table {relpath!r} is not bundled with this install.")
     target = bundled_root() / relpath
     if target.is_file() and target.stat().st_size == entry["size"]:
-        return target
+        try:
+            if sha256_file(target) == entry["sha256"]:
+                return target
+        except OSError:
+            pass
+        warn_once(
+            f"bundled-bad:{target}",
+            f"the decompressed table {str(target)!r} does not match the bundled copy; "
+            "decompressing it again",
+        )
     compressed = BUNDLED_DIR / str(entry["xz"])
     try:
         data = lzma.decompress(compressed.read_bytes())
@@ -167,10 +273,20 @@ def extract_bundled(relpath: str) -> Path:
     try:
         atomic_write_bytes(target, data)
     except OSError as err:
-        raise DataError(
-            f"cannot write the decompressed table to {str(target)!r} ({err.strerror}); "
-            f"set {CACHE_ENV_VAR} to a writable directory"
-        ) from err
+        warn_once(
+            f"cache-write:{target.parent}",
+            f"cannot write the decompressed table to {str(target)!r} ({err.strerror or err}); "
+            f"using a temporary directory for this process. Set {CACHE_ENV_VAR} to a writable "
+            "directory.",
+        )
+        target = _fallback_cache_dir() / "bundled_tables" / relpath
+        try:
+            atomic_write_bytes(target, data)
+        except OSError as err2:
+            raise DataError(
+                f"cannot write the decompressed table to {str(target)!r} either "
+                f"({err2.strerror or err2}); set {CACHE_ENV_VAR} to a writable directory"
+            ) from err2
     return target
 
 

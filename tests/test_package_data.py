@@ -186,14 +186,13 @@ def test_no_tables_at_all_gives_a_hint(tmp_path, monkeypatch, capsys):
         data.find_table("nb201/nb201_metrics.csv")
 
 
-def test_unwritable_cache_is_a_clear_error(bundle_copy, tmp_path, monkeypatch):
+def test_unusable_cache_dir_warns_and_goes_on(bundle_copy, tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("NAS_GYM_CACHE_DIR", str(blocker / "cache"))
-    with pytest.raises(
-        data.DataError, match="cannot create the cache directory.*NAS_GYM_CACHE_DIR"
-    ):
-        data.find_table("proxylessnas/pixel1_mobile_lut.yaml")
+    with pytest.warns(data.CacheWarning, match="cannot use the cache directory.*NAS_GYM_CACHE_DIR"):
+        path = data.find_table("proxylessnas/pixel1_mobile_lut.yaml")
+    assert path.is_file() and blocker.read_text() == "not a directory"
 
 
 def test_directories_follow_platformdirs(tmp_path, monkeypatch):

@@ -167,7 +167,9 @@ def test_measured_cpu_table_and_missing_entries(tiny, tmp_path):
     path = measure(
         "cpu", resolution=16, repeats=1, warmup=0, progress=False, out=tmp_path / "cpu16.yaml"
     )
-    env = gym.make("ProxylessNAS-v0", **{**tiny, "lut": str(path), "latency_target": 1.0}).unwrapped
+    env = gym.make(
+        "ProxylessNAS-v0", **{**tiny, "lut": str(path), "latency_target": 1000.0}
+    ).unwrapped
     env.reset(seed=0)
     info = env.step(_alpha(SMALL))[4]
     assert info["latency_ms"] == pytest.approx(load_lut(path).latency(space.str_to_ops(SMALL)))

@@ -37,9 +37,10 @@ from nas_gym.benchmarks.nb201 import DATASETS, check_dataset
 from nas_gym.data import (
     RESOURCES_DIR,
     DataError,
-    atomic_write_bytes,
     cache_dir,
     find_table,
+    load_cached_array,
+    save_cached_array,
     sha256_file,
 )
 from nas_gym.spaces import nb201 as space
@@ -193,19 +194,14 @@ def load_hw_costs(
         sha = hashlib.sha256("".join(sha256_file(p) for p in paths).encode()).hexdigest()
         cache = cache_dir() / f"nb201_hw_cost_v{CACHE_FORMAT}_{sha[:16]}.npy"
         arr = None
-        if use_cache and cache.is_file():
-            try:
-                arr = np.load(cache, mmap_mode="r", allow_pickle=False)
-                if arr.shape != (space.N_ARCHS,) or not arr.dtype.names:
-                    arr = None
-            except (OSError, ValueError):
-                arr = None  # rebuilt, never trusted
+        if use_cache:
+            arr = load_cached_array(cache)  # checksum-verified; None means rebuild
+            if arr is not None and (arr.shape != (space.N_ARCHS,) or not arr.dtype.names):
+                arr = None
         if arr is None:
             arr = parse_tables(*paths)
             if use_cache:
-                buf = io.BytesIO()
-                np.save(buf, arr, allow_pickle=False)
-                atomic_write_bytes(cache, buf.getvalue())
+                save_cached_array(cache, arr)
         table = HWCostTable(columns=arr, sources=paths, sha256=sha)
         _CACHE[key] = table
         return table

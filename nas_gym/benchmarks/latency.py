@@ -191,6 +191,11 @@ def load_lut(
     """Load a latency table once per process (keyed by path and modification time)."""
     if isinstance(lut, LatencyTable):
         return lut
+    if not isinstance(lut, (str, os.PathLike)):
+        raise ValueError(
+            f"lut must be one of {', '.join(map(repr, NAMED_TABLES))}, a table path or a "
+            f"LatencyTable, got {lut!r}"
+        )
     path = resolve_lut_path(lut, data_dir).resolve()
     key = (str(path), path.stat().st_mtime_ns)
     with _LOCK:

@@ -12,15 +12,17 @@ the NAS-Bench-201 cell space of Dong & Yang, ICLR 2020) as the directory
   (``hp``), holding one ``ResultsCount`` per (dataset, seed).
 
 The importer reads one architecture file at a time (bounded memory, unlike loading
-the multi-GB single-file benchmark) through the ``nats_bench`` classes and turns it
-into one row of the table that :mod:`nas_gym.benchmarks.nb201` loads. Split
+the multi-GB single-file benchmark) and turns it into one row of the table that :mod:`nas_gym.benchmarks.nb201` loads. Split
 conventions are those of every NB201 paper: CIFAR-10 validation is the
 ``cifar10-valid`` model on ``x-valid`` (the held-out half of the training set),
 CIFAR-10 test is the ``cifar10`` model (trained on train+valid) on ``ori-test``;
 CIFAR-100 and ImageNet16-120 use ``x-valid`` / ``x-test``.
 
-The archive files are Python pickles: only import an archive downloaded from the
-official NATS-Bench release, since unpickling untrusted data can run code.
+The archive files are Python pickles, and unpickling can run code. Every file is
+therefore read with :func:`nas_gym.safe_pickle.load_bz2_pickle`: a restricted
+unpickler that admits only builtin containers, numbers and strings (all the format
+holds) and refuses anything else, with a cap on how much one file may decompress to.
+The ``nats_bench`` classes then rebuild results from that plain data.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_gym.data import DataError, atomic_write_text, user_data_dir
+from nas_gym.safe_pickle import MAX_DECOMPRESSED_BYTES, UnsafePickleError, load_bz2_pickle
 from nas_gym.spaces import nb201 as space
 
 ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
@@ -177,14 +180,16 @@ def check_archive(archive: str | os.PathLike[str]) -> Path:
 def read_meta_archs(archive: Path) -> list[str]:
     """Architecture strings of the archive, checked against the official NB201 index order.
 
-    Opens the archive with ``nats_bench.create(..., "tss", fast_mode=True)``, which
-    reads only ``meta.pickle.pbz2``.
+    Reads only ``meta.pickle.pbz2``, through the restricted unpickler.
     """
-    nats_bench = _require_nats_bench()
     meta_path = archive / META_FILE
     try:
-        api = nats_bench.create(str(archive), "tss", fast_mode=True, verbose=False)
-        archs = list(api.meta_archs)
+        meta = load_bz2_pickle(meta_path, max_bytes=MAX_DECOMPRESSED_BYTES)
+        if not isinstance(meta, dict) or not isinstance(meta.get("meta_archs"), list):
+            raise TypeError("expected a dict with a 'meta_archs' list")
+        archs = [str(a) for a in meta["meta_archs"]]
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{meta_path}: {err}") from None
     except Exception as err:  # bz2/pickle/format errors all mean "not a valid meta file"
         raise DataError(
             f"{meta_path} is not a valid NATS-Bench meta file ({type(err).__name__}: {err}). {HOW_TO_GET}"
@@ -217,13 +222,15 @@ def load_arch_results(path: Path, index: int, arch_str: str) -> dict[str, Any]:
     """``{hp: ArchResults}`` of one architecture file, checked to be that architecture's."""
     nats_bench = _require_nats_bench()
     try:
-        data = nats_bench.pickle_load(str(path))
+        data = load_bz2_pickle(path, max_bytes=MAX_DECOMPRESSED_BYTES)
         if not isinstance(data, dict):
             raise TypeError(f"top level is {type(data).__name__}, expected a dict of hp -> results")
         results = {
             str(hp): nats_bench.ArchResults.create_from_state_dict(state)
             for hp, state in data.items()
         }
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{path}: {err}") from None
     except Exception as err:  # corrupt bz2 stream, truncated pickle, wrong layout
         raise DataError(
             f"{path} is not a valid NATS-Bench architecture file ({type(err).__name__}: {err}). {HOW_TO_GET}"
@@ -427,15 +434,13 @@ def import_nats(
         raise DataError(f"{path} already exists; pass --force to overwrite it")
     skip = set(missing)
     present = [i for i in range(len(archs)) if i not in skip]
-    rows = [
-        read_row(root, i, archs[i])
-        for i in tqdm(
-            present,
-            desc="NATS-Bench -> nb201_metrics.csv",
-            unit="arch",
-            disable=not progress,
-            file=sys.stderr,
-        )
-    ]
+    with tqdm(
+        present,
+        desc="NATS-Bench -> nb201_metrics.csv",
+        unit="arch",
+        disable=not progress,
+        file=sys.stderr,
+    ) as bar:  # closed (its line ended) before any error is printed
+        rows = [read_row(root, i, archs[i]) for i in bar]
     write_table(rows, path, partial=partial)
     return ImportResult(path=path, n_rows=len(rows), partial=partial)

@@ -23,7 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_gym.data import DataError, atomic_write_bytes, cache_dir, find_table, sha256_file
+from nas_gym.data import (
+    DataError,
+    cache_dir,
+    find_table,
+    load_cached_array,
+    save_cached_array,
+    sha256_file,
+)
 from nas_gym.spaces import nb201 as space
 
 TABLE_RELPATH = "nb201/nb201_metrics.csv"
@@ -227,19 +234,16 @@ def load_nb201(
         sha = sha256_file(path)
         arr = None
         cache = _cache_file(sha)
-        if use_cache and cache.is_file():
-            try:
-                arr = np.load(cache, mmap_mode="r", allow_pickle=False)
-                if arr.dtype.names != NUMERIC_COLUMNS or arr.shape != (space.N_ARCHS,):
-                    arr = None
-            except (OSError, ValueError):
-                arr = None  # a broken cache is rebuilt, never trusted
+        if use_cache:
+            arr = load_cached_array(cache)  # checksum-verified; None means rebuild
+            if arr is not None and (
+                arr.dtype.names != NUMERIC_COLUMNS or arr.shape != (space.N_ARCHS,)
+            ):
+                arr = None
         if arr is None:
             arr = parse_csv(path)
             if use_cache:
-                buf = io.BytesIO()
-                np.save(buf, arr, allow_pickle=False)
-                atomic_write_bytes(cache, buf.getvalue())
+                save_cached_array(cache, arr)
         table = NB201Table(columns=arr, source=path, sha256=sha)
         _CACHE[key] = table
         return table

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import re
 import shlex
@@ -64,11 +65,21 @@ def parse_list(name: str, text: str) -> list[str]:
     return items
 
 
-def parse_int_list(name: str, text: str, minimum: int = 0) -> list[int]:
-    """Integers and inclusive ranges, e.g. ``"1-10"``, ``"1,3,5"``, ``"1-3,7"``."""
+#: Largest value in an integer list (seeds feed numpy/SB3 seeding, which takes < 2**32).
+MAX_INT_VALUE = 2**32 - 1
+#: Most values one integer list may expand to (a typo like 1-100000000 fails at once).
+MAX_LIST_LEN = 10_000
+#: Most runs one bench may define.
+MAX_RUNS = 100_000
+
+
+def parse_int_list(
+    name: str, text: str, minimum: int = 0, maximum: int = MAX_INT_VALUE
+) -> list[int]:
+    """Integers and inclusive ranges, e.g. ``"1-10"``, ``"1,3,5"``, ``"1-3,7"`` (ASCII digits)."""
     out: list[int] = []
     for part in parse_list(name, text):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part, flags=re.ASCII)
         if not match:
             raise ValueError(f"{name}: {part!r} in {text!r} is not an integer or a range like 1-10")
         lo = int(match.group(1))
@@ -77,6 +88,10 @@ def parse_int_list(name: str, text: str, minimum: int = 0) -> list[int]:
             raise ValueError(f"{name}: range {part!r} ends before it starts")
         if lo < minimum:
             raise ValueError(f"{name}: {lo} is below the minimum {minimum}")
+        if hi > maximum:
+            raise ValueError(f"{name}: {hi} is above the maximum {maximum}")
+        if len(out) + hi - lo + 1 > MAX_LIST_LEN:
+            raise ValueError(f"{name}: {text!r} has more than {MAX_LIST_LEN} values")
         out.extend(range(lo, hi + 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: {text!r} repeats a value")
@@ -190,7 +205,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--ray-address",
         default=None,
-        help="address of a running Ray cluster (default: start a local one)",
+        help="HOST:PORT of a running Ray cluster to join deliberately (with --backend ray; "
+        "default: start a private local instance bound to 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--ray-timeout",
+        dest="ray_timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for --ray-address to answer (default 10)",
     )
     parser.add_argument(
         "--preset",
@@ -312,15 +335,33 @@ def _bench(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if args.ray_address is not None and args.backend != "ray":
+        raise ValueError(
+            f"--ray-address {args.ray_address!r} needs --backend ray (got --backend {args.backend})"
+        )
+    ray_timeout = backends.RAY_CONNECT_TIMEOUT_S if args.ray_timeout is None else args.ray_timeout
+    if not (0 < ray_timeout < float("inf")):
+        raise ValueError(f"--ray-timeout must be a positive number of seconds, got {ray_timeout}")
+    store.check_out_dir(args.out)
     agents = parse_list("--agents", opts["agents"])
     variants = [parse_variant(text) for text in args.variant]
     report_at = parse_int_list("--report-at", args.report_at, minimum=1) if args.report_at else []
+    grid = {
+        "datasets": parse_list("--datasets", opts["datasets"]),
+        "reward_metrics": parse_list("--reward-metrics", opts["reward_metrics"]),
+        "budgets": parse_int_list("--budgets", opts["budgets"], minimum=1),
+        "seeds": parse_int_list("--seeds", opts["seeds"]),
+    }
+    n_runs = len(agents) * math.prod(len(values) for values in grid.values())
+    if n_runs > MAX_RUNS:
+        raise ValueError(
+            f"the grid defines {n_runs} runs ({len(agents)} agents x "
+            + " x ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in grid.items())
+            + f"); at most {MAX_RUNS} per bench"
+        )
     specs = build_specs(
         agents=agents,
-        datasets=parse_list("--datasets", opts["datasets"]),
-        reward_metrics=parse_list("--reward-metrics", opts["reward_metrics"]),
-        budgets=parse_int_list("--budgets", opts["budgets"], minimum=1),
-        seeds=parse_int_list("--seeds", opts["seeds"]),
+        **grid,
         variants=variants,
         env_id=args.env,
         env_kwargs=parse_json_object("--env-kwargs", args.env_kwargs),
@@ -342,15 +383,26 @@ def _bench(args: argparse.Namespace) -> int:
         f"{args.out}, {len(todo)} to run) on backend {args.backend} with {jobs} job(s)",
         file=sys.stderr,
     )
-    outcome = backends.execute(
-        specs,
-        args.out,
-        jobs=jobs,
-        backend=args.backend,
-        data_dir=data_dir,
-        progress=not args.no_progress,
-        ray_address=args.ray_address,
-    )
+    try:
+        outcome = backends.execute(
+            specs,
+            args.out,
+            jobs=jobs,
+            backend=args.backend,
+            data_dir=data_dir,
+            progress=not args.no_progress,
+            ray_address=args.ray_address,
+            ray_timeout_s=ray_timeout,
+        )
+    except backends.BenchStopped as stop:
+        for key, error in stop.failures:
+            print(f"FAILED {key}: {error}", file=sys.stderr)
+        print(
+            f"nas-gym bench: {stop.reason}; {stop.n_saved} of {len(specs)} runs are saved in "
+            f"{args.out}; resume with: {canonical_command(opts, args)}",
+            file=sys.stderr,
+        )
+        return 130 if stop.reason == "interrupted" else 1
     records = store.load_all_records(args.out)
     out = Path(args.out)
     rows = result_rows(records)

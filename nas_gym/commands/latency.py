@@ -36,9 +36,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_estimate)
 
 
+#: Smallest input side a measured table may use. The space halves the side five times
+#: (stem and four strided stages); below 8 px even the first stages time 1x1 maps, so
+#: the table would not rank blocks at all (8-16 px give quick test tables; 224 is real).
+MIN_MEASURE_RESOLUTION = 8
+
+
 def _measure(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
+
+    if args.resolution < MIN_MEASURE_RESOLUTION:
+        raise ValueError(
+            f"--resolution must be >= {MIN_MEASURE_RESOLUTION} (224 = the real space), "
+            f"got {args.resolution}"
+        )
 
     from nas_gym.benchmarks.latency import load_lut, measure, measured_path
     from nas_gym.spaces import proxyless as space

@@ -161,6 +161,33 @@ def build_darts(
     return net, _UniformPath(args.with_none), fingerprint
 
 
+#: Smallest ``--resolution``: the supernets halve the side at least twice.
+MIN_RESOLUTION = 8
+
+
+def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
+    """Refuse bad optimiser settings and image sizes before the dataset is even opened."""
+    import re
+
+    try:  # PretrainConfig validates ranges (lr, lr_min <= lr, momentum in [0, 1), ...)
+        config_cls(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            lr_min=args.lr_min,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            grad_clip=args.grad_clip,
+        )
+    except ValueError as err:  # name the flags, not the dataclass fields
+        flag = re.sub(r"PretrainConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
+        raise ValueError(flag) from None
+    res = args.resolution
+    if res is not None and (res < MIN_RESOLUTION or (args.space == "darts" and res % 4)):
+        need = " and a multiple of 4 (two reduction cells)" if args.space == "darts" else ""
+        raise ValueError(f"--resolution must be >= {MIN_RESOLUTION}{need}, got {res}")
+
+
 def _pretrain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -168,6 +195,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from nas_gym.supernets import datasets as ds
     from nas_gym.supernets.pretrain import PretrainConfig, init_parameters, pretrain_supernet
 
+    _check_pretrain_args(args, PretrainConfig)  # before any data is read
     module, func = PRETRAIN_SPACES[args.space].split(":")
     builder = getattr(importlib.import_module(module), func)
     mean, std = ds.normalization(args.dataset)
@@ -277,8 +305,14 @@ def with_nb201_costs(records: list[dict[str, Any]], dataset: str) -> list[dict[s
 
 
 def _pareto(args: argparse.Namespace) -> int:
+    import math
+    from pathlib import Path
+
     from nas_gym.envs.pareto import front_of, plot_fronts, read_history
 
+    out_path = Path(args.out)
+    if not str(args.out).strip() or out_path.is_dir():
+        raise ValueError(f"--out {args.out!r} is a directory or empty; give a PNG file path")
     targets = parse_targets(args.target, args.costs)
     records = read_history(args.history)
     dataset = nb201_bench_dataset(args.history)
@@ -292,6 +326,13 @@ def _pareto(args: argparse.Namespace) -> int:
                 f"(its keys: {', '.join(sorted(rec))}); pick --value/--costs among them. "
                 + PARETO_FILES
             )
+        for k in (args.value, *args.costs):
+            v = rec[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(
+                    f"{args.history!r}: record {i} has {k} = {v!r}, not a finite number; "
+                    "a front of NaN or infinite values would be meaningless"
+                )
     key = next(
         (k for k in ("genotype", "arch", "arch_index") if all(k in r for r in records)), None
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -107,13 +108,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train_genotype)
 
 
+#: Fewest cells: DARTS reduces at cells layers//3 and 2*layers//3, so 3 cells are one
+#: normal cell and the two reductions.
+MIN_LAYERS = 3
+
+
 def _check_args(args: argparse.Namespace) -> None:
+    from nas_gym.supernets.pretrain import MAX_LR
+
     for name in ("epochs", "layers", "channels", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.layers < MIN_LAYERS:
+        raise ValueError(
+            f"--layers must be >= {MIN_LAYERS} (the network reduces at cells layers//3 and "
+            f"2*layers//3), got {args.layers}"
+        )
     for name in ("lr", "weight_decay", "auxiliary_weight", "grad_clip", "momentum"):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}"
+            )
+    if not 0 < args.lr <= MAX_LR:
+        raise ValueError(f"--lr must be in (0, {MAX_LR}], got {args.lr}")
+    if args.momentum >= 1:
+        raise ValueError(f"--momentum must be in [0, 1), got {args.momentum}")
+    if args.resolution is not None and (args.resolution < 8 or args.resolution % 4):
+        raise ValueError(
+            f"--resolution must be a multiple of 4 and >= 8 (the two reduction cells halve "
+            f"the side twice), got {args.resolution}"
+        )
     if not 0.0 <= args.drop_path < 1.0:
         raise ValueError(f"--drop-path must be in [0, 1), got {args.drop_path}")
     if args.cutout < 0:
@@ -164,6 +189,7 @@ def _train_genotype(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from nas_gym.data import atomic_write_bytes, atomic_write_text
+    from nas_gym.safe_pickle import load_checkpoint
     from nas_gym.supernets.darts_eval import DARTSEvalNetwork, params_and_flops
     from nas_gym.supernets.datasets import (
         cifar_transforms,
@@ -173,6 +199,7 @@ def _train_genotype(args: argparse.Namespace) -> int:
         num_classes,
         resolve_device,
     )
+    from nas_gym.supernets.pretrain import check_finite_loss
 
     device = resolve_device(args.device)
     out = Path(args.out)
@@ -222,7 +249,7 @@ def _train_genotype(args: argparse.Namespace) -> int:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
         start_epoch, history = 0, []
         if args.resume and ckpt_path.exists():
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+            ckpt = load_checkpoint(ckpt_path, map_location=device)  # weights only: no code runs
             diff = {
                 k: (ckpt["fingerprint"].get(k), v)
                 for k, v in fingerprint.items()
@@ -278,6 +305,9 @@ def _train_genotype(args: argparse.Namespace) -> int:
                 if args.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
                 optimizer.step()
+                check_finite_loss(
+                    float(loss.detach()), f"epoch {epoch + 1}, batch {seen // len(y) + 1}", lr
+                )
                 loss_sum += float(loss.detach()) * len(y)
                 correct += int((logits.argmax(1) == y).sum())
                 seen += len(y)

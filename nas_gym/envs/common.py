@@ -42,10 +42,73 @@ def check_render_mode(render_mode: str | None, allowed: tuple[str, ...]) -> None
         )
 
 
+def check_real(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (Python or numpy scalar; not bool or str) in an optional range.
+
+    The one check every numeric keyword uses, so ``np.float32(5)`` is accepted like ``5.0``
+    and ``'0.1'``, NaN and inf get our message instead of a numpy error later.
+    """
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+    ):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    x = float(value)
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return x
+
+
+def check_nonneg_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+#: numpy dtype kinds an action may have: float, signed and unsigned integer.
+ACTION_KINDS = "fiu"
+
+
+def _as_real_array(action: object, shape: tuple[int, ...]) -> np.ndarray:
+    """The action as a real-valued numpy array, or a ValueError saying what it is instead.
+
+    Torch tensors are converted (detached, moved to the CPU, as float32: bfloat16 and
+    tensors that require grad included); complex, masked, timedelta/datetime, bool,
+    string and object actions are refused (argmax on them would be meaningless).
+    """
+    if isinstance(action, np.ma.MaskedArray):
+        raise ValueError(
+            f"action is a masked array; pass a plain array of shape {shape} (a mask would be "
+            "ignored by argmax)"
+        )
+    if type(action).__module__.split(".")[0] == "torch" and hasattr(action, "detach"):
+        if action.is_complex():
+            raise ValueError(f"action must be real-valued, got a {action.dtype} tensor")
+        action = action.detach().to("cpu").float().numpy()
+    arr = np.asarray(action)
+    if arr.dtype.kind not in ACTION_KINDS:
+        raise ValueError(
+            f"action must be a real-valued numeric (float or integer) array of shape {shape}, "
+            f"got dtype {arr.dtype}"
+        )
+    return arr
 
 
 def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
@@ -55,9 +118,7 @@ def validate_action(action: object, shape: tuple[int, ...]) -> np.ndarray:
     allowed (many RL algorithms add noise beyond the box) because discretization
     only uses their order; NaN/inf and wrong shapes are errors, never fixed silently.
     """
-    arr = np.asarray(action)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"action must be a numeric array of shape {shape}, got dtype {arr.dtype}")
+    arr = _as_real_array(action, shape)
     size = int(np.prod(shape))
     if arr.shape != shape and arr.shape != (size,):
         raise ValueError(f"action has shape {arr.shape}; expected {shape} (or flat ({size},))")

@@ -17,22 +17,15 @@ keep their meaning. ``feasible`` always means ``cost <= target``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from nas_gym.envs.common import check_choice
+from nas_gym.envs.common import check_choice, check_real
 
 CONSTRAINTS: tuple[str, ...] = ("hard", "unas", "mnas")
 
 
 def _finite(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(float(value))
-    ):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    return check_real(name, value)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nas_gym.envs.common import check_choice, check_positive_int
+from nas_gym.envs.common import check_choice, check_nonneg_int, check_positive_int, check_real
 from nas_gym.envs.search import SearchEnv
 from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.darts_eval import params_and_flops
 from nas_gym.supernets.pretrain import (
+    check_finite_loss,
     darts_fingerprint,
     init_parameters,
     load_supernet_checkpoint,
@@ -248,10 +249,13 @@ class DARTSSupernetEnv(SearchEnv):
         )
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.warmup = warmup
-        self.warmup_steps = int(warmup_steps)
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
-        self.warmup_lr, self.warmup_lr_min = float(warmup_lr), float(warmup_lr_min)
+        self.warmup_steps = check_nonneg_int("warmup_steps", warmup_steps)
+        self.warmup_lr = check_real("warmup_lr", warmup_lr, low=0.0, low_open=True)
+        self.warmup_lr_min = check_real("warmup_lr_min", warmup_lr_min, low=0.0)
+        if self.warmup_lr_min > self.warmup_lr:
+            raise ValueError(
+                f"warmup_lr_min ({warmup_lr_min!r}) must be <= warmup_lr ({warmup_lr!r})"
+            )
         self.os_samples = check_positive_int("os_samples", os_samples)
         self.train_batches = check_positive_int("train_batches", train_batches)
         for name, value in (
@@ -260,8 +264,7 @@ class DARTSSupernetEnv(SearchEnv):
             ("weight_decay", weight_decay),
             ("grad_clip", grad_clip),
         ):
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_real(name, value, low=0.0)
         self.lr, self.momentum, self.weight_decay, self.grad_clip = (
             float(lr),
             float(momentum),
@@ -392,12 +395,13 @@ class DARTSSupernetEnv(SearchEnv):
                 disable=not self.progress,
                 leave=False,
             )
-            for _ in steps:
+            for step in steps:
                 alpha_d = (
                     space.sample_path(rng, self.with_none) if self.warmup == "uniform" else None
                 )
                 x, y = self._next_train_batch()
-                train_step(net, opt, x, y, alpha_d, self.grad_clip)
+                loss, _ = train_step(net, opt, x, y, alpha_d, self.grad_clip)
+                check_finite_loss(loss, f"warm-up batch {step + 1}", opt.param_groups[0]["lr"])
                 sched.step()
             steps.close()
             self._perm = None
@@ -455,9 +459,10 @@ class DARTSSupernetEnv(SearchEnv):
         t0 = time.perf_counter()
         if self.mode == "parallel":
             self._net.train()
-            for _ in range(self.train_batches):
+            for batch in range(self.train_batches):
                 x, y = self._next_train_batch()
-                train_step(self._net, self._optimizer, x, y, alpha_d, self.grad_clip)
+                loss, _ = train_step(self._net, self._optimizer, x, y, alpha_d, self.grad_clip)
+                check_finite_loss(loss, f"query {self._n_queries + 1}, batch {batch + 1}", self.lr)
             t1 = time.perf_counter()
             acc, loss = self._score(alpha_d)
         else:

@@ -183,6 +183,7 @@ class NASBench201Env(SearchEnv):
         "best_feasible_cost": ("cost", None),
     }
     ARCH_KEY = "arch_str"
+    N_ARCHS = space.N_ARCHS
 
     def __init__(
         self,

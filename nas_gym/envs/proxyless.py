@@ -207,6 +207,17 @@ class ProxylessNASEnv(SearchEnv):
         self.device = ds.resolve_device(device)
         self.lut = load_lut(lut, data_dir)
         self._lut_fixed, self._lut_rows = self.lut.layer_matrix()
+        if self.latency_target is not None:
+            fastest = self._lut_fixed + sum(
+                min(float(rows_i[o]) for o in np.flatnonzero(space.ALLOWED[i]))
+                for i, rows_i in enumerate(self._lut_rows)
+            )
+            if self.latency_target < fastest:
+                raise ValueError(
+                    f"latency_target {self.latency_target} ms is below every architecture's "
+                    f"latency (the fastest takes {fastest:.3f} ms on {self.lut.source.name}); "
+                    "raise the target or drop it"
+                )
 
         _fork_safe_threads()
         self.task = ProxyTask(

@@ -71,6 +71,8 @@ class SearchEnv(gym.Env):
     BEST_FEASIBLE_INFO: ClassVar[dict[str, tuple[str, Any]]] = {}
     PARETO: ClassVar[dict[str, str]] = {}
     ARCH_KEY: ClassVar[str] = "arch"
+    #: Size of the search space where it is small enough to matter (``top_k`` <= it).
+    N_ARCHS: ClassVar[int | None] = None
     #: Report ``feasible`` and ``best_feasible_*`` even without a constraint (all feasible).
     FEASIBILITY_ALWAYS: ClassVar[bool] = False
     #: Rewards this environment accepts (a subclass may add its own, see :meth:`_reward`).
@@ -111,6 +113,11 @@ class SearchEnv(gym.Env):
         check_render_mode(render_mode, tuple(self.metadata["render_modes"]))
         self.reward, self.observation, self.render_mode = reward, observation, render_mode
         self.top_k = check_positive_int("top_k", top_k)
+        if self.N_ARCHS is not None and self.top_k > self.N_ARCHS:
+            raise ValueError(
+                f"top_k={top_k} exceeds the {self.N_ARCHS} architectures of the space: the "
+                f"top-K observation could never fill; use top_k <= {self.N_ARCHS}"
+            )
         self.max_queries = check_positive_int("max_queries", max_queries)
         self.budget_unit = budget_unit
         self._unique = budget_unit == "unique"

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets as tv_datasets
@@ -25,6 +26,7 @@ from torchvision import transforms as T
 from torchvision.datasets.utils import check_integrity
 
 from nas_gym.data import DataError
+from nas_gym.safe_pickle import NUMPY_ARRAY_GLOBALS, load_pickle_file
 
 #: Dataset names :func:`load_image_dataset` understands.
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagefolder")
@@ -51,7 +53,66 @@ def _without_checksums(file_list: list[list[str]]) -> list[list[Any]]:
     return [[name, None] for name, _ in file_list]
 
 
-class _UnverifiedCIFAR10(tv_datasets.CIFAR10):
+class _RestrictedCIFAR:
+    """Reads the CIFAR batch files through nas_gym's restricted unpickler (no code runs).
+
+    torchvision unpickles the batches with ``pickle.load``, which would run code from a
+    crafted file; this mixin replaces its loading with
+    :func:`nas_gym.safe_pickle.load_pickle_file`, admitting plain data and numpy arrays.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        train: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        download: bool = False,
+    ) -> None:
+        tv_datasets.VisionDataset.__init__(
+            self, root, transform=transform, target_transform=target_transform
+        )
+        self.train = train
+        if download:
+            self.download()
+        if not self._check_integrity():
+            raise RuntimeError("Dataset not found or corrupted (files missing or MD5 mismatch)")
+        data, targets = [], []
+        for file_name, _ in self.train_list if train else self.test_list:
+            entry = self._read(file_name)
+            data.append(np.asarray(entry["data"], dtype=np.uint8))
+            targets.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+        self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+        self.targets = [int(t) for t in targets]
+        self._load_meta()
+
+    def _read(self, file_name: str) -> dict[str, Any]:
+        entry = load_pickle_file(
+            os.path.join(self.root, self.base_folder, file_name),
+            encoding="latin1",
+            extra_globals=NUMPY_ARRAY_GLOBALS,
+        )
+        if not isinstance(entry, dict):
+            raise RuntimeError(f"{file_name} is not a CIFAR batch (a dict)")
+        return entry
+
+    def _load_meta(self) -> None:
+        path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+        if not check_integrity(path, self.meta["md5"]):
+            raise RuntimeError("Dataset metadata file not found or corrupted (MD5 mismatch)")
+        self.classes = self._read(self.meta["filename"])[self.meta["key"]]
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
+
+class _CIFAR10(_RestrictedCIFAR, tv_datasets.CIFAR10):
+    """torchvision's CIFAR-10 (MD5-checked), read without unpickling code."""
+
+
+class _CIFAR100(_RestrictedCIFAR, tv_datasets.CIFAR100):
+    """torchvision's CIFAR-100 (MD5-checked), read without unpickling code."""
+
+
+class _UnverifiedCIFAR10(_RestrictedCIFAR, tv_datasets.CIFAR10):
     """torchvision's CIFAR-10 reader with the MD5 check off (for subsets in the official format)."""
 
     train_list = _without_checksums(tv_datasets.CIFAR10.train_list)
@@ -59,7 +120,7 @@ class _UnverifiedCIFAR10(tv_datasets.CIFAR10):
     meta = {**tv_datasets.CIFAR10.meta, "md5": None}
 
 
-class _UnverifiedCIFAR100(tv_datasets.CIFAR100):
+class _UnverifiedCIFAR100(_RestrictedCIFAR, tv_datasets.CIFAR100):
     """torchvision's CIFAR-100 reader with the MD5 check off."""
 
     train_list = _without_checksums(tv_datasets.CIFAR100.train_list)
@@ -68,8 +129,8 @@ class _UnverifiedCIFAR100(tv_datasets.CIFAR100):
 
 
 _CIFAR = {
-    "cifar10": (tv_datasets.CIFAR10, _UnverifiedCIFAR10),
-    "cifar100": (tv_datasets.CIFAR100, _UnverifiedCIFAR100),
+    "cifar10": (_CIFAR10, _UnverifiedCIFAR10),
+    "cifar100": (_CIFAR100, _UnverifiedCIFAR100),
 }
 
 

@@ -30,10 +30,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nas_gym.data import atomic_write_bytes
+from nas_gym.safe_pickle import load_checkpoint
 from nas_gym.supernets.datasets import augment_batch, resolve_device
 
 CHECKPOINT_FORMAT = "nas_gym.supernet_checkpoint/1"
 CHECKPOINT_NAME = "last.pt"
+#: Largest accepted SGD learning rate: far above any published supernet schedule (<= 0.1-1).
+MAX_LR = 10.0
 
 #: Config fields that may change between a run and its resumption.
 _RESUMABLE_FIELDS = ("device", "log_every")
@@ -103,8 +106,18 @@ class PretrainConfig:
                 raise ValueError(
                     f"PretrainConfig.{name} must be a finite number >= 0, got {value!r}"
                 )
-        if self.lr <= 0:
-            raise ValueError(f"PretrainConfig.lr must be > 0, got {self.lr!r}")
+        if not 0 < self.lr <= MAX_LR:
+            raise ValueError(
+                f"PretrainConfig.lr must be in (0, {MAX_LR}] (SGD diverges far below that), "
+                f"got {self.lr!r}"
+            )
+        if self.lr_min > self.lr:
+            raise ValueError(
+                f"PretrainConfig.lr_min ({self.lr_min!r}) must be <= lr ({self.lr!r}): the cosine "
+                "schedule decays from lr to lr_min"
+            )
+        if not self.momentum < 1:
+            raise ValueError(f"PretrainConfig.momentum must be in [0, 1), got {self.momentum!r}")
         for name in ("pad", "cutout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -136,8 +149,36 @@ def _differences(
     return out
 
 
+class TrainingDivergedError(ValueError):
+    """A training loss became NaN or infinite; training stopped instead of saving NaN weights."""
+
+
+def check_finite_loss(loss: float, step: str, lr: float) -> None:
+    """Stop training at the first non-finite loss, naming where and the learning rate."""
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"training diverged: the loss is {loss} at {step} with learning rate {lr:g}; "
+            "lower the learning rate (or enable gradient clipping) and start again"
+        )
+
+
+def nonfinite_tensors(state: dict[str, Any]) -> list[str]:
+    """Names of floating-point tensors in a state dict holding NaN or infinity."""
+    return [
+        name
+        for name, value in state.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint file written by :func:`pretrain_supernet` (tensors on CPU)."""
+    """Load a checkpoint file written by :func:`pretrain_supernet` (tensors on CPU).
+
+    Loaded with ``weights_only=True`` (:func:`nas_gym.safe_pickle.load_checkpoint`), so
+    a file from elsewhere cannot run code; weights holding NaN/inf are refused.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
@@ -146,10 +187,18 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"supernet checkpoint {str(path)!r} not found; create one with "
             "`nas-gym supernet pretrain --out DIR` (it writes DIR/last.pt)"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path, map_location="cpu")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatchError(
             f"{str(path)!r} is not a nas_gym supernet checkpoint (format {CHECKPOINT_FORMAT!r})"
+        )
+    model = state.get("model")
+    bad = nonfinite_tensors(model) if isinstance(model, dict) else []
+    if bad:
+        raise CheckpointMismatchError(
+            f"{str(path)!r} holds NaN or infinite weights ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the training that wrote it diverged; "
+            "retrain with a lower learning rate"
         )
     return state
 
@@ -344,6 +393,11 @@ def pretrain_supernet(
                 )
             batch_loss, batch_correct = train_step(
                 supernet, optimizer, x, y, alpha_d, config.grad_clip
+            )
+            check_finite_loss(
+                batch_loss,
+                f"epoch {epoch + 1}, batch {i + 1}",
+                optimizer.param_groups[0]["lr"],
             )
             loss_sum += batch_loss
             correct += batch_correct
