@@ -138,7 +138,8 @@ def _bench_run_file(tmp_path):
     import json
     from dataclasses import asdict
 
-    from agents.bench.runner import RunSpec, run_one
+    from agents.bench.run import run_one
+    from agents.bench.spec import RunSpec
 
     record = run_one(asdict(RunSpec("rs", "cifar100", "valid", 30, 1)))
     path = tmp_path / "runs" / f"{RunSpec('rs', 'cifar100', 'valid', 30, 1).key}.json"
@@ -159,7 +160,7 @@ def test_supernet_pareto_on_a_bench_run_file(data_dir, tmp_path, capsys):
     assert "valid_acc vs flops_M" in out and "valid_acc vs params_M" in out
     # the front's FLOPs are NB201's, looked up from the recorded arch_index
     flops = load_flops("cifar100")
-    best = record["result"]["best_arch_index"]
+    best = int(record["result"]["best_arch"])
     assert (
         f"flops_M {flops[best]:>10.4f}  valid_acc {record['result']['best_valid_acc']:.2f}" in out
     )
