@@ -94,7 +94,8 @@ def table(cells: list[dict]) -> str:
     for c in cells:
         published = {500: CADAM_500, 1000: CADAM_1K}.get(c["budget"])
         pub = published.searched.get((c["dataset"], c["split"])) if published else None
-        mean, std = float(np.mean(c["best"])), float(np.std(c["best"], ddof=1))
+        # population std (ddof=0), as ``nas-gym bench`` reports it
+        mean, std = float(np.mean(c["best"])), float(np.std(c["best"]))
         thesis = f"{pub[0]:.2f} ± {pub[1]:.2f}" if pub else "–"
         within = ("yes" if abs(mean - pub[0]) <= pub[1] else "no") if pub else "–"
         rows.append(
