@@ -9,15 +9,16 @@ search and regularized evolution get the same budget; for them the same filters
 pick the best admissible cell afterwards. Reported: each method's best admissible
 cell by validation accuracy, and its test accuracy against the reference's.
 
-    python examples/ganas_constrained_nb201.py --dataset cifar100 --steps 500 --seeds 0-2
+    python examples/ganas_constrained_nb201.py --dataset cifar100 --steps 500 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
+from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401  (registers NASBench201-v0)
@@ -63,20 +64,20 @@ def search(agent: str, dataset: str, steps: int, seed: int, ref: dict) -> dict |
     return max(ok, key=lambda i: i["valid_acc"]) if ok else None
 
 
-def parse_seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
+@dataclass
+class Args:
+    dataset: str = "cifar100"
+    """cifar10, cifar100 or ImageNet16-120"""
+    steps: int = 500
+    """queries per search"""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """one search per seed and agent"""
+    agents: list[str] = field(default_factory=lambda: ["ganas", "rea", "rs"])
+    """registered agent names"""
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--dataset", default="cifar100", choices=("cifar10", "cifar100", "ImageNet16-120")
-    )
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--seeds", default="0-2")
-    p.add_argument("--agents", default="ganas,rea,rs")
-    args = p.parse_args()
+    args = parse_args(Args, __doc__)
     ref = reference_info(args.dataset)
     print(
         f"reference (ResNet-like cell) on {args.dataset}: valid {ref['valid_acc']:.2f}, "
@@ -87,8 +88,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     wins: dict[str, list[bool]] = {}
-    for agent in args.agents.split(","):
-        for seed in parse_seeds(args.seeds):
+    for agent in args.agents:
+        for seed in args.seeds:
             best = search(agent, args.dataset, args.steps, seed, ref)
             if best is None:
                 print(f"| {agent} | {seed} | (none admissible) | | | | | no |")

@@ -349,9 +349,8 @@ def test_sequential_end_to_end_with_agents(tiny_root, checkpoint, agent):
         if agent == "cadam"
         else {"learning_starts": 4, "batch_size": 4}
     )
-    if agent == "cadam":
-        overrides["preset"] = "darts"
-    model = make_agent(agent, env, seed=0, **overrides)
+    name = "cadam-darts" if agent == "cadam" else agent
+    model = make_agent(name, env, seed=0, **overrides)
     model.learn(total_timesteps=10)
     obs, _ = env.reset(seed=1)
     action, _ = model.predict(obs, deterministic=True)

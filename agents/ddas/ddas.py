@@ -269,9 +269,15 @@ class DDAS(LocalRNGMixin, TD3):
 
     def _architecture(self) -> frozenset[int]:
         """Active (edge, op) pairs of the architecture just chosen (see class docstring)."""
-        obs = np.asarray(self._last_obs)[0]
-        if obs.shape == self.action_space.shape and is_discrete(obs):
-            return active_pairs(obs)
+        # At an episode end _last_obs is already the next episode's (empty) first state;
+        # the replay buffer keeps the terminal observation, i.e. this step's architecture.
+        last_stored = (self.replay_buffer.pos - 1) % self.replay_buffer.buffer_size
+        for obs in (
+            np.asarray(self._last_obs)[0],
+            self.replay_buffer.next_observations[last_stored, 0],
+        ):
+            if obs.shape == self.action_space.shape and is_discrete(obs):
+                return active_pairs(obs)
         action = self._last_action[0]
         if action.ndim != 2:
             raise ValueError(
