@@ -201,6 +201,7 @@ class DARTSSupernetEnv(SearchEnv):
         infeasible_reward: float = 0.0,
         budget_unit: str = "query",
         max_steps: int | None = None,
+        flat: bool = False,
         progress: bool = True,
         seed: int = 0,
         device: str = "cpu",
@@ -240,6 +241,7 @@ class DARTSSupernetEnv(SearchEnv):
             infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
+            flat=flat,
             rescores=mode == "parallel",
         )
         self.dataset = dataset

@@ -174,6 +174,7 @@ class ProxylessNASEnv(SearchEnv):
         render_mode: str | None = None,
         budget_unit: str = "query",
         max_steps: int | None = None,
+        flat: bool = False,
         untrained_ok: bool = False,
     ):
         check_choice("dataset", dataset, ds.DATASETS)
@@ -192,6 +193,7 @@ class ProxylessNASEnv(SearchEnv):
             infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
+            flat=flat,
         )
         self.latency_target = None if latency_target is None else float(latency_target)
         self.batch_size = check_positive_int("batch_size", batch_size)
