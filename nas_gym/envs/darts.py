@@ -136,6 +136,9 @@ class DARTSSupernetEnv(SearchEnv):
     :meth:`pareto_front` gives the fronts with genotypes.
 
     ## Version History
+    * v1: ``flat=True``: 1-D action and observation spaces ``Box(0, 1, (prod(shape),))``,
+      the row-major flattening of the alpha matrix; matrix actions are still accepted and
+      ``env.unwrapped.alpha_shape`` is the matrix shape. The recommended id.
     * v0: initial release.
     """
 

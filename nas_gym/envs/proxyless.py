@@ -129,6 +129,9 @@ class ProxylessNASEnv(SearchEnv):
     :meth:`pareto_front` returns it with architectures.
 
     ## Version History
+    * v1: ``flat=True``: 1-D action and observation spaces ``Box(0, 1, (prod(shape),))``,
+      the row-major flattening of the alpha matrix; matrix actions are still accepted and
+      ``env.unwrapped.alpha_shape`` is the matrix shape. The recommended id.
     * v0: initial release.
     """
 
