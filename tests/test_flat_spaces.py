@@ -87,3 +87,18 @@ def test_vector_env_flat_matches_single_envs_step_by_step():
         np.testing.assert_array_equal(obs, np.stack([o[0] for o in outs]))
         np.testing.assert_allclose(rewards, [o[1] for o in outs])
         np.testing.assert_array_equal(truncated, [o[3] for o in outs])
+
+
+def test_proxyless_v1_is_flat_and_takes_both_action_layouts(tmp_path):
+    """One supernet id at v1 (tiny): the flag reaches SearchEnv through its constructor."""
+    from tests.test_proxyless_env import tiny_proxyless_kwargs
+
+    env = gym.make("ProxylessNAS-v1", **tiny_proxyless_kwargs(tmp_path))
+    assert env.action_space.shape == env.observation_space.shape == (21 * 7,)
+    assert env.unwrapped.alpha_shape == (21, 7)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (147,)
+    alpha = np.random.default_rng(0).random((21, 7), dtype=np.float32)
+    flat_info = env.step(alpha.reshape(-1))[4]
+    matrix_info = env.step(alpha)[4]
+    assert flat_info["arch"] == matrix_info["arch"]
