@@ -107,3 +107,32 @@ def test_vector_env_refuses_the_protocol_options_clearly(kwargs):
         gym.make_vec(
             "NASBench201-v1", num_envs=2, vectorization_mode="vector_entry_point", **kwargs
         )
+
+
+def test_bench_runs_the_protocol_until_the_time_budget(tmp_path):
+    """``nas-gym bench`` stops at the env's time truncation and reports the seed mean."""
+    import contextlib
+    import io
+    import json
+
+    from nas_gym.cli import main
+
+    kwargs = {"noise": "seed", "time_budget_s": 12000, "time_epochs": 12}
+    args = [
+        "bench", "--agents", "rs", "--datasets", "cifar10", "--seeds", "1", "--budgets", "2000",
+        "--env-kwargs", json.dumps(kwargs), "--out", str(tmp_path), "--jobs", "1",
+        "--no-progress", "--no-plots",
+    ]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(args) == 0
+    with (tmp_path / "results.csv").open(newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    table = load_nb201()
+    seconds = table.column("c10valid_train_time_200ep_s") * (12 / 200)
+    # the run ended at the time budget: about 12,000 s / ~110 s per query, far below 2000
+    n = int(row["n_queries"])
+    assert 50 < n < 2000
+    assert n * seconds.min() < 12000 + seconds.max()
+    best = int(row["best_arch"])
+    valid_mean = table.accuracy("cifar10", "valid")[best]
+    assert float(row["best_valid_acc"]) == pytest.approx(valid_mean)  # the mean, not a draw
