@@ -18,11 +18,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
-from stable_baselines3.common.callbacks import BaseCallback
 
-import nas_gym  # noqa: F401  (registers NASBench201-v0)
+import nas_gym  # noqa: F401  (registers NASBench201-v1)
 from agents.bench.published import thesis_value  # the one source of published numbers
 from agents.cadam import CADAM
+from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
 
 
 @dataclass
@@ -39,18 +39,6 @@ class Args:
     """actor learning rate (1e-8 as printed in the thesis)"""
 
 
-class BestSoFar(BaseCallback):
-    """Reads the environment's best-so-far accuracy on the searched split."""
-
-    def __init__(self, key: str):
-        super().__init__()
-        self.key, self.best = key, -np.inf
-
-    def _on_step(self) -> bool:
-        self.best = max(self.best, self.locals["infos"][0][self.key])
-        return True
-
-
 if __name__ == "__main__":
     args = parse_args(Args, __doc__)
     torch.set_num_threads(1)
@@ -58,18 +46,19 @@ if __name__ == "__main__":
     results = []
     for seed in range(1, args.seeds + 1):
         env = gym.make(
-            "NASBench201-v0",
+            "NASBench201-v1",
             dataset=args.dataset,
             reward_metric=args.reward_metric,
             max_queries=args.budget,
         )
         agent = CADAM("MlpPolicy", env, actor_learning_rate=args.actor_lr, seed=seed)
-        tracker = BestSoFar(key)
+        metrics = NASMetricsCallback()  # logs nas/* to SB3's logger at the end of the search
         start = time.perf_counter()
-        agent.learn(args.budget, callback=tracker)
-        results.append(tracker.best)
+        agent.learn(args.budget, callback=metrics)
+        best = metrics.episodes[-1][key]  # the search's final best-so-far on the searched split
+        results.append(best)
         print(
-            f"seed {seed}: best {args.reward_metric} acc {tracker.best:.2f}%  ({time.perf_counter() - start:.1f} s)"
+            f"seed {seed}: best {args.reward_metric} acc {best:.2f}%  ({time.perf_counter() - start:.1f} s)"
         )
 
     paper = thesis_value(args.budget, args.dataset, args.reward_metric)

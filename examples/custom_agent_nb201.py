@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
-import nas_gym  # noqa: F401  (registers NASBench201-v0)
+import nas_gym  # noqa: F401  (registers NASBench201-v1)
+from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
 from agents.registry import agent_names, make_agent, register_agent
 
 
@@ -36,14 +37,15 @@ class Args:
 class LocalSearch:
     """Hill climbing over architectures, speaking only the Gymnasium API.
 
-    An action is an alpha matrix; NASBench201-v0 takes the argmax of each row, so
-    a one-hot alpha selects exactly the architecture we want.
+    An action is an alpha matrix (NASBench201-v1's flat (30,) space takes it too; the
+    matrix shape is ``env.unwrapped.alpha_shape``); the env takes the argmax of each
+    row, so a one-hot alpha selects exactly the architecture we want.
     """
 
     def __init__(self, env: gym.Env, seed: int | None = None):
         self.env = env
         self.rng = np.random.default_rng(seed)  # our own generator: never seed global RNGs
-        self.rows, self.ops = env.action_space.shape
+        self.rows, self.ops = env.unwrapped.alpha_shape
         self.best_ops = self.rng.integers(self.ops, size=self.rows)
         self.best_reward = -np.inf
         self.seed = seed
@@ -82,24 +84,15 @@ def make_local_search(
 
 
 def best_valid(name: str, dataset: str, budget: int, seed: int) -> float:
-    env = gym.make("NASBench201-v0", dataset=dataset, max_queries=budget)
+    env = gym.make("NASBench201-v1", dataset=dataset, max_queries=budget)
     agent = make_agent(name, env, seed=seed)
     if isinstance(agent, LocalSearch):
         seen: list[float] = []
         agent.learn(budget, callback=lambda info: seen.append(info["best_valid_acc"]))
         return max(seen)
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class Best(BaseCallback):
-        best = -np.inf
-
-        def _on_step(self) -> bool:
-            self.best = max(self.best, self.locals["infos"][0]["best_valid_acc"])
-            return True
-
-    cb = Best()
-    agent.learn(budget, callback=cb)
-    return cb.best
+    metrics = NASMetricsCallback()  # SB3 agents: the NAS metrics of each finished search
+    agent.learn(budget, callback=metrics)
+    return metrics.episodes[-1]["best_valid_acc"]
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Reads top to bottom:
    proxy resolution (checkpointed; re-running resumes or reuses it);
 3. this machine's CPU latency table (``nas-gym latency measure --device cpu``, cached);
 4. for each agent and each table (ProxylessNAS' Pixel-1 table with an 80 ms target,
-   and the CPU table with ``--cpu-target`` ms): one search run on ``ProxylessNAS-v0``,
+   and the CPU table with ``--cpu-target`` ms): one search run on ``ProxylessNAS-v1``,
    printing the best feasible architecture and saving the Pareto plot.
 
     python examples/latency_constrained_search.py --synthetic-proxy 50 --steps 200
@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
-import nas_gym  # noqa: F401  (registers ProxylessNAS-v0)
+import nas_gym  # noqa: F401  (registers ProxylessNAS-v1)
+from agents.callbacks import NASMetricsCallback  # best acc and unique queries in SB3's logger
 from agents.registry import make_agent
 from nas_gym.benchmarks.latency import load_lut, measure
 from nas_gym.data import default_data_root
@@ -139,12 +140,12 @@ class Recorder(gym.Wrapper):
 def search(args: Args, agent: str, table: str, lut: str, target: float, env_kwargs: dict) -> dict:
     env = Recorder(
         gym.make(
-            "ProxylessNAS-v0", lut=lut, latency_target=target, max_queries=args.steps, **env_kwargs
+            "ProxylessNAS-v1", lut=lut, latency_target=target, max_queries=args.steps, **env_kwargs
         )
     )
     model = make_agent(agent, env, seed=args.seed)
     start = time.perf_counter()
-    model.learn(total_timesteps=args.steps)
+    model.learn(total_timesteps=args.steps, callback=NASMetricsCallback(verbose=1))
     elapsed = time.perf_counter() - start
     hist = env.history[: args.steps]
     feasible = [h for h in hist if h["feasible"]]
@@ -155,7 +156,7 @@ def search(args: Args, agent: str, table: str, lut: str, target: float, env_kwar
         value_key="valid_acc",
         cost_keys=("latency_ms",),
         key="arch",
-        title=f"{agent} on ProxylessNAS-v0, {table} table, target {target:.1f} ms",
+        title=f"{agent} on ProxylessNAS-v1, {table} table, target {target:.1f} ms",
         targets={"latency_ms": target},
     )
     return {

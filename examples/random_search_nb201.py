@@ -1,4 +1,4 @@
-"""Random search on NASBench201-v0: the smallest complete search loop.
+"""Random search on NASBench201-v1: the smallest complete search loop.
 
     python examples/random_search_nb201.py --dataset cifar100 --budget 500 --seed 1
 
@@ -14,6 +14,7 @@ import numpy as np
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers the environments)
+from nas_gym.wrappers import NASMetrics  # best acc, regret, unique queries per search
 
 
 @dataclass
@@ -26,11 +27,13 @@ class Args:
 
 def main() -> None:
     args = parse_args(Args, __doc__)
-    env = gym.make(
-        "NASBench201-v0",
-        dataset=args.dataset,
-        reward_metric=args.reward_metric,
-        max_queries=args.budget,
+    env = NASMetrics(
+        gym.make(
+            "NASBench201-v1",
+            dataset=args.dataset,
+            reward_metric=args.reward_metric,
+            max_queries=args.budget,
+        )
     )
     rng = np.random.default_rng(args.seed)  # the search's own RNG; the env is deterministic
     env.reset(seed=args.seed)
@@ -43,9 +46,10 @@ def main() -> None:
         f"{info['n_queries']} queries ({info['n_unique_queries']} unique), seed {args.seed}"
     )
     print(f"best architecture: {info['best_arch_str']} (index {info['best_arch_index']})")
+    final = info["nas_episode"]  # NASMetrics' summary of the finished search
     print(
-        f"  valid {info['best_valid_acc']:.2f}%  test {info['best_test_acc']:.2f}%  "
-        f"regret {info['regret']:.2f} points"
+        f"  valid {final['best_valid_acc']:.2f}%  test {final['best_test_acc']:.2f}%  "
+        f"regret {final['regret']:.2f} points"
     )
 
 

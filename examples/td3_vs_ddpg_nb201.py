@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3 import DDPG, TD3
-from stable_baselines3.common.callbacks import BaseCallback
 
-import nas_gym  # noqa: F401  (registers NASBench201-v0)
+import nas_gym  # noqa: F401  (registers NASBench201-v1)
 from agents.cadam import CADAM
+from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
 from agents.ddas import DDAS
 
 
@@ -32,20 +32,6 @@ class Args:
     """queries per search"""
     seeds: int = 5
     """number of seeds, 1..N"""
-
-
-class Best(BaseCallback):
-    """Best validation accuracy so far, and the test accuracy of that architecture."""
-
-    def __init__(self):
-        super().__init__()
-        self.valid, self.test = -np.inf, -np.inf
-
-    def _on_step(self) -> bool:
-        info = self.locals["infos"][0]
-        if info["best_valid_acc"] > self.valid:
-            self.valid, self.test = info["best_valid_acc"], info["best_test_acc"]
-        return True
 
 
 # One line per agent: this is the whole difference between DDPG and TD3 variants.
@@ -67,11 +53,13 @@ if __name__ == "__main__":
     for label, build in AGENTS.items():
         valid, test = [], []
         for seed in range(1, args.seeds + 1):
-            env = gym.make("NASBench201-v0", dataset=args.dataset, max_queries=args.budget)
-            best = Best()
-            build(env, seed).learn(args.budget, callback=best)
-            valid.append(best.valid)
-            test.append(best.test)
+            # v1: flat (30,) spaces, which stock SB3 and our agents both take
+            env = gym.make("NASBench201-v1", dataset=args.dataset, max_queries=args.budget)
+            metrics = NASMetricsCallback()
+            build(env, seed).learn(args.budget, callback=metrics)
+            final = metrics.episodes[-1]  # best valid so far, and that architecture's test
+            valid.append(final["best_valid_acc"])
+            test.append(final["best_test_acc"])
         print(
             f"| {label} | {np.mean(valid):.2f} ± {np.std(valid):.2f} | {np.mean(test):.2f} ± {np.std(test):.2f} "
             f"| 1-{args.seeds} | {args.budget} |",

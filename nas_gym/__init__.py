@@ -5,6 +5,12 @@ registered twice: plain (``gym.make("NASBench201-v0")``) and in the ``nas_gym``
 namespace (``gym.make("nas_gym/NASBench201-v0")``), which is the section
 ``gymnasium.pprint_registry()`` lists them under. The README's environment table
 documents every id.
+
+Versions (Gymnasium's convention: a changed space is a new version): ``-v1`` ids have
+flat ``Box((rows*ops,))`` action and observation spaces (the row-major alpha layout,
+``env.unwrapped.alpha_shape`` keeps the matrix shape) and are the recommended ids, as
+clients such as rl-zoo and CleanRL assume 1-D vectors; ``-v0`` ids keep the matrix
+spaces unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ ENVIRONMENTS: dict[str, str] = {
     "DARTSSupernet-v0": "nas_gym.envs.darts:DARTSSupernetEnv",
     "ProxylessNAS-v0": "nas_gym.envs.proxyless:ProxylessNASEnv",
 }
+
+#: Version -> the keyword arguments it fixes on top of the ``-v0`` entry point.
+VERSIONS: dict[str, dict[str, Any]] = {"v0": {}, "v1": {"flat": True}}
 
 #: Registered variants (as Gymnasium's ``LunarLanderContinuous-v3``): id -> (base id,
 #: the keyword arguments it fixes). Keyword arguments given to ``gym.make`` override them.
@@ -58,6 +67,11 @@ VECTOR_ENTRY_POINTS: dict[str, str] = {
 }
 
 
+def versioned(env_id: str, version: str) -> str:
+    """``"NASBench201-v0"`` -> ``"NASBench201-v1"`` (the id of the same env at ``version``)."""
+    return f"{env_id.rsplit('-', 1)[0]}-{version}"
+
+
 def _register(
     env_id: str, entry_point: str, kwargs: dict[str, Any], vector_entry_point: str | None
 ) -> None:
@@ -72,12 +86,14 @@ def _register(
 
 
 def _register_all() -> None:
-    for env_id, entry_point in ENVIRONMENTS.items():
-        _register(env_id, entry_point, {}, VECTOR_ENTRY_POINTS.get(env_id))
-    for env_id, (base, kwargs) in VARIANTS.items():
-        _register(env_id, ENVIRONMENTS[base], kwargs, None)
+    for version, fixed in VERSIONS.items():
+        for env_id, entry_point in ENVIRONMENTS.items():
+            vector = VECTOR_ENTRY_POINTS.get(env_id)
+            _register(versioned(env_id, version), entry_point, fixed, vector)
+        for env_id, (base, kwargs) in VARIANTS.items():
+            _register(versioned(env_id, version), ENVIRONMENTS[base], {**kwargs, **fixed}, None)
 
 
 _register_all()
 
-__all__ = ["ENVIRONMENTS", "NAMESPACE", "VARIANTS", "__version__"]
+__all__ = ["ENVIRONMENTS", "NAMESPACE", "VARIANTS", "VERSIONS", "__version__", "versioned"]

@@ -34,6 +34,7 @@ def _proxyless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 TINY_KWARGS: dict[str, TinyFactory] = {
     "NASBench201-v0": _nb201,
+    "NASBench201-v1": _nb201,
     "DARTSSupernet-v0": _darts,
     "ProxylessNAS-v0": _proxyless,
 }

@@ -12,7 +12,9 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 import nas_gym
 from tests.env_configs import TINY_KWARGS
 
-ENV_IDS = sorted(nas_gym.ENVIRONMENTS)
+# Every id at v0, plus the cheap NB201 one at v1 (flat spaces); the slow supernets' v1
+# ids differ only in the flat flag, covered in test_flat_spaces.py.
+ENV_IDS = [*sorted(nas_gym.ENVIRONMENTS), "NASBench201-v1"]
 
 
 @pytest.fixture(params=ENV_IDS)

@@ -24,6 +24,7 @@ HISTORY_KEYS: tuple[str, ...] = (
     "arch",
     "genotype",
     "valid_acc",
+    "valid_acc_mean",  # noise="seed": valid_acc is one seed's draw, this its seed mean
     "test_acc",
     "cost",
     "latency_ms",

@@ -128,8 +128,12 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     hyper = agent_hyperparameters(agent)
     env.clear()  # construction may probe the env; only learn()'s queries count
 
+    # NB201 protocol (time_budget_s): the env ends the search before the query budget.
+    timed = env_kwargs.get("time_budget_s") is not None
     t0 = time.perf_counter()
-    if spec.budget_unit == "query":
+    if timed:
+        agent.learn(spec.budget, callback=_stop_at_first_episode_end(env))
+    elif spec.budget_unit == "query":
         agent.learn(spec.budget)
     else:
         cap = getattr(env.unwrapped, "max_steps", UNIQUE_STEP_FACTOR * spec.budget)
@@ -139,7 +143,7 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
     history = env.history
     akey = arch_key(history)
     n_unique = len(set(history[akey]))
-    if spec.budget_unit == "query" and env.n_queries != spec.budget:
+    if spec.budget_unit == "query" and not timed and env.n_queries != spec.budget:
         raise RuntimeError(
             f"{spec.key}: agent {spec.base_agent!r} made {env.n_queries} queries in "
             f"learn({spec.budget}); the bench needs exactly {spec.budget}"
@@ -171,7 +175,11 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
         budget_unit=spec.budget_unit,
         seed=spec.seed,
         best_arch=str(history[akey][pos]),
-        best_valid_acc=float(history["valid_acc"][pos]),
+        best_valid_acc=float(
+            history["valid_acc"][pos]
+            if history["valid_acc_mean"][pos] is None
+            else history["valid_acc_mean"][pos]
+        ),
         best_test_acc=None if not test or test[pos] is None else float(test[pos]),
         best_found_at=pos + 1,
         best_rank=nb201_rank(spec, env_kwargs, history[akey][pos])

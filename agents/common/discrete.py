@@ -18,8 +18,33 @@ import numpy as np
 from gymnasium import spaces
 
 
-def row_action_shape(action_space: spaces.Space, who: str) -> tuple[int, int]:
-    """``(rows, ops)`` of a 2-D Box action space, or a ValueError naming ``who``."""
+def env_alpha_shape(env: object, action_space: spaces.Space) -> tuple[int, ...]:
+    """The alpha matrix shape: the env's ``alpha_shape`` (flat ``-v1`` ids), else the space's.
+
+    ``env`` is an SB3 VecEnv, a Gymnasium env or None.
+    """
+    try:
+        if hasattr(env, "get_attr"):
+            shape = env.get_attr("alpha_shape")[0]
+        else:
+            shape = env.get_wrapper_attr("alpha_shape")  # type: ignore[union-attr]
+    except AttributeError:
+        shape = None
+    return tuple(shape) if shape is not None else tuple(getattr(action_space, "shape", ()) or ())
+
+
+def row_action_shape(
+    action_space: spaces.Space, who: str, alpha_shape: tuple[int, ...] | None = None
+) -> tuple[int, int]:
+    """``(rows, ops)`` of a 2-D Box action space (or of ``alpha_shape``, the matrix shape
+    of a flat ``-v1`` space), or a ValueError naming ``who``."""
+    if (
+        alpha_shape is not None
+        and isinstance(action_space, spaces.Box)
+        and len(alpha_shape) == 2
+        and math.prod(alpha_shape) == math.prod(action_space.shape)
+    ):
+        return int(alpha_shape[0]), int(alpha_shape[1])
     if not isinstance(action_space, spaces.Box) or len(action_space.shape) != 2:
         shape = getattr(action_space, "shape", None)
         raise ValueError(
@@ -55,6 +80,8 @@ def env_op_mask(env: Any, shape: tuple[int, int]) -> np.ndarray:
     if mask is None:
         return np.ones(shape, dtype=bool)
     mask = np.array(mask, dtype=bool)  # a writable copy
+    if mask.ndim == 1 and mask.size == int(np.prod(shape)):
+        mask = mask.reshape(shape)  # flat -v1 ids: the action's row-major layout
     if mask.shape != tuple(shape):
         raise ValueError(f"env.op_mask has shape {mask.shape}; expected the action shape {shape}")
     if not mask.any(axis=1).all():

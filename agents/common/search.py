@@ -25,7 +25,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import safe_mean
 from torch import nn
 
-from agents.common.discrete import env_op_mask, ops_to_alpha, row_action_shape
+from agents.common.discrete import env_alpha_shape, env_op_mask, ops_to_alpha, row_action_shape
 from agents.common.rng import LocalRNGMixin, private_rng
 
 
@@ -45,9 +45,11 @@ class SearchPolicy(BasePolicy):
         action_space: spaces.Box,
         lr_schedule: Schedule,
         use_logits: bool = False,
+        alpha_shape: tuple[int, ...] | None = None,
     ):
         super().__init__(observation_space, action_space, normalize_images=False)
-        rows, ops = row_action_shape(action_space, type(self).__name__)
+        rows, ops = row_action_shape(action_space, type(self).__name__, alpha_shape)
+        self.alpha_shape = (rows, ops)
         self.use_logits = use_logits
         self.logits = nn.Parameter(torch.zeros(rows, ops), requires_grad=use_logits)
         self.register_buffer("incumbent", torch.full((rows, ops), 1.0 / ops))
@@ -58,7 +60,7 @@ class SearchPolicy(BasePolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(use_logits=self.use_logits)
+        data.update(use_logits=self.use_logits, alpha_shape=self.alpha_shape)
         return data
 
     def masked_logits(self) -> torch.Tensor:
@@ -128,15 +130,22 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
             seed=seed,
             supported_action_spaces=(spaces.Box,),
         )
+        self.alpha_shape: tuple[int, ...] | None = None
         if env is not None:
-            self.n_rows, self.n_ops = row_action_shape(self.action_space, type(self).__name__)
+            self.alpha_shape = env_alpha_shape(self.env, self.action_space)
+            self.n_rows, self.n_ops = row_action_shape(
+                self.action_space, type(self).__name__, self.alpha_shape
+            )
         self.best_reward = -np.inf
         if _init_setup_model:
             self._setup_model()
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
-        self.n_rows, self.n_ops = row_action_shape(self.action_space, type(self).__name__)
+        self.n_rows, self.n_ops = row_action_shape(
+            self.action_space, type(self).__name__, self.alpha_shape
+        )
+        self.policy_kwargs["alpha_shape"] = (self.n_rows, self.n_ops)
         super()._setup_model()  # private RNG states (LocalRNGMixin)
         with private_rng(self):
             self.policy = self.policy_class(

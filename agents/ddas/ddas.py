@@ -18,7 +18,12 @@ from stable_baselines3.common.utils import update_learning_rate
 from stable_baselines3.td3.policies import TD3Policy
 
 from agents.common.buffers import truncate_replay_buffer
-from agents.common.discrete import active_pairs, default_similarity_threshold, is_discrete
+from agents.common.discrete import (
+    active_pairs,
+    default_similarity_threshold,
+    env_alpha_shape,
+    is_discrete,
+)
 from agents.common.noise import UniformActionNoise
 from agents.common.rng import LocalRNGMixin
 
@@ -220,8 +225,10 @@ class DDAS(LocalRNGMixin, TD3):
     def _setup_model(self) -> None:
         super()._setup_model()
         shape = self.action_space.shape
+        if getattr(self, "alpha_shape", None) is None:  # a loaded model keeps its own
+            self.alpha_shape = env_alpha_shape(self.env, self.action_space)
         if self.similarity_threshold is None:
-            self.similarity_threshold = default_similarity_threshold(shape)
+            self.similarity_threshold = default_similarity_threshold(self.alpha_shape)
         if self.schedule == "nl":
             self.exploit_noise: ActionNoise = UniformActionNoise(shape, self.exploit_noise_scale)
         else:
@@ -279,6 +286,8 @@ class DDAS(LocalRNGMixin, TD3):
             if obs.shape == self.action_space.shape and is_discrete(obs):
                 return active_pairs(obs)
         action = self._last_action[0]
+        if action.ndim == 1 and len(self.alpha_shape) == 2:  # a flat -v1 action
+            action = action.reshape(self.alpha_shape)
         if action.ndim != 2:
             raise ValueError(
                 "DDAS-4S needs the architecture of each step: use observation='last' (alpha_d) "

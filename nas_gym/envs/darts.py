@@ -137,6 +137,9 @@ class DARTSSupernetEnv(SearchEnv):
     :meth:`pareto_front` gives the fronts with genotypes.
 
     ## Version History
+    * v1: ``flat=True``: 1-D action and observation spaces ``Box(0, 1, (prod(shape),))``,
+      the row-major flattening of the alpha matrix; matrix actions are still accepted and
+      ``env.unwrapped.alpha_shape`` is the matrix shape. The recommended id.
     * v0: initial release.
     """
 
@@ -202,6 +205,7 @@ class DARTSSupernetEnv(SearchEnv):
         infeasible_reward: float = 0.0,
         budget_unit: str = "query",
         max_steps: int | None = None,
+        flat: bool = False,
         progress: bool = True,
         seed: int = 0,
         device: str = "cpu",
@@ -241,6 +245,7 @@ class DARTSSupernetEnv(SearchEnv):
             infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
+            flat=flat,
             rescores=mode == "parallel",
         )
         self.dataset = dataset

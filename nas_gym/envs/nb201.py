@@ -1,22 +1,25 @@
-"""``NASBench201-v0``: NAS-Bench-201 as an oracle environment."""
+"""``NASBench201-v0`` / ``-v1``: NAS-Bench-201 as an oracle environment."""
 
 from __future__ import annotations
 
+import csv
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nas_gym.benchmarks.hw_cost import load_flops, load_hw_costs, unit
 from nas_gym.benchmarks.nb201 import (
+    TRAIN_TIME_COLUMNS,
     NB201Table,
     check_dataset,
     check_fidelity,
     check_split,
     load_nb201,
 )
-from nas_gym.envs.search import SearchEnv
+from nas_gym.envs.search import SearchEnv, check_flag
 from nas_gym.spaces import nb201 as space
 
 _CODE_TO_INDEX: list[int] = space.code_to_index_table().tolist()
@@ -26,6 +29,30 @@ _CODE_TO_INDEX: list[int] = space.code_to_index_table().tolist()
 def _active_positions() -> np.ndarray:
     """``(15625, 6)`` flat positions of the ones of every cell's alpha_d, by official index."""
     return space.all_ops() + np.arange(space.N_EDGES) * space.N_OPS
+
+
+#: Query noise: ``None`` (seed means, deterministic) or ``"seed"`` (one training seed's value).
+NOISES: tuple[str | None, ...] = (None, "seed")
+#: Per-seed 200-epoch validation accuracies (semicolon-separated) in the CSV, by dataset.
+SEED_COLUMNS: dict[str, str] = {
+    "cifar10": "c10valid_valid_acc_seeds",
+    "cifar100": "c100_valid_acc_seeds",
+    "ImageNet16-120": "in16_valid_acc_seeds",
+}
+
+
+@lru_cache(maxsize=4)
+def _seed_accuracies(source: str, column: str) -> tuple[tuple[float, ...], ...]:
+    """Every cell's per-seed accuracies (2 or 3 values), read once per CSV and column.
+
+    The binary cache keeps only numeric columns, so these strings are read from the CSV.
+    """
+    with Path(source).open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f)
+        seeds = tuple(tuple(float(v) for v in row[column].split(";")) for row in rows)
+    if len(seeds) != space.N_ARCHS or not all(seeds):
+        raise ValueError(f"{source}: column {column} does not hold per-seed values for every cell")
+    return seeds
 
 
 class _Columns:
@@ -43,14 +70,33 @@ class _Columns:
         fidelity: int,
         cost: str | None,
         cost_target: float | None,
+        time_epochs: int | None = None,
+        noise: str | None = None,
     ):
-        self._args = (table, dataset, reward_metric, fidelity, cost, cost_target)
+        self._args = (
+            table,
+            dataset,
+            reward_metric,
+            fidelity,
+            cost,
+            cost_target,
+            time_epochs,
+            noise,
+        )
         valid = table.accuracy(dataset, "valid", fidelity)
         test = table.accuracy(dataset, "test", fidelity)
         self.valid, self.test = valid.tolist(), test.tolist()
         self.params = table.params(dataset).tolist()
         self.flops = load_flops(dataset).tolist()
         self.strs = space.all_strs()
+        #: Simulated training seconds per query (``time_epochs`` / 200 of the 200-epoch time).
+        self.seconds: list[float] | None = None
+        if time_epochs is not None:
+            seconds = table.column(TRAIN_TIME_COLUMNS[dataset]) * (time_epochs / 200.0)
+            self.seconds = seconds.tolist()
+        self.seeds = (
+            _seed_accuracies(str(table.source), SEED_COLUMNS[dataset]) if noise == "seed" else None
+        )
         score = valid if reward_metric == "valid" else test
         self.score = self.valid if reward_metric == "valid" else self.test
         self.optimum = table.optimum(dataset, reward_metric, fidelity)
@@ -86,6 +132,14 @@ def _best_feasible(
             f"(min {column.min():.4g} {unit(cost)}): no architecture is feasible"
         )
     return int(np.argmax(np.where(feasible, score, -np.inf)))
+
+
+def _check_time_budget(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"time_budget_s must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 class NASBench201Env(SearchEnv):
@@ -125,7 +179,8 @@ class NASBench201Env(SearchEnv):
     ``best_*`` (hard-infeasible cells never enter them).
 
     ## Episode End
-    Never terminated; truncated once ``max_queries`` queries have been made.
+    Never terminated; truncated once ``max_queries`` queries have been made, or with
+    ``time_budget_s`` once the simulated training time reaches it.
 
     ## Arguments
     * ``dataset``: ``"cifar10"``, ``"cifar100"`` or ``"ImageNet16-120"``. For CIFAR-10,
@@ -147,6 +202,25 @@ class NASBench201Env(SearchEnv):
     * ``penalty_lambda`` (UNAS, 1.0), ``mnas_w`` (MnasNet exponent beyond the target,
       -0.07), ``infeasible_reward`` (hard constraint, 0.0).
     * ``render_mode``: ``"ansi"`` returns the last architecture string.
+    * ``flat``: ``False`` (v0) or ``True`` (v1): action and observation spaces are
+      ``Box(0, 1, (30,))``, the row-major flattening of the (6, 5) matrix above
+      (``flat[5 * edge + op]``); matrix actions are still accepted and
+      ``env.unwrapped.alpha_shape`` is ``(6, 5)``.
+    * ``noise``: ``None`` (default: the seed mean, deterministic) or ``"seed"``: each
+      query returns one training seed's 200-epoch validation accuracy, drawn uniformly
+      from the env's RNG (as NATS-Bench's ``is_random=True``); ``valid_acc`` is that
+      draw, ``valid_acc_mean`` the mean, ``test_acc`` stays the mean, ``regret`` is
+      measured on the mean of the best-observed cell. Needs ``reward_metric="valid"``
+      and ``fidelity=200`` (the table holds seeds for those only).
+    * ``time_budget_s``: simulated training-time budget in seconds (NB201's protocol:
+      12,000 s on CIFAR-10). Each query charges that cell's training time for
+      ``time_epochs`` epochs; the episode is truncated at the query whose time
+      reaches the budget (that query counts, as in the NB201/NATS-Bench search loops).
+      ``info["sim_time_s"]`` is the simulated time spent so far.
+    * ``time_epochs``: epochs charged per query (default: ``fidelity``). The table stores
+      200-epoch times only; ``e`` epochs are charged ``e/200`` of it. For 12 epochs this
+      is an **approximation**: it assumes a constant per-epoch time and ignores the
+      12-epoch schedule's own evaluation overhead.
     * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
       and ``max_steps`` (the step cap of a ``"unique"`` episode, default 100 x
       ``max_queries``; ``info["step_cap_reached"]``): see :class:`nas_gym.envs.search.SearchEnv`.
@@ -167,6 +241,9 @@ class NASBench201Env(SearchEnv):
     ``best_*`` are -1 / "" / None while no cell has been accepted (hard constraint).
 
     ## Version History
+    * v1: ``flat=True``: 1-D ``Box(0, 1, (30,))`` action and observation spaces (row-major
+      alpha layout), for clients that assume vectors (rl-zoo's action noise, CleanRL's
+      MLPs). The recommended id. Everything else as v0.
     * v0: initial release (NATS-Bench TSS / NB201 v1.1 accuracies, seed means);
       hardware costs (HW-NAS-Bench, HELP), constraints and FLOPs added as options.
     """
@@ -205,6 +282,10 @@ class NASBench201Env(SearchEnv):
         infeasible_reward: float = 0.0,
         budget_unit: str = "query",
         max_steps: int | None = None,
+        flat: bool = False,
+        noise: str | None = None,
+        time_budget_s: float | None = None,
+        time_epochs: int | None = None,
     ):
         self.dataset = check_dataset(dataset)
         self.reward_metric = check_split(reward_metric)
@@ -214,6 +295,19 @@ class NASBench201Env(SearchEnv):
                 "cost_target needs a cost column: pass cost='edgegpu_latency' (for example)"
             )
         self.cost = cost
+        if noise not in NOISES:
+            raise ValueError(f"unknown noise {noise!r}; allowed: None, 'seed'")
+        if noise == "seed" and (reward_metric != "valid" or fidelity != 200):
+            raise ValueError(
+                f"noise='seed' needs reward_metric='valid' and fidelity=200 (the table holds "
+                f"per-seed 200-epoch validation accuracies only); got reward_metric="
+                f"{reward_metric!r}, fidelity={fidelity!r}"
+            )
+        self.noise = noise
+        self.time_budget_s = _check_time_budget(time_budget_s)
+        self.time_epochs = self.fidelity if time_epochs is None else time_epochs
+        if not isinstance(self.time_epochs, int) or not 1 <= self.time_epochs <= 200:
+            raise ValueError(f"time_epochs must be an integer in 1..200, got {time_epochs!r}")
         self._setup_search(
             space.SHAPE,
             space.op_mask(),
@@ -229,14 +323,19 @@ class NASBench201Env(SearchEnv):
             infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
+            rescores=noise is not None,  # a re-query is a new draw
+            flat=check_flag("flat", flat),
         )
+        table = table if table is not None else load_nb201(data_dir)
         self._cols = _Columns(
-            table if table is not None else load_nb201(data_dir),
+            table,
             self.dataset,
             self.reward_metric,
             self.fidelity,
             cost,
             None if cost_target is None else self._constraint.target,
+            None if self.time_budget_s is None else self.time_epochs,
+            noise,
         )
         self.optimum_index, self.optimum_acc = self._cols.optimum
 
@@ -260,15 +359,40 @@ class NASBench201Env(SearchEnv):
             "params_M": c.params[index],
             "flops_M": c.flops[index],
         }
+        score = c.score[index]
+        if c.seeds is not None:
+            seeds = c.seeds[index]
+            score = seeds[int(self.np_random.integers(len(seeds)))]
+            record["valid_acc"], record["valid_acc_mean"] = score, c.valid[index]
+        if c.seconds is not None:
+            self._sim_time += c.seconds[index]
         cost = None
         if c.cost is not None:
             cost = c.cost[index]
             record["cost"] = None if cost != cost else cost  # NaN = not measured
             record["cost_unit"] = c.cost_unit
-        return c.score[index], cost, record
+        return score, cost, record
+
+    def _reset_search(self) -> None:
+        super()._reset_search()
+        self._sim_time = 0.0
+
+    def step(self, action):
+        if self.time_budget_s is not None and self._sim_time >= self.time_budget_s:
+            raise RuntimeError(
+                f"time budget of {self.time_budget_s} s spent ({self._sim_time:.0f} s of "
+                "simulated training): call reset() to start a new search"
+            )
+        obs, reward, terminated, truncated, info = super().step(action)
+        if self.time_budget_s is not None:
+            info["sim_time_s"] = self._sim_time
+            truncated = truncated or self._sim_time >= self.time_budget_s
+        return obs, reward, terminated, truncated, info
 
     def _extra_info(self, info: dict[str, Any]) -> None:
         best = self._best_objective if self._constraint is None else self._best_feasible_score
+        if self.noise is not None:  # the regret of the best-observed cell, on its mean
+            best = -np.inf if self._best is None else self._best[2]["valid_acc_mean"]
         info["regret"] = self.optimum_acc - best
 
     def topk_indices(self) -> list[int]:

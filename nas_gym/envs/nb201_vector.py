@@ -29,7 +29,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from nas_gym.benchmarks.hw_cost import load_flops
 from nas_gym.benchmarks.nb201 import NB201Table, load_nb201
@@ -58,7 +57,11 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
     Args:
         num_envs: number of independent searches N.
         dataset, reward_metric, reward, observation, top_k, max_queries, fidelity,
-        data_dir, table: as for :class:`~nas_gym.envs.nb201.NASBench201Env`.
+        data_dir, table, flat: as for :class:`~nas_gym.envs.nb201.NASBench201Env`
+        (``flat=True`` is NASBench201-v1: ``(N, 30)`` actions and observations).
+
+    ``noise`` and ``time_budget_s`` (the NB201 protocol) are refused: use
+    ``gym.make_vec(..., vectorization_mode="sync")`` for them.
     """
 
     metadata: dict[str, Any] = {"render_modes": [], **_next_step_mode()}
@@ -75,6 +78,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         fidelity: int = 200,
         data_dir: str | os.PathLike[str] | None = None,
         table: NB201Table | None = None,
+        flat: bool = False,
         **unsupported: Any,
     ):
         if int(gym.__version__.split(".")[0]) < 1:
@@ -86,7 +90,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
             raise ValueError(
                 f"NASBench201-v0's vector environment does not support {sorted(unsupported)}; "
                 "supported: dataset, reward_metric, reward, observation, top_k, max_queries, "
-                "fidelity, data_dir, table. Use gym.make_vec(..., vectorization_mode='sync') "
+                "fidelity, data_dir, table, flat. Use gym.make_vec(..., vectorization_mode='sync') "
                 "for the other options."
             )
         self.num_envs = check_positive_int("num_envs", num_envs)
@@ -101,6 +105,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
             max_queries=max_queries,
             fidelity=fidelity,
             table=table,
+            flat=flat,
         )
         self.dataset, self.reward_metric, self.fidelity = dataset, reward_metric, int(fidelity)
         self.reward, self.observation = reward, observation
@@ -126,8 +131,10 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
         self._onehot = np.zeros((space.N_ARCHS + 1, _SIZE), dtype=np.float32)
         self._onehot[np.arange(space.N_ARCHS)[:, None], positions] = 1.0
 
-        self.single_action_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
-        self.single_observation_space = spaces.Box(0.0, 1.0, space.SHAPE, dtype=np.float32)
+        self.flat, self.alpha_shape = self._single.flat, self._single.alpha_shape
+        self._obs_shape = self._single.observation_space.shape
+        self.single_action_space = self._single.action_space
+        self.single_observation_space = self._single.observation_space
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self.observation_space = gym.vector.utils.batch_space(
             self.single_observation_space, self.num_envs
@@ -172,7 +179,7 @@ class NASBench201VectorEnv(gym.vector.VectorEnv):
             flat = self._counts * np.float32(1.0 / self.top_k)
         else:
             flat = self._last.copy()
-        return flat.reshape(self.num_envs, *space.SHAPE)
+        return flat.reshape(self.num_envs, *self._obs_shape)
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
         """The single env's reset info for ``rows``, in Gymnasium's batched info layout."""

@@ -129,6 +129,9 @@ class ProxylessNASEnv(SearchEnv):
     :meth:`pareto_front` returns it with architectures.
 
     ## Version History
+    * v1: ``flat=True``: 1-D action and observation spaces ``Box(0, 1, (prod(shape),))``,
+      the row-major flattening of the alpha matrix; matrix actions are still accepted and
+      ``env.unwrapped.alpha_shape`` is the matrix shape. The recommended id.
     * v0: initial release.
     """
 
@@ -174,6 +177,7 @@ class ProxylessNASEnv(SearchEnv):
         render_mode: str | None = None,
         budget_unit: str = "query",
         max_steps: int | None = None,
+        flat: bool = False,
         untrained_ok: bool = False,
     ):
         check_choice("dataset", dataset, ds.DATASETS)
@@ -192,6 +196,7 @@ class ProxylessNASEnv(SearchEnv):
             infeasible_reward=infeasible_reward,
             budget_unit=budget_unit,
             max_steps=max_steps,
+            flat=flat,
         )
         self.latency_target = None if latency_target is None else float(latency_target)
         self.batch_size = check_positive_int("batch_size", batch_size)

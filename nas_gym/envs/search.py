@@ -41,6 +41,14 @@ from nas_gym.envs.common import (
 from nas_gym.envs.constraints import CONSTRAINTS, Constraint
 from nas_gym.envs.pareto import ParetoFront
 
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is a bool, else a ValueError naming it (``flat="no"`` is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 BUDGET_UNITS: tuple[str, ...] = ("query", "unique")
 #: ``max_steps`` default in ``budget_unit="unique"`` mode: this many steps per budgeted query.
 STEP_CAP_FACTOR = 100
@@ -97,6 +105,7 @@ class SearchEnv(gym.Env):
         budget_unit: str = "query",
         max_steps: int | None = None,
         rescores: bool = False,
+        flat: bool = False,
     ) -> None:
         """Validate the shared arguments and build spaces and history.
 
@@ -104,7 +113,10 @@ class SearchEnv(gym.Env):
         ``mnas_w``, ``infeasible_reward``: :class:`nas_gym.envs.constraints.Constraint`) on
         the cost :meth:`_evaluate` returns. ``rescores``: re-querying an architecture may
         give another score (a supernet trained between queries), so the history sees
-        every query, not only new ones.
+        every query, not only new ones. ``flat``: action and observation spaces are
+        ``Box((rows*ops,))`` (the row-major flattening of the ``alpha_shape`` matrix) for
+        clients that assume 1-D vectors (rl-zoo's action noise, CleanRL's MLPs); matrix
+        actions are still accepted, and ``alpha_shape`` keeps the matrix shape.
         """
         check_choice("constraint", constraint, CONSTRAINTS)
         check_choice("reward", reward, self.REWARDS)
@@ -142,10 +154,14 @@ class SearchEnv(gym.Env):
         self._report_feasibility = self._constraint is not None or self.FEASIBILITY_ALWAYS
         self._rescores = bool(rescores)
         self._shape = tuple(shape)
+        #: The alpha matrix shape, whatever the spaces' shape (agents read it from here).
+        self.alpha_shape: tuple[int, ...] = self._shape
+        self.flat = check_flag("flat", flat)
+        self._obs_shape = (int(np.prod(self._shape)),) if self.flat else self._shape
         self._check_action = ActionCheck(self._shape)
-        self.action_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 1.0, self._shape, dtype=np.float32)
-        self.op_mask = op_mask
+        self.action_space = spaces.Box(0.0, 1.0, self._obs_shape, dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, self._obs_shape, dtype=np.float32)
+        self.op_mask = op_mask.reshape(self._obs_shape)  # the action's shape (flat in v1)
         self._topk = TopKState(self.top_k, self._shape)
         self._fronts = {name: ParetoFront() for name in self.PARETO}
         self._reset_search()
@@ -194,7 +210,8 @@ class SearchEnv(gym.Env):
         self._best_feasible_view = self._pick(None, self.BEST_FEASIBLE_INFO)
 
     def _obs(self) -> np.ndarray:
-        return self._topk.state() if self.observation == "topk" else self._last.copy()
+        obs = self._topk.state() if self.observation == "topk" else self._last.copy()
+        return obs.reshape(self._obs_shape)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -260,7 +277,7 @@ class SearchEnv(gym.Env):
         if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
         obs = self._topk.state() if self.observation == "topk" else self._last
-        return obs, float(reward), False, truncated, info
+        return obs.reshape(self._obs_shape), float(reward), False, truncated, info
 
     def _update_history(
         self,
