@@ -73,11 +73,14 @@ class GANASPolicy(SearchPolicy):
         action_space: spaces.Box,
         lr_schedule: Schedule,
         use_logits: bool = False,
+        alpha_shape: tuple[int, ...] | None = None,
         hidden: int = 64,
         n_layers: int = 3,
         topology: str = "auto",
     ):
-        super().__init__(observation_space, action_space, lr_schedule, use_logits=False)
+        super().__init__(
+            observation_space, action_space, lr_schedule, use_logits=False, alpha_shape=alpha_shape
+        )
         rows, n_ops = self.incumbent.shape
         self.hidden, self.n_layers, self.topology = hidden, n_layers, topology
         adj = topology_adjacency(topology, rows, n_ops)

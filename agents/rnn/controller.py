@@ -32,12 +32,15 @@ class ControllerPolicy(SearchPolicy):
         action_space: spaces.Box,
         lr_schedule: Schedule,
         use_logits: bool = False,
+        alpha_shape: tuple[int, ...] | None = None,
         hidden: int = 32,
         lstm_layers: int = 2,
         tanh_constant: float = 2.5,
         temperature: float = 5.0,
     ):
-        super().__init__(observation_space, action_space, lr_schedule, use_logits=False)
+        super().__init__(
+            observation_space, action_space, lr_schedule, use_logits=False, alpha_shape=alpha_shape
+        )
         rows, n_ops = self.incumbent.shape
         self.hidden, self.lstm_layers = hidden, lstm_layers
         self.tanh_constant, self.temperature = tanh_constant, temperature
