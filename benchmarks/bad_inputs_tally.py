@@ -271,7 +271,7 @@ def cases(tmp: Path) -> list[tuple[str, str, Callable[[], str]]]:
     half = tmp / "half"
 
     def half_record() -> str:
-        from agents.bench.record import RECORD_FORMAT
+        from nas_gym.agents.bench.record import RECORD_FORMAT
 
         classify_cli([*base, "--out", str(half)])
         (path,) = (half / "runs").glob("*.json")

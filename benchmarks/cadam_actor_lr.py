@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import nas_gym  # noqa: F401
-from agents.registry import make_agent
+from nas_gym.agents.registry import make_agent
 
 
 def best_found(

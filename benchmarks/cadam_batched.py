@@ -2,7 +2,7 @@
 
 CADAM-500 on NASBench201-v0 (thesis NB201 settings, cifar100, valid), one torch
 thread. Rows: one seed with ``CADAM.learn`` (the baseline, measured in the same
-run), and ``--seeds`` seeds with :class:`agents.cadam.batched.BatchedCADAM`. The
+run), and ``--seeds`` seeds with :class:`nas_gym.agents.cadam.batched.BatchedCADAM`. The
 issue-12 target is batched S=10 at most 2x the single seed's wall time.
 
     python benchmarks/cadam_batched.py --seeds 10 --steps 500 --repeats 1
@@ -19,8 +19,8 @@ import gymnasium as gym
 import torch
 
 import nas_gym  # noqa: F401
-from agents.cadam import CADAM
-from agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.cadam.batched import BatchedCADAM
 
 
 def make_env(steps: int) -> gym.Env:

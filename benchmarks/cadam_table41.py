@@ -3,7 +3,7 @@
 The same protocol as ``nas-gym bench --preset table4.1`` (NASBench201-v0, search on
 the named split, best accuracy found on that split, seeds 1-10, budgets 500 and
 1,000 queries), but each (dataset, split, budget) cell runs its seeds in lockstep
-with :class:`agents.cadam.batched.BatchedCADAM`. One JSON per cell in ``--out``,
+with :class:`nas_gym.agents.cadam.batched.BatchedCADAM`. One JSON per cell in ``--out``,
 written atomically; a re-run skips finished cells. Prints a Markdown table with
 the thesis' mean +- std beside ours.
 
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 import nas_gym  # noqa: F401
-from agents.bench.published import CADAM_1K, CADAM_500
-from agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.bench.published import CADAM_1K, CADAM_500
+from nas_gym.agents.cadam.batched import BatchedCADAM
 
-#: registered CADAM configurations this script can run (see agents/zoo.py).
+#: registered CADAM configurations this script can run (see nas_gym/agents/zoo.py).
 AGENTS = {
     "cadam": {},
     "cadam-printed": {"actor_learning_rate": 1e-8},

@@ -114,7 +114,7 @@ def make_checkpoint(cfg: dict, root: Path, out: Path, device: str) -> Path:
 def bench_env(
     mode: str, cfg: dict, root: Path, ckpt: Path | None, steps: int, valid_batches: int, device: str
 ) -> dict:
-    from agents.registry import make_agent
+    from nas_gym.agents.registry import make_agent
 
     kwargs = {
         "mode": mode,

@@ -32,8 +32,8 @@ CHILD = r"""
 import json, resource, sys, time
 import gymnasium as gym, torch, nas_gym
 from stable_baselines3 import TD3
-from agents.cadam import CADAM
-from agents.common.threads import single_thread, torch_threads
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.common.threads import single_thread, torch_threads
 
 mode, steps = sys.argv[1], int(sys.argv[2])
 env = gym.make("NASBench201-v0", dataset="cifar100", reward_metric="valid")

@@ -17,8 +17,13 @@ import argparse
 import numpy as np
 import torch
 
-from agents.unas.estimators import gumbel_argmax, reinforce_objective, relax_objective, soften
-from agents.unas.unas import RidgeSurrogate
+from nas_gym.agents.unas.estimators import (
+    gumbel_argmax,
+    reinforce_objective,
+    relax_objective,
+    soften,
+)
+from nas_gym.agents.unas.unas import RidgeSurrogate
 from nas_gym.benchmarks.nb201 import load_nb201
 from nas_gym.spaces import nb201 as space
 

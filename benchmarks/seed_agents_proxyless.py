@@ -26,7 +26,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
-from agents.registry import make_agent
+from nas_gym.agents.registry import make_agent
 from nas_gym.supernets import datasets as ds
 
 

@@ -20,7 +20,7 @@ import gymnasium as gym
 import torch
 
 import nas_gym  # noqa: F401
-from agents.registry import make_agent
+from nas_gym.agents.registry import make_agent
 
 AGENTS = ("rs", "ganas", "unas", "unas-reinforce", "rnn-reinforce", "rnn-ppo")
 TARGET_S = {"ganas": 60.0}

@@ -59,7 +59,7 @@ def run_one(agent_name: str, dataset: str, metric: str, seed: int, budget: int, 
     from stable_baselines3.common.callbacks import BaseCallback
 
     import nas_gym  # noqa: F401
-    from agents.registry import make_agent
+    from nas_gym.agents.registry import make_agent
 
     torch.set_num_threads(1)
     env = gym.make(

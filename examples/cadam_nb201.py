@@ -20,9 +20,9 @@ import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers NASBench201-v1)
-from agents.bench.published import thesis_value  # the one source of published numbers
-from agents.cadam import CADAM
-from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
+from nas_gym.agents.bench.published import thesis_value  # the one source of published numbers
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
 
 
 @dataclass

@@ -20,8 +20,8 @@ import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers NASBench201-v1)
-from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
-from agents.registry import agent_names, make_agent, register_agent
+from nas_gym.agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
+from nas_gym.agents.registry import agent_names, make_agent, register_agent
 
 
 @dataclass

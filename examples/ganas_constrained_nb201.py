@@ -22,7 +22,7 @@ from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401  (registers NASBench201-v0)
-from agents.registry import make_agent
+from nas_gym.agents.registry import make_agent
 from nas_gym.spaces import nb201 as space
 
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"

@@ -29,8 +29,10 @@ import torch
 from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers ProxylessNAS-v1)
-from agents.callbacks import NASMetricsCallback  # best acc and unique queries in SB3's logger
-from agents.registry import make_agent
+from nas_gym.agents.callbacks import (
+    NASMetricsCallback,  # best acc and unique queries in SB3's logger
+)
+from nas_gym.agents.registry import make_agent
 from nas_gym.benchmarks.latency import load_lut, measure
 from nas_gym.data import default_data_root
 from nas_gym.envs.pareto import plot_fronts

@@ -19,9 +19,9 @@ from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3 import DDPG, TD3
 
 import nas_gym  # noqa: F401  (registers NASBench201-v1)
-from agents.cadam import CADAM
-from agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
-from agents.ddas import DDAS
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
+from nas_gym.agents.ddas import DDAS
 
 
 @dataclass

@@ -3,7 +3,7 @@
 :class:`NASMetrics` puts what a NAS user reads (best valid/test accuracy, regret,
 unique queries) into ``info`` as episode statistics, for clients that are not
 Stable-Baselines3 (CleanRL-style loops, RLlib, plain Gymnasium code); SB3 users
-use :class:`agents.callbacks.NASMetricsCallback`, which logs the same values.
+use :class:`nas_gym.agents.callbacks.NASMetricsCallback`, which logs the same values.
 
 :class:`QueryRecorder` keeps the full query history of a search run (every
 architecture an agent asked for, with its metrics and reward) and the time spent

@@ -12,9 +12,9 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401  (registers the environments)
-from agents.common.rng import LocalRNGMixin
-from agents.common.threads import single_thread, torch_threads
-from agents.registry import agent_names, make_agent
+from nas_gym.agents.common.rng import LocalRNGMixin
+from nas_gym.agents.common.threads import single_thread, torch_threads
+from nas_gym.agents.registry import agent_names, make_agent
 
 STEPS = 12
 #: One agent per family: quantile-critic AC, DDPG/TD3 schedule, search loop (3 kinds).

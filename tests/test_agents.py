@@ -16,7 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.logger import configure
 
 import nas_gym  # noqa: F401  (registers the environments)
-from agents.registry import agent_names, make_agent
+from nas_gym.agents.registry import agent_names, make_agent
 
 torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
 

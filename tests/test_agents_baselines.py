@@ -10,9 +10,9 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
-from agents.baselines import REA, REINFORCE, RandomSearch
-from agents.baselines.rea import mutate
-from agents.registry import make_agent
+from nas_gym.agents.baselines import REA, REINFORCE, RandomSearch
+from nas_gym.agents.baselines.rea import mutate
+from nas_gym.agents.registry import make_agent
 from nas_gym.spaces import nb201
 
 torch.set_num_threads(1)

@@ -12,11 +12,11 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import LinearSchedule
 
 import nas_gym  # noqa: F401
-from agents.cadam import CADAM
-from agents.cadam.batched import BatchedCADAM
-from agents.cadam.cadam import check_loss, cosine_epsilon, update_cycles
-from agents.common.rng import private_rng
-from agents.registry import make_agent
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.cadam.cadam import check_loss, cosine_epsilon, update_cycles
+from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.registry import make_agent
 
 torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
 

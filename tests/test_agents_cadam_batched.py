@@ -8,8 +8,8 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
-from agents.cadam import CADAM
-from agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.cadam import CADAM
+from nas_gym.agents.cadam.batched import BatchedCADAM
 
 torch.set_num_threads(1)
 

@@ -9,12 +9,12 @@ import torch
 from stable_baselines3.common.noise import NormalActionNoise
 
 import nas_gym  # noqa: F401
-from agents.common.buffers import truncate_replay_buffer
-from agents.common.discrete import default_similarity_threshold
-from agents.common.noise import UniformActionNoise
-from agents.ddas import DDAS
-from agents.ddas.ddas import phase_steps
-from agents.registry import make_agent
+from nas_gym.agents.common.buffers import truncate_replay_buffer
+from nas_gym.agents.common.discrete import default_similarity_threshold
+from nas_gym.agents.common.noise import UniformActionNoise
+from nas_gym.agents.ddas import DDAS
+from nas_gym.agents.ddas.ddas import phase_steps
+from nas_gym.agents.registry import make_agent
 
 torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
 

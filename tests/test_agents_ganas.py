@@ -10,9 +10,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
 import nas_gym  # noqa: F401
-from agents.common.rng import private_rng
-from agents.ganas import GANAS
-from agents.registry import make_agent
+from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.ganas import GANAS
+from nas_gym.agents.registry import make_agent
 from nas_gym.spaces import nb201 as space
 
 torch.set_num_threads(1)

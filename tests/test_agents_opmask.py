@@ -17,10 +17,10 @@ import pytest
 import torch
 
 import nas_gym  # noqa: F401
-from agents.baselines.rea import mutate
-from agents.common.discrete import env_op_mask
-from agents.common.rng import private_rng
-from agents.registry import make_agent
+from nas_gym.agents.baselines.rea import mutate
+from nas_gym.agents.common.discrete import env_op_mask
+from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.registry import make_agent
 from nas_gym.spaces import proxyless
 
 torch.set_num_threads(1)

@@ -9,8 +9,8 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
-from agents.common.rng import private_rng
-from agents.registry import make_agent
+from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.registry import make_agent
 
 torch.set_num_threads(1)
 

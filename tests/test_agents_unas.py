@@ -9,8 +9,8 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
-from agents.registry import make_agent
-from agents.unas.estimators import (
+from nas_gym.agents.registry import make_agent
+from nas_gym.agents.unas.estimators import (
     gumbel_argmax,
     log_prob,
     reinforce_objective,
@@ -18,7 +18,7 @@ from agents.unas.estimators import (
     relaxed_sample,
     soften,
 )
-from agents.unas.unas import RidgeSurrogate
+from nas_gym.agents.unas.unas import RidgeSurrogate
 from nas_gym.benchmarks.hw_cost import load_hw_costs
 from nas_gym.benchmarks.nb201 import load_nb201
 from nas_gym.spaces import nb201 as space

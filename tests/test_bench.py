@@ -304,7 +304,7 @@ def test_runs_made_with_other_settings_are_not_silently_reused(bench_jobs1, tmp_
 def test_preset_table41_expands_to_the_thesis_protocol():
     import argparse
 
-    from agents.bench.spec import build_specs
+    from nas_gym.agents.bench.spec import build_specs
     from nas_gym.commands.bench import parse_int_list, parse_list, resolve_options
 
     args = argparse.Namespace(
@@ -332,9 +332,9 @@ def test_preset_table41_expands_to_the_thesis_protocol():
 
 
 def test_report_statistics_and_published_lookup():
-    from agents.bench.published import published_for, published_test_of_best_valid
-    from agents.bench.report import seed_list
-    from agents.bench.stats import mean_std
+    from nas_gym.agents.bench.published import published_for, published_test_of_best_valid
+    from nas_gym.agents.bench.report import seed_list
+    from nas_gym.agents.bench.stats import mean_std
 
     values = [72.1, 73.4, 71.9, 73.5]
     mean, std = mean_std(values)
@@ -379,8 +379,8 @@ def test_report_at_gives_best_so_far_at_each_count(bench_jobs1):
 
 
 def test_curves_show_every_series_with_fixed_colours(bench_jobs1):
-    from agents.bench.plots import AGENT_COLORS, all_curve_figures, curves_figure, png_bytes
-    from agents.bench.store import load_all_records
+    from nas_gym.agents.bench.plots import AGENT_COLORS, all_curve_figures, curves_figure, png_bytes
+    from nas_gym.agents.bench.store import load_all_records
 
     out, _ = bench_jobs1
     records = [r for r in load_all_records(out) if r["spec"]["reward_metric"] == "valid"]
@@ -416,8 +416,8 @@ def test_help_text_examples_name_real_keywords():
     """The --variant and --env-kwargs examples in the help pass the bench's own checks."""
     import re
 
-    from agents.bench.spec import check_variant_kwargs, resolve_env_kwargs
-    from agents.registry import agent_keywords
+    from nas_gym.agents.bench.spec import check_variant_kwargs, resolve_env_kwargs
+    from nas_gym.agents.registry import agent_keywords
     from nas_gym.commands.bench import ENV_KWARGS_EXAMPLES, _variant_help, parse_variant
 
     example = re.search(r"'([^']+)'", _variant_help()).group(1)

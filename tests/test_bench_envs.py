@@ -17,7 +17,7 @@ import gymnasium as gym
 import pytest
 
 import nas_gym
-from agents.bench.spec import resolve_env_kwargs
+from nas_gym.agents.bench.spec import resolve_env_kwargs
 from nas_gym.cli import main
 from nas_gym.commands.bench import ENV_KWARGS_EXAMPLES
 from tests.test_darts_env import checkpoint, tiny_root  # noqa: F401  (fixtures)
@@ -133,7 +133,7 @@ def test_every_env_id_builds_from_its_documented_example(tmp_path, checkpoint, t
 
 
 def test_budget_unit_reaches_the_environment():
-    from agents.bench.spec import build_specs
+    from nas_gym.agents.bench.spec import build_specs
 
     specs = build_specs(["rs"], ["cifar10"], ["valid"], [50], [1], budget_unit="unique")
     assert specs[0].make_kwargs()["budget_unit"] == "unique"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from agents.bench import stats
+from nas_gym.agents.bench import stats
 
 
 def test_wilcoxon_exact_small_samples_hand_checked():

@@ -138,8 +138,8 @@ def _bench_run_file(tmp_path):
     import json
     from dataclasses import asdict
 
-    from agents.bench.run import run_one
-    from agents.bench.spec import RunSpec
+    from nas_gym.agents.bench.run import run_one
+    from nas_gym.agents.bench.spec import RunSpec
 
     record = run_one(asdict(RunSpec("rs", "cifar100", "valid", 30, 1)))
     path = tmp_path / "runs" / f"{RunSpec('rs', 'cifar100', 'valid', 30, 1).key}.json"

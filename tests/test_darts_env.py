@@ -323,7 +323,7 @@ def test_missing_data_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("agent", ["ddas-nl", "td3"])
 def test_parallel_end_to_end_with_agents(tiny_root, agent):
-    from agents.registry import make_agent
+    from nas_gym.agents.registry import make_agent
 
     env = gym.make("DARTSSupernet-v0", **tiny_darts_kwargs(tiny_root, max_queries=8))
     overrides = (
@@ -341,7 +341,7 @@ def test_parallel_end_to_end_with_agents(tiny_root, agent):
 
 @pytest.mark.parametrize("agent", ["cadam", "td3"])
 def test_sequential_end_to_end_with_agents(tiny_root, checkpoint, agent):
-    from agents.registry import make_agent
+    from nas_gym.agents.registry import make_agent
 
     env = gym.make("DARTSSupernet-v0", **_seq_kwargs(tiny_root, checkpoint, max_queries=12))
     overrides = (

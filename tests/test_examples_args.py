@@ -68,10 +68,10 @@ def test_random_search_example_runs_with_the_shared_parser():
 
 
 def test_examples_take_published_numbers_from_the_one_source():
-    from agents.bench.published import CADAM_500
+    from nas_gym.agents.bench.published import CADAM_500
 
     text = (REPO / "examples" / "cadam_nb201.py").read_text()
-    assert "from agents.bench.published import" in text
+    assert "from nas_gym.agents.bench.published import" in text
     for mean, _ in CADAM_500.searched.values():
         for path in EXAMPLES:
             assert f"{mean:.2f}" not in path.read_text(), (path.name, mean)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nas_gym
-from agents.registry import agent_env_kwargs, agent_names, make_agent
+from nas_gym.agents.registry import agent_env_kwargs, agent_names, make_agent
 
 
 def test_every_v0_id_has_a_flat_v1_id():
@@ -56,7 +56,7 @@ def test_every_agent_searches_the_flat_id(name):
 
 def _tiny(name: str) -> dict:
     """Short warm-up phases so 12 steps reach each agent's learning code."""
-    from agents.registry import agent_keywords
+    from nas_gym.agents.registry import agent_keywords
 
     keys = agent_keywords(name) or ()
     small = {

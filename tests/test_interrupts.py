@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.bench import backends, store
-from agents.bench.spec import RunSpec
+from nas_gym.agents.bench import backends, store
+from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.cli import main
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -142,7 +142,7 @@ def test_half_written_record_is_not_finished(tmp_path):
     for text in ("", "{", json.dumps({"format": "x"})):
         (runs / spec.filename).write_text(text)
         assert store.split_done([spec], tmp_path) == ([], [spec])
-    from agents.bench.record import RECORD_FORMAT
+    from nas_gym.agents.bench.record import RECORD_FORMAT
 
     half = {"format": RECORD_FORMAT, "spec": {"agent": "rs"}, "result": {}}
     (runs / spec.filename).write_text(json.dumps(half))
@@ -157,7 +157,7 @@ def test_conflicting_variant_definition_and_concurrent_writer_refused(tmp_path):
     with store.out_dir_lock(tmp_path):
         # a second bench (here: a second lock in another process) is refused
         code = (
-            "import sys; from agents.bench import store\n"
+            "import sys; from nas_gym.agents.bench import store\n"
             "try:\n    store.out_dir_lock(sys.argv[1]).__enter__()\n"
             "except ValueError as e:\n    print(e); sys.exit(3)\n"
         )

@@ -67,8 +67,8 @@ def _check_logged(logdir: Path, callback, n_searches: int, table) -> None:
 
 @pytest.mark.parametrize("agent", ["rs", "cadam"])
 def test_callback_with_our_agents_and_tensorboard(nb201_table, tmp_path, agent):
-    from agents.callbacks import NASMetricsCallback
-    from agents.registry import make_agent
+    from nas_gym.agents.callbacks import NASMetricsCallback
+    from nas_gym.agents.registry import make_agent
 
     env = gym.make("NASBench201-v0", max_queries=QUERIES, table=nb201_table)
     overrides = {"tensorboard_log": str(tmp_path / "tb")}
@@ -86,7 +86,7 @@ def test_callback_with_stock_td3_vecnormalize_eval_and_checkpoints(nb201_table, 
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.callbacks import NASMetricsCallback
+    from nas_gym.agents.callbacks import NASMetricsCallback
 
     kwargs = {"max_queries": QUERIES, "table": nb201_table}
     venv = VecNormalize(make_vec_env("NASBench201-v0", n_envs=1, seed=0, env_kwargs=kwargs))
@@ -118,8 +118,8 @@ def test_callback_with_stock_td3_vecnormalize_eval_and_checkpoints(nb201_table, 
 def test_callback_running_values_every_n_steps(nb201_table, tmp_path):
     from stable_baselines3.common.logger import configure
 
-    from agents.callbacks import NASMetricsCallback
-    from agents.registry import make_agent
+    from nas_gym.agents.callbacks import NASMetricsCallback
+    from nas_gym.agents.registry import make_agent
 
     model = make_agent("rs", gym.make("NASBench201-v0", max_queries=QUERIES, table=nb201_table))
     model.set_logger(configure(str(tmp_path / "csv"), ["csv"]))

@@ -11,7 +11,7 @@ import gymnasium as gym
 import pytest
 
 import nas_gym  # noqa: F401  (registers the environments)
-from agents.registry import (
+from nas_gym.agents.registry import (
     agent_env_kwargs,
     agent_example_kwargs,
     agent_keywords,

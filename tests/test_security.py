@@ -174,7 +174,7 @@ def test_agent_files_have_a_safe_path_set_parameters(tmp_path, marker):
     import cloudpickle
     import gymnasium as gym
 
-    from agents.cadam import CADAM
+    from nas_gym.agents.cadam import CADAM
 
     env = gym.make("NASBench201-v0", max_queries=5)
     agent = CADAM(env=env, seed=1, net_arch=(8,))

@@ -4,7 +4,7 @@ Every (agent, dataset, reward metric, budget, seed) is an independent run in its
 worker process (or Ray task). Finished runs are kept in ``OUT/runs`` and skipped on a
 re-run, and the reports (``results.csv``, ``results.md``, ``curves_*.png``) summarise
 every run in ``OUT/runs``. This module parses the text and wires the stages of
-:mod:`agents.bench` together; everything is validated before the first run starts.
+:mod:`nas_gym.agents.bench` together; everything is validated before the first run starts.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def parse_json_object(name: str, text: str) -> dict[str, Any]:
 
 def parse_variant(text: str):
     """``LABEL=AGENT:JSON``, e.g. ``cadam-lr1e-4=cadam:{"actor_learning_rate": 1e-4}``."""
-    from agents.bench.spec import Variant, check_label
+    from nas_gym.agents.bench.spec import Variant, check_label
 
     label, sep, rest = text.partition("=")
     base, sep2, kwargs_text = rest.partition(":")
@@ -147,7 +147,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         + "; ".join(f"{k}: '{json.dumps(v)}'" for k, v in ENV_KWARGS_EXAMPLES.items()),
     )
     parser.add_argument(
-        "--agents", help="comma-separated agent names (see agents.registry) or --variant labels"
+        "--agents",
+        help="comma-separated agent names (see nas_gym.agents.registry) or --variant labels",
     )
     parser.add_argument(
         "--env",
@@ -238,7 +239,7 @@ def resolve_options(args: argparse.Namespace) -> dict[str, str]:
         raise ValueError(f"unknown preset {args.preset!r}; allowed: {', '.join(PRESETS)}")
     preset = PRESETS.get(args.preset, {}) if args.preset else {}
     env_id = getattr(args, "env", "NASBench201-v0")
-    from agents.bench.spec import base_env_id
+    from nas_gym.agents.bench.spec import base_env_id
 
     defaults = {**DEFAULTS, "datasets": DEFAULT_DATASETS.get(base_env_id(env_id), "cifar10")}
     opts = {}
@@ -279,8 +280,8 @@ def check_variants(variants: list, env_id: str, data_dir: str | None) -> None:
     """
     import gymnasium as gym
 
-    from agents.bench.spec import check_variant_kwargs
-    from agents.registry import agent_keywords, make_agent
+    from nas_gym.agents.bench.spec import check_variant_kwargs
+    from nas_gym.agents.registry import agent_keywords, make_agent
 
     for variant in variants:
         keywords = agent_keywords(variant.base_agent)
@@ -300,7 +301,7 @@ def check_envs(specs: list, data_dir: str | None) -> None:
     """Build each distinct environment configuration once (no reset): bad kwargs fail now."""
     import gymnasium as gym
 
-    from agents.bench.run import env_make_kwargs
+    from nas_gym.agents.bench.run import env_make_kwargs
 
     seen = set()
     for spec in specs:
@@ -316,9 +317,9 @@ def check_envs(specs: list, data_dir: str | None) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from agents.bench import backends, plots, report, store
-    from agents.bench.record import result_rows
-    from agents.bench.spec import build_specs
+    from nas_gym.agents.bench import backends, plots, report, store
+    from nas_gym.agents.bench.record import result_rows
+    from nas_gym.agents.bench.spec import build_specs
     from nas_gym.data import atomic_write_bytes, atomic_write_text, resolve_data_dir
 
     wall0, cpu0 = time.perf_counter(), time.process_time()

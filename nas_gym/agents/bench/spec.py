@@ -1,0 +1,258 @@
+"""What to run: one :class:`RunSpec` per (agent, env, dataset, split, budget, seed).
+
+A spec holds the *resolved* environment configuration of its run: the agent's
+paper configuration from the registry (e.g. DDAS sees the ``"last"`` architecture,
+Mills 2020 Sec. 3.2; CADAM the top-K state and the ``100**acc`` reward), overridden
+key by key by the user's ``--env-kwargs``. The record of the run repeats it, so a
+result always says which configuration produced it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_ENV = "NASBench201-v0"
+BUDGET_UNITS: tuple[str, ...] = ("query", "unique")
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Keys the bench sets itself from the grid; --env-kwargs may not set them.
+GRID_KEYS: tuple[str, ...] = ("dataset", "reward_metric", "max_queries", "budget_unit")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One search run. ``agent`` is the label in file names; ``base_agent`` the registry name."""
+
+    agent: str
+    dataset: str
+    reward_metric: str
+    budget: int
+    seed: int
+    base_agent: str = ""
+    #: JSON object of keyword overrides passed to ``make_agent`` (sorted keys).
+    agent_kwargs: str = "{}"
+    env_id: str = DEFAULT_ENV
+    #: JSON object: the environment configuration besides the grid keys (sorted keys).
+    env_kwargs: str = "{}"
+    #: ``"query"``: every step counts; ``"unique"``: re-querying a known cell is free.
+    budget_unit: str = "query"
+
+    def __post_init__(self) -> None:
+        if not self.base_agent:
+            object.__setattr__(self, "base_agent", self.agent)
+
+    @property
+    def key(self) -> str:
+        unit = "u" if self.budget_unit == "unique" else ""
+        return (
+            f"{self.agent}__{self.env_id}__{self.dataset}__{self.reward_metric}"
+            f"__{self.budget}{unit}__{self.seed}"
+        )
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.json"
+
+    def make_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``gym.make(self.env_id, ...)`` for this run."""
+        kwargs = json.loads(self.env_kwargs)
+        kwargs["dataset"] = self.dataset
+        if accepts(self.env_id, "reward_metric"):
+            kwargs["reward_metric"] = self.reward_metric
+        kwargs["max_queries"] = self.budget
+        if self.budget_unit != "query":
+            kwargs["budget_unit"] = self.budget_unit
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A labelled agent: a registered agent with keyword overrides (``--variant``)."""
+
+    label: str
+    base_agent: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kwargs_json(self) -> str:
+        return json.dumps(self.kwargs, sort_keys=True)
+
+
+def check_label(label: str, what: str = "--variant label") -> str:
+    """A label becomes part of file names: letters, digits, '.', '-', '_' and no '__'."""
+    if not LABEL_RE.match(label) or "__" in label:
+        raise ValueError(
+            f"{what} {label!r}: use letters, digits, '.', '-', '_' (no '__'), "
+            "since it becomes part of file names"
+        )
+    return label
+
+
+def env_ids() -> tuple[str, ...]:
+    """The environment ids the bench accepts: nas_gym's ids and registered variants."""
+    import nas_gym
+
+    return (*nas_gym.ENVIRONMENTS, *getattr(nas_gym, "VARIANTS", {}))
+
+
+def base_env_id(env_id: str) -> str:
+    """The environment class an id builds: ``nas_gym/X`` is ``X``; a variant is its base."""
+    import nas_gym
+
+    name = env_id.split("/", 1)[1] if env_id.startswith("nas_gym/") else env_id
+    if name not in env_ids():
+        raise ValueError(f"unknown env {env_id!r}; allowed: {', '.join(env_ids())}")
+    return getattr(nas_gym, "VARIANTS", {}).get(name, (name,))[0]
+
+
+def env_parameters(env_id: str) -> tuple[str, ...]:
+    """Keyword arguments the registered environment's constructor takes."""
+    import gymnasium as gym
+
+    base_env_id(env_id)  # an unknown id fails here, naming the known ones
+    entry = gym.spec(env_id).entry_point
+    cls = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    params = inspect.signature(cls).parameters
+    return tuple(name for name in params if name not in ("self", "render_mode"))
+
+
+def accepts(env_id: str, keyword: str) -> bool:
+    return keyword in env_parameters(env_id)
+
+
+def resolve_env_kwargs(
+    env_id: str,
+    paper: Mapping[str, Any],
+    user: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The agent's paper configuration, overridden key by key by the user's.
+
+    Paper keys that this environment does not take are dropped (an agent's paper
+    configuration is written once for every environment); a user key it does not
+    take is an error naming the keywords it does take.
+    """
+    params = env_parameters(env_id)
+    for key in user:
+        if key in GRID_KEYS:
+            raise ValueError(
+                f"--env-kwargs sets {key!r}, which the bench sets from the grid; use "
+                "--datasets, --reward-metrics, --budgets or --budget-unit instead"
+            )
+        if key not in params:
+            raise ValueError(
+                f"--env-kwargs: {env_id} takes no keyword {key!r}; allowed: {', '.join(params)}"
+            )
+    merged = {k: v for k, v in paper.items() if k in params}
+    merged.update(user)
+    return dict(sorted(merged.items()))
+
+
+def build_specs(
+    agents: Sequence[str],
+    datasets: Sequence[str],
+    reward_metrics: Sequence[str],
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    variants: Sequence[Variant] = (),
+    known_agents: Iterable[str] | None = None,
+    env_id: str = DEFAULT_ENV,
+    env_kwargs: Mapping[str, Any] | None = None,
+    budget_unit: str = "query",
+    paper_env_kwargs: Callable[[str], Mapping[str, Any]] | None = None,
+) -> list[RunSpec]:
+    """The grid of runs, validated: bad names raise ``ValueError`` naming what is allowed.
+
+    Args:
+        paper_env_kwargs: agent name -> its paper's env configuration (default: the
+            registry's); pass ``lambda name: {}`` to give every agent the env defaults.
+    """
+    if known_agents is None or paper_env_kwargs is None:
+        from nas_gym.agents.registry import agent_env_kwargs, agent_names
+
+        known_agents = agent_names() if known_agents is None else known_agents
+        paper_env_kwargs = agent_env_kwargs if paper_env_kwargs is None else paper_env_kwargs
+    known = tuple(known_agents)
+    by_label = _check_variants(variants, known)
+    for agent in agents:
+        if agent not in known and agent not in by_label:
+            extra = f"; variants: {', '.join(by_label)}" if by_label else ""
+            raise ValueError(f"unknown agent {agent!r}; allowed: {', '.join(known)}{extra}")
+    for label in by_label:
+        if label not in agents:
+            raise ValueError(f"--variant {label} is defined but not used; add it to --agents")
+    if budget_unit not in BUDGET_UNITS:
+        raise ValueError(f"unknown budget unit {budget_unit!r}; allowed: {', '.join(BUDGET_UNITS)}")
+    _check_grid(env_id, datasets, reward_metrics, budgets)
+    user = dict(env_kwargs or {})
+    specs = []
+    for agent in agents:
+        variant = by_label.get(agent)
+        base = variant.base_agent if variant else agent
+        kwargs = variant.kwargs_json if variant else "{}"
+        env_json = json.dumps(resolve_env_kwargs(env_id, paper_env_kwargs(base), user))
+        for dataset in datasets:
+            for metric in reward_metrics:
+                for budget in budgets:
+                    for seed in seeds:
+                        specs.append(
+                            RunSpec(
+                                agent, dataset, metric, budget, seed, base, kwargs,
+                                env_id, env_json, budget_unit,
+                            )
+                        )  # fmt: skip
+    return specs
+
+
+def _check_variants(variants: Sequence[Variant], known: Sequence[str]) -> dict[str, Variant]:
+    by_label: dict[str, Variant] = {}
+    for variant in variants:
+        if variant.label in known:
+            raise ValueError(
+                f"--variant label {variant.label!r} is already a registered agent name"
+            )
+        if variant.base_agent not in known:
+            raise ValueError(
+                f"--variant {variant.label}: unknown agent {variant.base_agent!r}; "
+                f"allowed: {', '.join(known)}"
+            )
+        if variant.label in by_label:
+            raise ValueError(f"--variant label {variant.label!r} is defined twice")
+        by_label[variant.label] = variant
+    return by_label
+
+
+def _check_grid(
+    env_id: str, datasets: Sequence[str], metrics: Sequence[str], budgets: Sequence[int]
+) -> None:
+    if base_env_id(env_id) == DEFAULT_ENV:
+        from nas_gym.benchmarks.nb201 import DATASETS, SPLITS
+    else:
+        DATASETS, SPLITS = None, ("valid",)  # noqa: N806  (the env validates its datasets)
+        env_parameters(env_id)  # an unknown env id fails here
+    for dataset in datasets:
+        if DATASETS is not None and dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    for metric in metrics:
+        if metric not in SPLITS:
+            raise ValueError(
+                f"unknown reward metric {metric!r} for {env_id}; allowed: {', '.join(SPLITS)}"
+            )
+    for budget in budgets:
+        if budget < 1:
+            raise ValueError(f"budget {budget} must be a positive number of queries")
+
+
+def check_variant_kwargs(variant: Variant, keywords: Sequence[str] | None) -> None:
+    """Reject an override the agent does not take, naming the keywords it does take."""
+    if keywords is None:
+        return
+    unknown = sorted(set(variant.kwargs) - set(keywords))
+    if unknown:
+        raise ValueError(
+            f"--variant {variant.label}: {variant.base_agent} takes no keyword "
+            f"{', '.join(map(repr, unknown))}; allowed: {', '.join(keywords)}"
+        )
