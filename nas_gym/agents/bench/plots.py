@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 AGENT_COLORS: dict[str, str] = {
     "cadam": "#1f77b4",
     "cadam-td3": "#aec7e8",
+    "cadam-printed": "#393b79",
     "ddas-nl": "#ff7f0e",
     "ddas-g": "#ffbb78",
     "ddas-4s": "#2ca02c",
@@ -41,7 +42,7 @@ AGENT_COLORS: dict[str, str] = {
     "rnn-reinforce": "#bcbd22",
     "rnn-ppo": "#dbdb8d",
 }
-_EXTRA = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+_EXTRA = ("#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 
@@ -112,7 +113,8 @@ def curves_figure(
     from matplotlib.lines import Line2D
 
     bands = curve_bands(records, preferred_agents)
-    fig = Figure(figsize=(8.4, 4.4), dpi=90)
+    # room for a dozen series: a larger canvas and a taller legend than one agent needs
+    fig = Figure(figsize=(10.5, 5.6), dpi=100)
     ax = fig.add_subplot()
     lows = []
     for i, (label, (mean, low, high, n)) in enumerate(bands.items()):
@@ -143,8 +145,8 @@ def curves_figure(
     ax.set_ylabel("best accuracy so far on the searched split [%]")
     ax.set_title(f"{title} (mean, 95% bootstrap CI band over seeds)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.subplots_adjust(left=0.09, right=0.68, bottom=0.12, top=0.9)
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.subplots_adjust(left=0.08, right=0.72, bottom=0.1, top=0.92)
     return fig
 
 
