@@ -319,10 +319,12 @@ def check_envs(specs: list, data_dir: str | None) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from nas_gym.agents.bench import backends, plots, report, store
     from nas_gym.agents.bench.record import result_rows
+    from nas_gym.agents.bench.run import quiet_version_notice
     from nas_gym.agents.bench.spec import build_specs
     from nas_gym.data import atomic_write_bytes, atomic_write_text, resolve_data_dir
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    quiet_version_notice()
     opts = resolve_options(args)
     if args.backend not in backends.BACKENDS:
         raise ValueError(
