@@ -229,7 +229,7 @@ class SearchEnv(gym.Env):
         )
 
     def step(self, action):
-        if self._n_queries >= self.max_steps or self._unique and self._budget_spent():
+        if self._budget_spent():
             raise RuntimeError(
                 f"query budget of {self.max_queries} spent: call reset() to start a new search"
                 if not self._unique or len(self._seen) >= self.max_queries
@@ -273,7 +273,7 @@ class SearchEnv(gym.Env):
             reward = self._reward_fn(objective)
         else:
             reward = self._reward(objective, record)
-        truncated = self._n_queries >= self.max_steps or self._unique and self._budget_spent()
+        truncated = self._budget_spent()
         if self._unique:
             info["step_cap_reached"] = self._n_queries >= self.max_steps
         obs = self._topk.state() if self.observation == "topk" else self._last
