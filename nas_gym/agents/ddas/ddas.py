@@ -278,11 +278,12 @@ class DDAS(LocalRNGMixin, TD3):
         """Active (edge, op) pairs of the architecture just chosen (see class docstring)."""
         # At an episode end _last_obs is already the next episode's (empty) first state;
         # the replay buffer keeps the terminal observation, i.e. this step's architecture.
-        last_stored = (self.replay_buffer.pos - 1) % self.replay_buffer.buffer_size
-        for obs in (
-            np.asarray(self._last_obs)[0],
-            self.replay_buffer.next_observations[last_stored, 0],
-        ):
+        buffer = self.replay_buffer
+        if buffer.optimize_memory_usage:  # SB3 then keeps next_obs in the following slot
+            stored = buffer.observations[buffer.pos % buffer.buffer_size, 0]
+        else:
+            stored = buffer.next_observations[(buffer.pos - 1) % buffer.buffer_size, 0]
+        for obs in (np.asarray(self._last_obs)[0], stored):
             if obs.shape == self.action_space.shape and is_discrete(obs):
                 return active_pairs(obs)
         action = self._last_action[0]
