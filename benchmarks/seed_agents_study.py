@@ -210,16 +210,20 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
+    """Mean best-so-far per agent; the bench's fixed agent colours, styles and outside legend."""
     from matplotlib.figure import Figure
+
+    from nas_gym.agents.bench.plots import LINESTYLES, MARKERS, agent_color
 
     for metric in sorted({m for _, _, m in groups}):
         datasets = sorted({d for _, d, m in groups if m == metric})
-        fig = Figure(figsize=(5 * len(datasets), 4))
+        fig = Figure(figsize=(5 * len(datasets) + 2, 4))
         axes = fig.subplots(1, len(datasets), squeeze=False)[0]
         for ax, dataset in zip(axes, datasets, strict=True):
-            for (agent, d, m), rs in sorted(groups.items()):
-                if d != dataset or m != metric:
-                    continue
+            series = [
+                (a, rs) for (a, d, m), rs in sorted(groups.items()) if (d, m) == (dataset, metric)
+            ]
+            for i, (agent, rs) in enumerate(series):
                 curves = []
                 for r in rs:
                     acc = np.asarray(r[f"{metric}_acc"], dtype=float)
@@ -228,13 +232,19 @@ def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
                         acc = np.where(ok, acc, -np.inf)
                     curves.append(np.maximum.accumulate(acc))
                 mean = np.mean(curves, axis=0)
-                ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{agent} ({len(rs)})")
+                ax.plot(
+                    np.arange(1, len(mean) + 1), mean, color=agent_color(agent),
+                    ls=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i % len(MARKERS)], ms=4,
+                    markevery=(0.03 * i, 0.12), label=f"{agent} (n={len(rs)})",
+                )  # fmt: skip
             ax.set_title(f"NB201 {dataset}, searched on {metric}")
-            ax.set_xlabel("queries")
-            ax.set_ylabel(f"best {metric} accuracy so far (%)")
+            ax.set_xlabel("queries (environment steps, log scale)")
+            ax.set_ylabel(f"best {metric} accuracy so far [%]")
             ax.set_xscale("log")
-            ax.legend(fontsize=8)
-        fig.tight_layout()
+            ax.grid(alpha=0.3)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=8, loc="upper right")
+        fig.tight_layout(rect=(0, 0, 1 - 1.9 / fig.get_figwidth(), 1))
         fig.savefig(out / f"curves_{metric}.png", dpi=120)
 
 
