@@ -426,3 +426,38 @@ def test_help_text_examples_name_real_keywords():
     check_variant_kwargs(variant, agent_keywords(variant.base_agent))
     for env_id, kwargs in ENV_KWARGS_EXAMPLES.items():
         assert resolve_env_kwargs(env_id, {}, kwargs) == dict(sorted(kwargs.items()))
+
+
+def test_canonical_command_round_trips_every_result_changing_option(tmp_path):
+    """The report's "Command line" re-parses to the same options, report options included."""
+    import shlex
+
+    from nas_gym.cli import build_parser
+    from nas_gym.commands.bench import canonical_command, resolve_options
+
+    argv = [
+        "bench",
+        "--agents",
+        "rs,rea",
+        "--seeds",
+        "1-3",
+        "--budgets",
+        "50",
+        "--report-at",
+        "10,50",
+        "--reference",
+        "rea",
+        "--log-x",
+        "--budget-unit",
+        "unique",
+        "--out",
+        str(tmp_path),
+        "--jobs",
+        "1",
+    ]
+    args = build_parser().parse_args(argv)
+    command = canonical_command(resolve_options(args), args)
+    again = build_parser().parse_args(shlex.split(command)[1:])
+    for name in ("agents", "seeds", "budgets", "report_at", "reference", "log_x", "budget_unit"):
+        assert getattr(again, name) == getattr(args, name), name
+    assert again.jobs == 1 and again.out == str(tmp_path)

@@ -268,7 +268,17 @@ def canonical_command(opts: dict[str, str], args: argparse.Namespace) -> str:
         parts += ["--no-paper-env"]
     for variant in args.variant:
         parts += ["--variant", variant]
+    if args.report_at is not None:
+        parts += ["--report-at", args.report_at]
+    if args.reference is not None:
+        parts += ["--reference", args.reference]
+    if args.log_x:
+        parts += ["--log-x"]
     parts += ["--out", str(args.out)]
+    if args.jobs is not None:
+        parts += ["--jobs", str(args.jobs)]
+    if args.backend != "local":
+        parts += ["--backend", args.backend]
     return " ".join(shlex.quote(p) for p in parts)
 
 
