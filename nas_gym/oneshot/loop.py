@@ -330,9 +330,9 @@ def run_search(
     identity = {
         "trainer": trainer.name,
         "space": trainer.space,
-        "hparams": trainer.hparams(),
-        "fingerprint": fingerprint,
-    }
+        **{f"hparams.{k}": v for k, v in trainer.hparams().items()},
+        **{f"fingerprint.{k}": v for k, v in fingerprint.items()},
+    }  # flat, so a refused resume names each differing setting
     start_epoch, history = 0, []
     if path.is_file():
         state = read_search_checkpoint(path)
