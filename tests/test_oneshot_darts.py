@@ -251,6 +251,10 @@ def test_bad_arguments_fail_before_data(tmp_path, capsys):
     assert "unknown device 'gpu'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--order", "3"])
+    from nas_gym.cli import build_parser
+
+    parsed = build_parser().parse_args([*base, "--order", "2", "--with-none"])  # lazy options
+    assert parsed.order == 2 and parsed.with_none and parsed.arch_lr == 3e-4
     with pytest.raises(ValueError, match="order must be 1 or 2"):
         DARTSConfig(order=3)
     t = _trainer(1)
