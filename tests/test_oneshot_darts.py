@@ -263,6 +263,9 @@ def test_bad_arguments_fail_before_data(tmp_path, capsys):
     )
     with pytest.raises(ValueError, match="D_V has 3 images, fewer than one batch of 4"):
         run_search(t, data(8), data(3), t.search, tmp_path / "x", {}, progress=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file; give a directory"):
+        run_search(t, data(8), data(8), t.search, tmp_path / "file", {}, progress=False)
 
 
 def test_with_none_layout_searches_and_never_derives_none():

@@ -317,6 +317,11 @@ def run_search(
             )
     device = ds.resolve_device(config.device)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {str(out)!r} is a file; give a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"output directory {str(out)!r} is not writable")
     path = out / CHECKPOINT_NAME
     seeds = np.random.SeedSequence(config.seed).spawn(3)
     train_loader = ds.make_loader(
