@@ -298,7 +298,7 @@ def run_search(
         scorer: called at the end of every epoch with :meth:`OneShotTrainer.derive`'s
             dict; its metrics (e.g. the derived cell's validation accuracy) join the
             epoch's history row.
-        progress: a tqdm bar per epoch and a line per epoch.
+        progress: a tqdm bar per epoch (a line per epoch is printed either way).
         stop_after: return after this many epochs of this call (for time-limited job
             slots; run again with the same arguments to continue).
 
@@ -424,14 +424,10 @@ def run_search(
                 "derived": derived,
             },
         )
-        if progress:
-            scores = ", ".join(
-                f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "genotype")
-            )
-            print(
-                f"{trainer.name} epoch {epoch + 1}/{config.epochs}: {scores}; saved {path}",
-                flush=True,
-            )
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "genotype"))
+        print(
+            f"{trainer.name} epoch {epoch + 1}/{config.epochs}: {scores}; saved {path}", flush=True
+        )
     if not path.is_file():
         raise RuntimeError(f"no checkpoint written to {str(path)!r}")
     return read_search_checkpoint(path)["derived"] if start_epoch >= end_epoch else derived
