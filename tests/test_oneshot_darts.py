@@ -22,7 +22,6 @@ from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.pretrain import (
-    CheckpointMismatchError,
     PretrainConfig,
     darts_fingerprint,
     init_parameters,
@@ -133,42 +132,15 @@ def _tiny_data(tmp_path: Path, per_class: int = 4):
     return root, *ds.split_train(train, 0.5, 0)
 
 
-def test_stop_after_and_resume_refuses_another_searcher(tmp_path):
-    _, d_t, d_v = _tiny_data(tmp_path)
-    config = SearchConfig(epochs=2, batch_size=5, max_batches=1)
-    net = init_parameters(DARTSSupernet(C=2, num_cells=3), seed=0)
-    derived = run_search(
-        DARTS(net, config, DARTSConfig(order=1)), d_t, d_v, config, tmp_path / "o", {"t": 1},
-        progress=False, stop_after=1,
-    )  # fmt: skip
-    state = read_search_checkpoint(tmp_path / "o")
-    assert state["epoch"] == 1 and len(state["history"]) == 1
-    assert derived["genotype"] == (tmp_path / "o" / "genotype.txt").read_text().strip()
-    other = DARTS(net, config, DARTSConfig(order=2))
-    with pytest.raises(
-        CheckpointMismatchError,
-        match=r"cannot resume.*hparams\.order: checkpoint has 1, expected 2",
-    ):
-        run_search(other, d_t, d_v, config, tmp_path / "o", {"t": 1}, progress=False)
-    with pytest.raises(
-        CheckpointMismatchError, match=r"fingerprint\.t: checkpoint has 1, expected 2"
-    ):
-        run_search(
-            DARTS(net, config, DARTSConfig(order=1)), d_t, d_v, config, tmp_path / "o", {"t": 2},
-            progress=False,
-        )  # fmt: skip
-
-
-def _args(out: Path, root: Path, score_ckpt: Path) -> list[str]:
+def _args(out: Path, root: Path, *extra: str) -> list[str]:
     return [
         "search", "darts", "--order", "1", "--root", str(root), "--no-verify", "--resolution", "8",
         "--channels", "2", "--cells", "3", "--batch-size", "10", "--epochs", "3", "--seed", "3",
-        "--max-batches", "1", "--score-batches", "1", "--score-checkpoint", str(score_ckpt),
-        "--eval-channels", "2", "--eval-cells", "3", "--out", str(out), "--no-progress",
+        "--max-batches", "1", "--score-batches", "1", "--out", str(out), "--no-progress", *extra,
     ]  # fmt: skip
 
 
-def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path, capsys):
+def test_cli_scores_through_the_env_stops_after_and_refuses_other_settings(tmp_path, capsys):
     from nas_gym.cli import main
 
     root, d_t, _ = _tiny_data(tmp_path, per_class=4)  # D_T, D_V: 20 images each
@@ -180,16 +152,39 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path,
         PretrainConfig(epochs=1, batch_size=10, max_batches=1), tmp_path / "pre", fp,
         progress=False,
     )  # fmt: skip
+    scoring = ["--score-checkpoint", str(score_ckpt), "--eval-channels", "2", "--eval-cells", "3"]
+    out = tmp_path / "o"
+    assert main(_args(out, root, *scoring, "--stop-after", "1")) == 0
+    assert read_search_checkpoint(out)["epoch"] == 1
+    (row,) = list(csv.DictReader((out / "history.csv").open()))
+    # the search curve: the derived cell is also one DARTSSupernet-v0 query per epoch
+    assert 0.0 <= float(row["env_valid_acc"]) <= 100.0
+    assert 0.0 <= float(row["oneshot_valid_acc"]) <= 100.0
+    assert float(row["params_M"]) > 0 and float(row["flops_M"]) > 0
+    assert row["genotype"] == (out / "genotype.txt").read_text().strip()
+    capsys.readouterr()
+    assert main(_args(out, root, "--order", "2")) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "hparams.order: checkpoint has 1, expected 2" in err
+    assert main(_args(out, root, "--split-seed", "1")) == 2
+    assert "fingerprint.split_seed: checkpoint has 0, expected 1" in capsys.readouterr().err
+    assert read_search_checkpoint(out)["epoch"] == 1  # refused runs wrote nothing
+
+
+def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path, capsys):
+    from nas_gym.cli import main
+
+    root, _, _ = _tiny_data(tmp_path, per_class=4)
     # One real process is killed with SIGKILL after its first checkpoint; the
     # uninterrupted run and the resumption run in this process (same code, one thread).
     script = Path(sys.executable).parent / "nas-gym"
     prefix = [str(script)] if script.exists() else [sys.executable, "-m", "nas_gym.cli"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     killed = subprocess.Popen(
-        prefix + _args(tmp_path / "killed", root, score_ckpt), env=env,
+        prefix + _args(tmp_path / "killed", root), env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    assert main(_args(tmp_path / "full", root, score_ckpt)) == 0
+    assert main(_args(tmp_path / "full", root)) == 0
     ckpt = tmp_path / "killed" / "last.pt"
     deadline = time.monotonic() + 120
     while not ckpt.exists() and killed.poll() is None and time.monotonic() < deadline:
@@ -201,7 +196,7 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path,
     assert 1 <= stopped_at < 3
 
     capsys.readouterr()
-    assert main(_args(tmp_path / "killed", root, score_ckpt)) == 0
+    assert main(_args(tmp_path / "killed", root)) == 0
     assert f"resuming {ckpt} at epoch {stopped_at}/3" in capsys.readouterr().out
 
     a, b = read_search_checkpoint(tmp_path / "full"), read_search_checkpoint(ckpt)
@@ -215,18 +210,13 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path,
 
     rows = list(csv.DictReader((tmp_path / "full" / "history.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
-    for r in rows:  # the search curve: the derived cell scored by DARTSSupernet-v0 each epoch
-        assert 0.0 <= float(r["env_valid_acc"]) <= 100.0
-        assert 0.0 <= float(r["oneshot_valid_acc"]) <= 100.0
-        assert float(r["params_M"]) > 0
+    assert all(0.0 <= float(r["oneshot_valid_acc"]) <= 100.0 for r in rows)
     derived = json.loads((tmp_path / "full" / "genotype.json").read_text())
     genotype = (tmp_path / "full" / "genotype.txt").read_text().strip()
     assert derived["genotype"] == genotype == rows[-1]["genotype"]
     # Algorithm 2 of the final alpha is the saved cell
     alpha_d = space.discretize(a["trainer"]["alpha"].numpy())
     assert space.genotype_to_str(space.to_genotype(alpha_d)) == genotype
-
-    from nas_gym.cli import main
 
     out = tmp_path / "retrain"
     rc = main([
