@@ -28,88 +28,62 @@ train-genotype``; SGD for w (the DARTS/nas_gym supernet recipe; UNAS used Adam);
 latency term uses the same per-example samples as the REBAR term instead of a separate
 sample; UNAS' L_arch is zero on every z here (distinct inputs) and is left out.
 
-Each epoch ends with an atomic checkpoint (weights, both optimizers, schedulers, every
-RNG and data-order state, history) in ``out/last.pt``; rerunning the same command
-resumes it and ends bit-identical to an uninterrupted run. The current most likely
-architecture is written atomically every epoch (``genotype.txt`` for DARTS, readable by
-``nas-gym train-genotype``; ``arch.txt`` for ProxylessNAS, readable by
-``ProxylessNAS-v0``), with ``history.json``.
+The epoch loop, D_T / D_V batches, the per-epoch atomic checkpoint, exact resume and
+the outputs (``history.csv``, ``genotype.txt`` / ``genotype.json``) are the shared
+:func:`nas_gym.oneshot.loop.run_search`. ``genotype.txt`` holds the most likely
+architecture: a ``Genotype(...)`` string for DARTS (``nas-gym train-genotype`` and
+``DARTSSupernet-v0`` read it) or a ProxylessNAS arch string (``ProxylessNAS-v0``,
+``nas-gym latency estimate``).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from nas_gym.agents.unas.estimators import score_function_objective
-from nas_gym.data import atomic_write_bytes, atomic_write_text
+from nas_gym.oneshot.loop import Batch, OneShotTrainer, SearchConfig, SearchRNG, weight_optimizer
 from nas_gym.oneshot.unas_dist import ArchSample, FactorizedCell, LayerCategorical
-from nas_gym.safe_pickle import load_checkpoint
 from nas_gym.spaces import proxyless as proxyless_space
 
-CHECKPOINT_FORMAT = "nas_gym.unas_checkpoint/1"
-CHECKPOINT_NAME = "last.pt"
 SPACES: tuple[str, ...] = ("darts", "proxyless")
-#: Config fields that may differ between a run and its resumption.
-_RESUMABLE = ("device",)
-
-
-class ResumeMismatchError(ValueError):
-    """``out/last.pt`` was written by a run with other settings."""
 
 
 @dataclass
 class UNASConfig:
-    """UNAS search settings (defaults: UNAS' CIFAR-10 recipe where it applies).
+    """UNAS' own hyperparameters (defaults: UNAS' official settings where they apply).
+
+    The options every one-shot searcher shares (epochs, batch, SGD on w, seed, device)
+    are in :class:`~nas_gym.oneshot.loop.SearchConfig`.
 
     Attributes:
-        space: ``"darts"`` (factorised cell) or ``"proxyless"`` (one op per layer).
-        epochs: passes over D_T; the first ``warmup_epochs`` train w only (UNAS: 15 of 100).
-        batch_size: minibatch of D_T and of D_V.
-        train_fraction: D_T share of the training set (UNAS: 0.9).
+        warmup_epochs: first epochs that train w only, on samples of the initial
+            (uniform) distribution (UNAS: 15 of 100 on CIFAR-10).
         tau: Gumbel-softmax temperature (0.4).
         gap_lambda: lambda of L_train + lambda |L_val - L_train| (0.5).
-        arch_lr, arch_lr_min, arch_weight_decay: Adam on phi, cosine (1e-3 -> 3e-4, 1e-6).
-        lr, lr_min, momentum, weight_decay, grad_clip: SGD on w, cosine.
-        per_example: one architecture per example (UNAS' DARTS default) or one per
+        arch_lr, arch_lr_min, arch_weight_decay: Adam on phi with a cosine schedule over
+            the search epochs (1e-3 -> 3e-4, weight decay 1e-6).
+        per_example: one architecture per example (UNAS' DARTS setting) or one per
             minibatch (its ProxylessNAS setting); None = that per-space default.
-        soften_eps: ProxylessNAS softening epsilon (0.08).
+        soften_eps: ProxylessNAS probability softening (0.08); DARTS uses 0.
         lut: latency table (``"pixel1"``, ``"cpu"``, ``"cuda"`` or a path).
         latency_target: t in ms; None = no latency term (ProxylessNAS only).
         latency_coeff: final lambda_t (0.1 per ms, in cross-entropy units).
-        latency_ramp: share of the search steps over which lambda_t ramps up.
+        latency_ramp: share of the search steps over which lambda_t ramps from 0.
         surrogate_samples: architectures for the ridge fit of g (UNAS: 10,000).
-        eval_batches: D_V batches to score the most likely architecture each epoch.
-        max_batches: stop each epoch after this many batches (None = all of D_T).
-        seed: seeds the samples, the data order and the weight initialisation.
-        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
-    space: str = "darts"
-    epochs: int = 10
     warmup_epochs: int = 0
-    batch_size: int = 32
-    train_fraction: float = 0.9
     tau: float = 0.4
     gap_lambda: float = 0.5
     arch_lr: float = 1e-3
     arch_lr_min: float = 3e-4
     arch_weight_decay: float = 1e-6
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
     per_example: bool | None = None
     soften_eps: float = 0.08
     lut: str = "pixel1"
@@ -117,55 +91,33 @@ class UNASConfig:
     latency_coeff: float = 0.1
     latency_ramp: float = 1 / 3
     surrogate_samples: int = 10_000
-    eval_batches: int = 4
-    max_batches: int | None = None
-    seed: int = 0
-    device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.space not in SPACES:
-            raise ValueError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
-        for name in ("epochs", "batch_size", "surrogate_samples", "eval_batches"):
-            _check_int(name, getattr(self, name), 1)
         _check_int("warmup_epochs", self.warmup_epochs, 0)
-        if self.warmup_epochs >= self.epochs:
-            raise ValueError(
-                f"warmup_epochs ({self.warmup_epochs}) must be < epochs ({self.epochs}): "
-                "the search itself needs at least one epoch"
-            )
-        if self.max_batches is not None:
-            _check_int("max_batches", self.max_batches, 1)
-        for name in ("tau", "arch_lr", "lr"):
+        _check_int("surrogate_samples", self.surrogate_samples, 1)
+        for name in ("tau", "arch_lr"):
             _check_number(name, getattr(self, name), positive=True)
         for name in (
             "gap_lambda",
             "arch_lr_min",
             "arch_weight_decay",
-            "lr_min",
-            "momentum",
-            "weight_decay",
-            "grad_clip",
             "latency_coeff",
             "soften_eps",
         ):
             _check_number(name, getattr(self, name))
-        if not 0 < self.train_fraction < 1:
-            raise ValueError(f"train_fraction must be in (0, 1), got {self.train_fraction!r}")
         if not 0 <= self.latency_ramp <= 1:
-            raise ValueError(f"latency_ramp must be in [0, 1], got {self.latency_ramp!r}")
-        if not self.soften_eps < 1 or not self.momentum < 1:
             raise ValueError(
-                f"soften_eps and momentum must be < 1, got {self.soften_eps!r}, {self.momentum!r}"
+                f"UNASConfig.latency_ramp must be in [0, 1], got {self.latency_ramp!r}"
             )
+        if not self.soften_eps < 1:
+            raise ValueError(f"UNASConfig.soften_eps must be < 1, got {self.soften_eps!r}")
         if self.latency_target is not None:
-            if self.space != "proxyless":
-                raise ValueError(
-                    "latency_target needs space='proxyless' (latency tables exist only for "
-                    f"the ProxylessNAS space), got space={self.space!r}"
-                )
             _check_number("latency_target", self.latency_target, positive=True)
-        if self.per_example is None:
-            self.per_example = self.space == "darts"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UNASConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -267,314 +219,318 @@ def architecture_objective(
         surrogate = lam * torch.relu(g(sample.relaxed) - target)
         objective = objective + score_function_objective(sample.log_prob, hinge, surrogate).mean()
         logs.update(
-            latency_ms=float(lat.mean()),
-            feasible=float((lat <= target).double().mean()),
+            sample_latency_ms=float(lat.mean()),
+            sample_feasible=float((lat <= target).double().mean()),
             hinge=float(hinge.mean()),
         )
     return objective, logs
 
 
-# ----------------------------------------------------------------------------- the search
+# ----------------------------------------------------------------------------- the trainer
 
 
-def build_distribution(config: UNASConfig) -> FactorizedCell | LayerCategorical:
-    """p_phi for the config's space, logits at 0 (uniform)."""
-    if config.space == "darts":
+def build_distribution(space: str, config: UNASConfig) -> FactorizedCell | LayerCategorical:
+    """p_phi for ``space``, logits at 0 (uniform)."""
+    if space == "darts":
         return FactorizedCell(tau=config.tau)
     return LayerCategorical(tau=config.tau, soften_eps=config.soften_eps)
 
 
-def _save(path: Path, payload: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+def fastest_latency(table: Any) -> float:
+    """The smallest table latency (ms) of any architecture of the space."""
+    fixed, rows = table.layer_matrix()
+    allowed = proxyless_space.op_mask()
+    return fixed + sum(
+        min(r for r, ok in zip(row, allowed[i], strict=True) if ok) for i, row in enumerate(rows)
+    )
 
 
-def _differences(found: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    keys = sorted(set(found) | set(expected))
-    return [
-        f"{k}: checkpoint has {found.get(k, '<absent>')!r}, expected {expected.get(k, '<absent>')!r}"
-        for k in keys
-        if k not in _RESUMABLE and found.get(k, "<absent>") != expected.get(k, "<absent>")
-    ]
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A UNAS checkpoint (file or the directory holding ``last.pt``), tensors on CPU, safely unpickled."""
-    path = Path(path)
-    path = path / CHECKPOINT_NAME if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"UNAS checkpoint {str(path)!r} not found")
-    state = load_checkpoint(path, map_location="cpu")
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ResumeMismatchError(
-            f"{str(path)!r} is not a UNAS search checkpoint (format {CHECKPOINT_FORMAT!r})"
-        )
-    return state
-
-
-def _cycle(loader: DataLoader):
-    """Endless batches of ``loader`` (a new shuffle, from its own generator, per pass)."""
-    while True:
-        yield from loader
-
-
-def search(
-    config: UNASConfig,
-    supernet: nn.Module,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
-    out: str | os.PathLike[str],
-    fingerprint: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Run (or resume) a UNAS search; write ``last.pt``, ``history.json`` and the architecture.
+class UNASTrainer(OneShotTrainer):
+    """UNAS on a DARTS or ProxylessNAS supernet, driven by :func:`~nas_gym.oneshot.loop.run_search`.
 
     Args:
-        config: settings.
-        supernet: a ``DARTSSupernet`` (space ``darts``) or ``ProxylessSupernet``, freshly
-            initialised; it is trained in place.
-        train_loader: D_T, shuffling with its own generator
-            (:func:`nas_gym.supernets.datasets.make_loader`) so the order resumes.
-        val_loader: D_V, the same kind of loader; cycled, one batch per step.
-        out: output directory.
-        fingerprint: what is searched (dataset, split, supernet config); checked on resume.
-        progress: tqdm bar per epoch.
-
-    Returns:
-        The final result dict (also in ``out/result.json``).
+        supernet: a ``DARTSSupernet`` (``space="darts"``) or ``ProxylessSupernet``, on the device.
+        space: ``"darts"`` or ``"proxyless"``.
+        search: the shared options (epochs, SGD on w, seed, device).
+        config: UNAS' own options.
+        steps_per_epoch: steps the loop runs per epoch (for the latency ramp).
     """
-    from tqdm.auto import tqdm
 
-    from nas_gym.supernets.datasets import resolve_device
+    name = "unas"
 
-    for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
-        if loader.generator is None:
+    def __init__(
+        self,
+        supernet: nn.Module,
+        space: str,
+        search: SearchConfig,
+        config: UNASConfig,
+        steps_per_epoch: int,
+    ):
+        if space not in SPACES:
+            raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
+        if config.warmup_epochs >= search.epochs:
             raise ValueError(
-                f"{name} has no generator: build it with nas_gym.supernets.datasets.make_loader "
-                "so the data order can resume"
+                f"warmup_epochs ({config.warmup_epochs}) must be < epochs ({search.epochs}): "
+                "the search itself needs at least one epoch"
             )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / CHECKPOINT_NAME
-    device = resolve_device(config.device)
-    fingerprint = dict(fingerprint or {})
-    dist = build_distribution(config).to(device)
-    supernet.to(device)
-    w_opt = torch.optim.SGD(
-        supernet.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
-    a_opt = torch.optim.Adam(
-        dist.parameters(), lr=config.arch_lr, weight_decay=config.arch_weight_decay
-    )
-    search_epochs = config.epochs - config.warmup_epochs
-    w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, config.epochs, config.lr_min)
-    a_sched = torch.optim.lr_scheduler.CosineAnnealingLR(a_opt, search_epochs, config.arch_lr_min)
-    gen = torch.Generator().manual_seed(int(config.seed))
-    steps_per_epoch = len(train_loader)
-    if config.max_batches is not None:
-        steps_per_epoch = min(steps_per_epoch, config.max_batches)
-    if steps_per_epoch == 0 or len(val_loader) == 0:
-        raise ValueError("D_T and D_V each need at least one full batch; lower batch_size")
-
-    latency = None
-    if config.latency_target is not None:
-        from nas_gym.benchmarks.latency import load_lut
-
-        table = load_lut(config.lut)
-        fixed, rows = table.layer_matrix()
-        fastest = fixed + sum(
-            min(r[o] for o in range(len(r)) if proxyless_space.ALLOWED[i, o])
-            for i, r in enumerate(rows)
-        )
-        if config.latency_target < fastest:
+        if config.latency_target is not None and space != "proxyless":
             raise ValueError(
-                f"latency_target {config.latency_target} ms is below every architecture's "
-                f"latency (the fastest takes {fastest:.3f} ms on {table.source.name})"
+                "a latency target needs the proxyless space (latency tables exist only for "
+                f"the ProxylessNAS space), got space={space!r}"
             )
-        fit_gen = torch.Generator().manual_seed(int(config.seed) + 1)
-        g = fit_latency_surrogate(table, config.surrogate_samples, fit_gen).to(device)
-        latency = (g, table)
-        print(f"latency surrogate: linear, held-out R^2 = {g.r2:.6f}", flush=True)
-
-    start, history = 0, []
-    if path.is_file():
-        state = read_checkpoint(path)
-        diffs = _differences(state["config"], asdict(config))
-        diffs += _differences(state["fingerprint"], fingerprint)
-        if diffs:
-            raise ResumeMismatchError(
-                f"cannot resume {str(path)!r}: it was made with other settings ("
-                + "; ".join(diffs)
-                + "). Use a new --out directory or the original settings."
-            )
-        supernet.load_state_dict(state["model"])
-        dist.load_state_dict(state["distribution"])
-        w_opt.load_state_dict(state["w_optimizer"])
-        a_opt.load_state_dict(state["arch_optimizer"])
-        w_sched.load_state_dict(state["w_scheduler"])
-        a_sched.load_state_dict(state["arch_scheduler"])
-        gen.set_state(state["rng"]["sample"])
-        train_loader.generator.set_state(state["rng"]["train"])
-        val_loader.generator.set_state(state["rng"]["val"])
-        start, history = int(state["epoch"]), list(state["history"])
-        print(f"resuming {path} at epoch {start}/{config.epochs}", flush=True)
-
-    ramp_steps = config.latency_ramp * search_epochs * steps_per_epoch
-    for epoch in range(start, config.epochs):
-        searching = epoch >= config.warmup_epochs
-        supernet.train()
-        val_iter = _cycle(val_loader)
-        sums: dict[str, float] = {}
-        bar = tqdm(
-            total=steps_per_epoch,
-            desc=f"unas {'search' if searching else 'warm-up'} {epoch + 1}/{config.epochs}",
-            disable=not progress,
-            leave=False,
+        self.space, self.supernet, self.config = space, supernet, config
+        self.per_example = space == "darts" if config.per_example is None else config.per_example
+        self.grad_clip = search.grad_clip
+        device = next(supernet.parameters()).device
+        self.dist = build_distribution(space, config).to(device)
+        self.w_opt, self.w_sched = weight_optimizer(supernet.parameters(), search)
+        self.a_opt = torch.optim.Adam(
+            self.dist.parameters(), lr=config.arch_lr, weight_decay=config.arch_weight_decay
         )
-        for i, (x, y) in enumerate(train_loader):
-            if i >= steps_per_epoch:
-                break
-            batch = (x.to(device), y.to(device))
-            val_batch = tuple(t.to(device) for t in next(val_iter))
-            sample = dist.sample(len(y) if config.per_example else 1, gen)
-            logs: dict[str, float] = {}
-            if searching:
-                lat = None
-                if latency is not None:
-                    step = (epoch - config.warmup_epochs) * steps_per_epoch + i + 1
-                    ramp = min(step / ramp_steps, 1.0) if ramp_steps > 0 else 1.0
-                    lat = (*latency, float(config.latency_target), config.latency_coeff * ramp)
-                    logs["lambda_t"] = lat[3]
-                objective, more = architecture_objective(
-                    supernet, sample, batch, val_batch, config.gap_lambda, lat
+        search_epochs = search.epochs - config.warmup_epochs
+        self.a_sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.a_opt, search_epochs, config.arch_lr_min
+        )
+        self.ramp_steps = config.latency_ramp * search_epochs * steps_per_epoch
+        self.epoch = self.search_step = 0
+        self.table = self.surrogate = None
+        if space == "proxyless":
+            from nas_gym.benchmarks.latency import load_lut
+
+            self.table = load_lut(config.lut)
+        if config.latency_target is not None:
+            fastest = fastest_latency(self.table)
+            if config.latency_target < fastest:
+                raise ValueError(
+                    f"latency target {config.latency_target} ms is below every architecture's "
+                    f"latency (the fastest takes {fastest:.3f} ms on {self.table.source.name})"
                 )
-                logs.update(more)
-                a_opt.zero_grad(set_to_none=True)
-                grads = torch.autograd.grad(objective, list(dist.parameters()))
-                for p, grad in zip(dist.parameters(), grads, strict=True):
-                    p.grad = grad
-                a_opt.step()
-            w_opt.zero_grad(set_to_none=True)
-            logits = supernet.forward_weighted(batch[0], sample.relaxed.detach())
-            loss = nn.functional.cross_entropy(logits, batch[1])
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(supernet.parameters(), config.grad_clip)
-            w_opt.step()
-            if not math.isfinite(float(loss)):
-                raise FloatingPointError(
-                    f"training loss is {float(loss)} at epoch {epoch + 1}, batch {i + 1}; "
-                    f"lower lr (now {w_opt.param_groups[0]['lr']:.4g})"
-                )
-            logs["train_loss"] = float(loss)
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
-        bar.close()
-        w_sched.step()
-        if searching:
-            a_sched.step()
-        arch = dist.mode()
-        record = {
-            "epoch": epoch + 1,
-            "phase": "search" if searching else "warm-up",
-            **{k: v / steps_per_epoch for k, v in sums.items()},
-            "arch": dist.describe(arch),
-            **_score_arch(config, supernet, arch, val_loader, device, latency),
+            fit_gen = torch.Generator().manual_seed(search.seed)
+            self.surrogate = fit_latency_surrogate(
+                self.table, config.surrogate_samples, fit_gen
+            ).to(device)
+            print(f"latency surrogate: linear, held-out R^2 = {self.surrogate.r2:.6f}", flush=True)
+
+    def hparams(self) -> dict[str, Any]:
+        return {**asdict(self.config), "per_example": self.per_example}
+
+    def _latency_args(self) -> tuple[LinearLatency, Any, float, float] | None:
+        if self.surrogate is None:
+            return None
+        ramp = min(self.search_step / self.ramp_steps, 1.0) if self.ramp_steps > 0 else 1.0
+        target = float(self.config.latency_target)
+        return self.surrogate, self.table, target, self.config.latency_coeff * ramp
+
+    def step(self, train: Batch, valid: Batch, rng: SearchRNG) -> dict[str, float]:
+        """Arch step (REBAR + RELAX on D_T/D_V), then a w step on the same relaxed sample."""
+        sample = self.dist.sample(len(train[1]) if self.per_example else 1, rng.torch)
+        logs: dict[str, float] = {}
+        if self.epoch >= self.config.warmup_epochs:
+            self.search_step += 1
+            latency = self._latency_args()
+            objective, logs = architecture_objective(
+                self.supernet, sample, train, valid, self.config.gap_lambda, latency
+            )
+            if latency is not None:
+                logs["lambda_t"] = latency[3]
+            params = list(self.dist.parameters())
+            for p, grad in zip(params, torch.autograd.grad(objective, params), strict=True):
+                p.grad = grad
+            self.a_opt.step()
+        self.w_opt.zero_grad(set_to_none=True)
+        logits = self.supernet.forward_weighted(train[0], sample.relaxed.detach())
+        loss = nn.functional.cross_entropy(logits, train[1])
+        loss.backward()
+        if self.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+        self.w_opt.step()
+        return {"train_loss": float(loss.detach()), **logs}
+
+    def end_epoch(self) -> None:
+        self.w_sched.step()
+        if self.epoch >= self.config.warmup_epochs:
+            self.a_sched.step()
+        self.epoch += 1
+
+    def derive(self) -> dict[str, Any]:
+        """The most likely architecture (argmax of every selector, UNAS' rule)."""
+        arch = self.dist.mode()
+        out: dict[str, Any] = {"space": self.space, "genotype": self.dist.describe(arch)}
+        if self.space == "darts":
+            out["alpha_d"] = arch.astype(int).tolist()
+        else:
+            out["ops"] = [int(o) for o in arch]
+            out["latency_ms"] = float(self.table.latency(out["ops"]))
+        out["logits"] = {k: v.detach().cpu().tolist() for k, v in self.dist.named_parameters()}
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "supernet": {k: v.detach().cpu() for k, v in self.supernet.state_dict().items()},
+            "distribution": {k: v.detach().cpu() for k, v in self.dist.state_dict().items()},
+            "w_optimizer": self.w_opt.state_dict(),
+            "w_scheduler": self.w_sched.state_dict(),
+            "arch_optimizer": self.a_opt.state_dict(),
+            "arch_scheduler": self.a_sched.state_dict(),
+            "epoch": self.epoch,
+            "search_step": self.search_step,
         }
-        history.append(record)
-        _save(
-            path,
-            {
-                "format": CHECKPOINT_FORMAT,
-                "config": asdict(config),
-                "fingerprint": fingerprint,
-                "epoch": epoch + 1,
-                "model": supernet.state_dict(),
-                "distribution": dist.state_dict(),
-                "w_optimizer": w_opt.state_dict(),
-                "arch_optimizer": a_opt.state_dict(),
-                "w_scheduler": w_sched.state_dict(),
-                "arch_scheduler": a_sched.state_dict(),
-                "rng": {
-                    "sample": gen.get_state(),
-                    "train": train_loader.generator.get_state(),
-                    "val": val_loader.generator.get_state(),
-                },
-                "history": history,
-            },
-        )
-        _write_outputs(out, config, record, history)
-        print(_epoch_line(record, config), flush=True)
-    if not history:
-        raise RuntimeError(f"no epoch ran and {str(path)!r} holds no history")
-    return json.loads((out / "result.json").read_text())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.supernet.load_state_dict(state["supernet"])
+        self.dist.load_state_dict(state["distribution"])
+        self.w_opt.load_state_dict(state["w_optimizer"])
+        self.w_sched.load_state_dict(state["w_scheduler"])
+        self.a_opt.load_state_dict(state["arch_optimizer"])
+        self.a_sched.load_state_dict(state["arch_scheduler"])
+        self.epoch, self.search_step = int(state["epoch"]), int(state["search_step"])
+
+    def scorer(self, batches: list[Batch]):
+        """A ``run_search`` scorer: the derived architecture's supernet accuracy on fixed
+        D_V batches (batch-statistics BN, as the environments score a path)."""
+        from nas_gym.supernets.proxy_task import score_path
+
+        def score(derived: dict[str, Any]) -> dict[str, float]:
+            arch = np.asarray(derived["alpha_d"]) if self.space == "darts" else derived["ops"]
+            acc, loss = score_path(self.supernet, batches, arch)
+            row = {"valid_acc": acc, "valid_loss": loss}
+            if self.space == "proxyless":
+                row["latency_ms"] = derived["latency_ms"]
+            return row
+
+        return score
 
 
-@torch.no_grad()
-def _score_arch(
-    config: UNASConfig,
-    supernet: nn.Module,
-    arch: np.ndarray,
-    val_loader: DataLoader,
-    device: torch.device,
-    latency: tuple[LinearLatency, Any] | None,
-) -> dict[str, float]:
-    """Supernet accuracy (%) of the most likely architecture on the first D_V batches
-    (eval mode, in loader order from a copy of its generator state), and its table latency."""
-    state = val_loader.generator.get_state()
-    was_training = supernet.training
-    supernet.eval()
-    weights = torch.as_tensor(
-        arch if config.space == "darts" else proxyless_space.ops_to_discrete(arch)
+# ----------------------------------------------------------------------------- command line
+
+
+def add_arguments(p: Any) -> None:
+    """``nas-gym search unas`` options (the shared ones come from ``nas_gym.commands.search``)."""
+    p.set_defaults(train_fraction=0.9)  # UNAS: 90/10 split of the training set
+    g = p.add_argument_group("UNAS")
+    g.add_argument("--space", default="darts", choices=SPACES, help="search space")
+    g.add_argument("--warmup-epochs", type=int, default=0, help="first epochs train w only")
+    g.add_argument("--tau", type=float, default=0.4, help="Gumbel-softmax temperature")
+    g.add_argument("--gap-lambda", type=float, default=0.5, help="lambda of the generalization gap")
+    g.add_argument("--arch-lr", type=float, default=1e-3, help="Adam learning rate of phi")
+    g.add_argument("--arch-lr-min", type=float, default=3e-4, help="final cosine lr of phi")
+    g.add_argument("--arch-weight-decay", type=float, default=1e-6, help="Adam weight decay of phi")
+    g.add_argument(
+        "--sampling",
+        default=None,
+        choices=("per-example", "per-batch"),
+        help="one architecture per example or per minibatch (default: per-example for darts, "
+        "per-batch for proxyless, as UNAS)",
     )
-    correct = seen = 0
-    for i, (x, y) in enumerate(val_loader):
-        if i >= config.eval_batches:
-            break
-        logits = supernet.forward_weighted(x.to(device), weights.to(device))
-        correct += int((logits.argmax(1).cpu() == y).sum())
-        seen += len(y)
-    val_loader.generator.set_state(state)  # scoring must not move the data order
-    supernet.train(was_training)
-    out = {"valid_acc": 100.0 * correct / max(seen, 1)}
-    if config.space == "proxyless":
-        from nas_gym.benchmarks.latency import load_lut
-
-        table = latency[1] if latency is not None else load_lut(config.lut)
-        out["arch_latency_ms"] = float(table.latency(tuple(int(o) for o in arch)))
-    return out
-
-
-def _write_outputs(
-    out: Path, config: UNASConfig, record: dict[str, Any], history: list[dict[str, Any]]
-) -> None:
-    name = "genotype.txt" if config.space == "darts" else "arch.txt"
-    atomic_write_text(out / name, record["arch"] + "\n")
-    atomic_write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
-    result = {"space": config.space, "epochs": record["epoch"], **record, "config": asdict(config)}
-    atomic_write_text(out / "result.json", json.dumps(result, indent=1) + "\n")
+    g.add_argument("--soften-eps", type=float, default=0.08, help="proxyless softening epsilon")
+    d = p.add_argument_group("supernet")
+    d.add_argument("--channels", type=int, default=16, help="darts: initial channels C")
+    d.add_argument("--cells", type=int, default=8, help="darts: cells")
+    d.add_argument("--width-mult", type=float, default=1.0, help="proxyless: width multiplier")
+    lat = p.add_argument_group("latency (proxyless)")
+    lat.add_argument("--lut", default="pixel1", help="latency table: pixel1, cpu, cuda or a path")
+    lat.add_argument("--latency-target", type=float, default=None, help="target t in ms")
+    lat.add_argument("--latency-coeff", type=float, default=0.1, help="final lambda_t per ms")
+    lat.add_argument(
+        "--latency-ramp", type=float, default=1 / 3, help="share of the search to ramp lambda_t"
+    )
+    lat.add_argument(
+        "--surrogate-samples", type=int, default=10_000, help="architectures for the ridge fit"
+    )
 
 
-def _epoch_line(record: dict[str, Any], config: UNASConfig) -> str:
-    parts = [f"epoch {record['epoch']}/{config.epochs} ({record['phase']})"]
-    parts.append(f"train loss {record['train_loss']:.4f}")
-    if "arch_loss" in record:
-        parts.append(f"L_g(z) {record['arch_loss']:.4f}")
-    if "latency_ms" in record:
-        parts.append(f"sampled latency {record['latency_ms']:.1f} ms ({record['feasible']:.0%} feasible)")
-    parts.append(f"mode: supernet acc {record['valid_acc']:.2f}%")
-    if "arch_latency_ms" in record:
-        parts.append(f"{record['arch_latency_ms']:.1f} ms")
-    return ", ".join(parts)
+def _unas_config(args: Any) -> UNASConfig:
+    import re
+
+    try:
+        return UNASConfig(
+            warmup_epochs=args.warmup_epochs,
+            tau=args.tau,
+            gap_lambda=args.gap_lambda,
+            arch_lr=args.arch_lr,
+            arch_lr_min=args.arch_lr_min,
+            arch_weight_decay=args.arch_weight_decay,
+            per_example=None if args.sampling is None else args.sampling == "per-example",
+            soften_eps=args.soften_eps,
+            lut=args.lut,
+            latency_target=args.latency_target,
+            latency_coeff=args.latency_coeff,
+            latency_ramp=args.latency_ramp,
+            surrogate_samples=args.surrogate_samples,
+        )
+    except ValueError as err:  # name the flags, not the dataclass fields
+        flag = re.sub(r"UNASConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
+        raise ValueError(flag) from None
 
 
-def config_from_dict(data: dict[str, Any]) -> UNASConfig:
-    """A :class:`UNASConfig` from a dict (unknown keys ignored)."""
-    known = {f.name for f in fields(UNASConfig)}
-    return UNASConfig(**{k: v for k, v in data.items() if k in known})
+def build_supernet(space: str, args: Any, num_classes: int, in_channels: int) -> nn.Module:
+    """The supernet of ``space`` from the CLI options, freshly initialised from ``--seed``."""
+    from nas_gym.supernets.pretrain import init_parameters
+
+    if space == "darts":
+        from nas_gym.supernets.darts import DARTSSupernet
+
+        net = DARTSSupernet(
+            C=args.channels,
+            num_cells=args.cells,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
+    else:
+        from nas_gym.supernets.mobilenet import ProxylessSupernet
+
+        if in_channels != 3:
+            raise ValueError(
+                f"the MobileNetV2 supernet takes RGB images, got {in_channels} channels"
+            )
+        net = ProxylessSupernet(num_classes=num_classes, width_mult=args.width_mult)
+    return init_parameters(net, args.seed)
+
+
+def run_cli(args: Any) -> int:
+    """``nas-gym search unas``: build task, supernet and trainer; run the shared loop."""
+    from pathlib import Path
+
+    from nas_gym.commands.search import search_config, search_task
+    from nas_gym.oneshot.loop import run_search
+    from nas_gym.supernets.pretrain import darts_fingerprint, proxyless_fingerprint
+
+    config = _unas_config(args)
+    if args.latency_target is not None and args.space != "proxyless":
+        raise ValueError(
+            "--latency-target needs --space proxyless (latency tables exist only there)"
+        )
+    if args.warmup_epochs >= args.epochs:
+        raise ValueError(
+            f"--warmup-epochs ({args.warmup_epochs}) must be < --epochs ({args.epochs})"
+        )
+    search = search_config(args)  # bad flags fail before any data is read
+    task = search_task(args)
+    search = search_config(args, task.image_size)
+    net = build_supernet(args.space, args, task.num_classes, task.in_channels).to(search.device)
+    steps = len(task.d_train) // search.batch_size
+    steps = steps if search.max_batches is None else min(steps, search.max_batches)
+    trainer = UNASTrainer(net, args.space, search, config, max(steps, 1))
+    split = (args.dataset, args.resolution, task.train_fraction, task.split_seed)
+    if args.space == "darts":
+        fingerprint = darts_fingerprint(net.config, False, *split, sampling=trainer.name)
+    else:
+        fingerprint = {**proxyless_fingerprint(args.width_mult, task.num_classes, *split)}
+        fingerprint["sampling"] = trainer.name
+    batches = task.fixed_batches("valid", search.batch_size, args.score_batches, search.device)
+    derived = run_search(
+        trainer,
+        task.d_train,
+        task.d_valid,
+        search,
+        Path(args.out),
+        fingerprint,
+        scorer=trainer.scorer(batches),
+        progress=not args.no_progress,
+    )
+    what = "cell" if args.space == "darts" else "architecture"
+    print(f"UNAS {what}: {derived['genotype']}")
+    if "latency_ms" in derived:
+        print(f"table latency ({args.lut}): {derived['latency_ms']:.2f} ms")
+    print(f"wrote {Path(args.out) / 'genotype.txt'}")
+    return 0
