@@ -213,8 +213,9 @@ def architecture_objective(
         g, table, target, lam = latency
         from nas_gym.benchmarks.latency import latency_array
 
-        ops = sample.hard.argmax(-1).cpu().numpy()
+        ops = np.atleast_2d(sample.hard.argmax(-1).cpu().numpy())
         lat = torch.as_tensor(latency_array(table, ops), dtype=sample.relaxed.dtype)
+        lat = lat.reshape(sample.log_prob.shape)
         hinge = lam * torch.relu(lat.to(sample.relaxed.device) - target)
         surrogate = lam * torch.relu(g(sample.relaxed) - target)
         objective = objective + score_function_objective(sample.log_prob, hinge, surrogate).mean()
@@ -324,6 +325,8 @@ class UNASTrainer(OneShotTrainer):
     def step(self, train: Batch, valid: Batch, rng: SearchRNG) -> dict[str, float]:
         """Arch step (REBAR + RELAX on D_T/D_V), then a w step on the same relaxed sample."""
         sample = self.dist.sample(len(train[1]) if self.per_example else 1, rng.torch)
+        if not self.per_example:  # one architecture shared by the minibatch
+            sample = ArchSample(sample.relaxed[0], sample.hard[0], sample.log_prob[0])
         logs: dict[str, float] = {}
         if self.epoch >= self.config.warmup_epochs:
             self.search_step += 1
