@@ -9,16 +9,11 @@ loop, D_T / D_V batches, checkpoint and exact resume, atomic outputs);
 is ``nas-gym search darts|unas``.
 """
 
-from nas_gym.oneshot.loop import (
-    OneShotTrainer,
-    SearchConfig,
-    SearchRNG,
-    darts_genotype,
-    read_search_checkpoint,
-    run_search,
-    weight_optimizer,
-)
+import importlib
+from typing import Any
 
+#: Re-exported lazily from :mod:`nas_gym.oneshot.loop` (so importing the package, e.g. for
+#: the CLI's argument definitions, does not import torch).
 __all__ = [
     "OneShotTrainer",
     "SearchConfig",
@@ -28,3 +23,9 @@ __all__ = [
     "run_search",
     "weight_optimizer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("nas_gym.oneshot.loop"), name)
+    raise AttributeError(f"module 'nas_gym.oneshot' has no attribute {name!r}")
