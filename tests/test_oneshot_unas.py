@@ -216,27 +216,24 @@ def test_bad_latency_targets_are_refused_clearly():
 # -- the command line: end to end, and a real kill and resume
 
 
-def _cli(out: Path, root: Path, epochs: int, *extra: str) -> list[str]:
+def _args(out: Path, root: Path, epochs: int, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "nas_gym.cli", "search", "unas", "--out", str(out),
-        "--root", str(root), "--no-verify", "--resolution", "8", "--channels", "4", "--cells", "3",
-        "--batch-size", "8", "--epochs", str(epochs), "--no-augment", "--seed", "3",
-        "--score-batches", "1", "--no-progress", *extra,
+        "search", "unas", "--out", str(out), "--root", str(root), "--no-verify",
+        "--resolution", "8", "--channels", "4", "--cells", "3", "--batch-size", "4",
+        "--epochs", str(epochs), "--no-augment", "--seed", "3", "--score-batches", "1",
+        "--train-fraction", "0.5", "--max-batches", "2", "--no-progress", *extra,
     ]  # fmt: skip
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def test_cli_proxyless_with_latency_target_end_to_end(tmp_path, capsys):
+    from nas_gym.cli import main
 
-
-def test_cli_proxyless_with_latency_target_end_to_end(tmp_path):
-    root = make_tiny_cifar(tmp_path / "data", per_class=4)
+    root = make_tiny_cifar(tmp_path / "data", per_class=2)
     out = tmp_path / "run"
-    cmd = _cli(out, root, 2, "--space", "proxyless", "--width-mult", "0.1", "--resolution", "16")
-    cmd += ["--latency-target", "80", "--surrogate-samples", "500", "--warmup-epochs", "1"]
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "latency surrogate: linear, held-out R^2 = 0.99" in done.stdout
+    args = _args(out, root, 2, "--space", "proxyless", "--width-mult", "0.1", "--resolution", "16")
+    args += ["--latency-target", "80", "--surrogate-samples", "500", "--warmup-epochs", "1"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "latency surrogate: linear, held-out R^2 = 0.99" in capsys.readouterr().out
     ops = proxyless_space.str_to_ops((out / "genotype.txt").read_text().strip())
     state = read_search_checkpoint(out)
     assert state["derived"]["ops"] == list(ops)
@@ -250,22 +247,20 @@ def test_cli_proxyless_with_latency_target_end_to_end(tmp_path):
     assert load_lut("pixel1").latency(ops) == pytest.approx(state["derived"]["latency_ms"])
 
 
-def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
-    root = make_tiny_cifar(tmp_path / "data", per_class=6)  # D_T 54 images: 6 steps of 8
-    epochs = 5
-    full = subprocess.Popen(
-        _cli(tmp_path / "full", root, epochs, "--warmup-epochs", "1"),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def test_kill_and_resume_matches_uninterrupted_run(tmp_path, capsys):
+    """A real SIGKILL after the first checkpoint, then a resume; the reference and the
+    resume run in this process (one interpreter start less each, same code path)."""
+    from nas_gym.cli import main
+
+    root = make_tiny_cifar(tmp_path / "data", per_class=2)  # D_T 10 images: 2 steps of 4
+    epochs = 3
+    ckpt = tmp_path / "killed" / "last.pt"
     killed = subprocess.Popen(
-        _cli(tmp_path / "killed", root, epochs, "--warmup-epochs", "1"),
-        env=_env(),
+        [sys.executable, "-m", "nas_gym.cli", *_args(tmp_path / "killed", root, epochs)],
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    ckpt = tmp_path / "killed" / "last.pt"
     deadline = time.monotonic() + 300
     while not ckpt.exists() and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -275,16 +270,9 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     stopped_at = read_search_checkpoint(ckpt)["epoch"]
     assert 1 <= stopped_at < epochs
 
-    resumed = subprocess.run(
-        _cli(tmp_path / "killed", root, epochs, "--warmup-epochs", "1"),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming {ckpt} at epoch {stopped_at}/{epochs}" in resumed.stdout
-    assert full.wait(timeout=300) == 0, full.stdout.read().decode()
+    assert main(_args(tmp_path / "killed", root, epochs)) == 0, capsys.readouterr().err
+    assert f"resuming {ckpt} at epoch {stopped_at}/{epochs}" in capsys.readouterr().out
+    assert main(_args(tmp_path / "full", root, epochs)) == 0, capsys.readouterr().err
 
     a, b = read_search_checkpoint(tmp_path / "full"), read_search_checkpoint(ckpt)
     assert a["epoch"] == b["epoch"] == epochs
@@ -294,9 +282,8 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     for part in ("w_optimizer", "arch_optimizer"):
         for pid, st in a["trainer"][part]["state"].items():
             for key, value in st.items():
-                assert torch.equal(
-                    torch.as_tensor(value), torch.as_tensor(b["trainer"][part]["state"][pid][key])
-                )
+                other = b["trainer"][part]["state"][pid][key]
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(other)), (part, key)
     assert a["history"] == b["history"]
     genotype = (tmp_path / "killed" / "genotype.txt").read_text().strip()
     assert genotype == (tmp_path / "full" / "genotype.txt").read_text().strip()
