@@ -118,6 +118,12 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="D_V batches that score the derived architecture each epoch (default: all)",
     )
+    run.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="exit after this many epochs in this invocation (time-limited job slots); rerun to continue",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -175,8 +181,10 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
         raise ValueError(
             f"--resolution must be >= {MIN_RESOLUTION} and a multiple of 4 (two reductions), got {res}"
         )
-    if args.score_batches is not None and args.score_batches < 1:
-        raise ValueError(f"--score-batches must be >= 1, got {args.score_batches}")
+    for flag in ("score_batches", "stop_after"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     resolve_device(args.device)
     side = res if res is not None else (image_size or 32)
     try:

@@ -117,10 +117,11 @@ class DARTS(OneShotTrainer):
         self.search = search
         self.config = config
         self.name = f"darts-{'1st' if config.order == 1 else '2nd'}"
-        device = next(supernet.parameters()).device
+        like = next(supernet.parameters())
         # DARTS initialises alpha as 1e-3 * N(0, 1); a local generator keeps global RNGs untouched.
         gen = torch.Generator().manual_seed(int(search.seed))
-        self.alpha = (1e-3 * torch.randn(space.shape(config.with_none), generator=gen)).to(device)
+        alpha = 1e-3 * torch.randn(space.shape(config.with_none), generator=gen, dtype=like.dtype)
+        self.alpha = alpha.to(like.device)
         self.alpha.requires_grad_(True)
         self.w_optimizer, self.w_scheduler = weight_optimizer(supernet.parameters(), search)
         self.a_optimizer = torch.optim.Adam(
@@ -138,8 +139,9 @@ class DARTS(OneShotTrainer):
     def loss(self, batch: Batch, params: dict[str, Tensor] | None = None) -> Tensor:
         """Cross-entropy of the relaxed supernet at weights ``params`` (None: its own).
 
-        With ``params`` the supernet's buffers are copied, so the virtual forwards of
-        the second-order step leave its batch-norm running statistics alone.
+        With ``params`` the supernet's buffers are copied, so the alpha-step's forwards
+        (on D_V, and the virtual ones of second order) leave its batch-norm running
+        statistics alone: only the w-step's forward on D_T updates them.
         """
         x, y = batch
         if params is None:
@@ -155,14 +157,14 @@ class DARTS(OneShotTrainer):
     def alpha_grad(self, train: Batch, valid: Batch) -> Tensor:
         """The hypergradient of alpha of this step's order (not applied)."""
         if self.config.order == 1:
-            return torch.autograd.grad(self.loss(valid), self.alpha)[0]
+            return torch.autograd.grad(self.loss(valid, self._params()), self.alpha)[0]
         return self.unrolled_alpha_grad(train, valid)
 
     def virtual_step(self, train: Batch) -> dict[str, Tensor]:
         """w' = w - xi (grad_w L_train(w, alpha) + momentum * buffer + wd * w), detached."""
         params = self._params()
         names = [n for n, p in params.items() if p.requires_grad]
-        grads = torch.autograd.grad(self.loss(train), [params[n] for n in names])
+        grads = torch.autograd.grad(self.loss(train, params), [params[n] for n in names])
         group = self.w_optimizer.param_groups[0]
         xi, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         out = dict(params)
@@ -329,6 +331,7 @@ def run_cli(args: argparse.Namespace) -> int:
         fingerprint,
         scorer=scorer,
         progress=not args.no_progress,
+        stop_after=args.stop_after,
     )
     print(f"derived cell: {derived['genotype']}")
     print(f"wrote {Path(args.out) / 'genotype.txt'} (train it with `nas-gym train-genotype`)")

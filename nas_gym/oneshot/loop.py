@@ -283,6 +283,7 @@ def run_search(
     fingerprint: dict[str, Any],
     scorer: Callable[[dict[str, Any]], dict[str, float]] | None = None,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Run ``trainer`` for ``config.epochs`` epochs, checkpointing and resuming in ``out``.
 
@@ -298,6 +299,8 @@ def run_search(
             dict; its metrics (e.g. the derived cell's validation accuracy) join the
             epoch's history row.
         progress: a tqdm bar per epoch and a line per epoch.
+        stop_after: return after this many epochs of this call (for time-limited job
+            slots; run again with the same arguments to continue).
 
     Returns:
         The final derived architecture (what ``genotype.json`` holds).
@@ -356,7 +359,12 @@ def run_search(
         else min(len(train_loader), config.max_batches)
     )
     derived = trainer.derive()
-    for epoch in range(start_epoch, config.epochs):
+    if stop_after is not None:
+        _check_positive_int("stop_after", stop_after)
+    end_epoch = (
+        config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
+    )
+    for epoch in range(start_epoch, end_epoch):
         bar = tqdm(
             total=total,
             desc=f"{trainer.name} epoch {epoch + 1}/{config.epochs}",
@@ -421,7 +429,7 @@ def run_search(
             )
     if not path.is_file():
         raise RuntimeError(f"no checkpoint written to {str(path)!r}")
-    return read_search_checkpoint(path)["derived"] if start_epoch >= config.epochs else derived
+    return read_search_checkpoint(path)["derived"] if start_epoch >= end_epoch else derived
 
 
 def module_state(module: nn.Module) -> dict[str, torch.Tensor]:
