@@ -530,6 +530,7 @@ def run_cli(args: Any) -> int:
         fingerprint,
         scorer=trainer.scorer(batches),
         progress=not args.no_progress,
+        stop_after=args.stop_after,
     )
     what = "cell" if args.space == "darts" else "architecture"
     print(f"UNAS {what}: {derived['genotype']}")
