@@ -6,20 +6,23 @@ offline on CPU: the images are scikit-learn's 1,797 real 8x8 digits upsampled to
 (``digits16``), and the latencies are ProxylessNAS' Google Pixel-1 lookup table for
 the deployed 224 px, 1000-class MobileNetV2 network, so they are real phone numbers.
 
-1. Pre-train a width-``--width`` MobileNetV2 supernet on D_T by uniform single-path
-   sampling (``nas-gym supernet pretrain --space proxyless``); ``ProxylessNAS-v0``
-   scores every architecture with it on D_V.
-2. Random search: ``--random`` uniform architectures, each one query of the env.
-3. UNAS (``nas_gym.oneshot.unas``), with the target and without it: a one-shot search
-   that trains its own supernet jointly, on the same D_T / D_V split. Its final
-   (most likely) architecture is then queried through the same env, so every row of
-   the table is scored by one frozen supernet.
+1. Feasible fraction of the space: ``--random`` uniform architectures, latency from
+   the table (exactly ``ProxylessNAS-v0``'s ``info["latency_ms"]``).
+2. UNAS (``nas_gym.oneshot.unas``), with the target and without it: a one-shot search
+   that trains its own width-``--width`` supernet jointly, on ``ProxylessNAS-v0``'s
+   D_T / D_V split (0.5 of the training set each). Recorded: the feasible fraction of
+   the architectures it samples in each search epoch, and its final (most likely)
+   architecture.
+3. Accuracy against latency: every UNAS architecture and ``--retrain`` of the random
+   ones are trained from scratch (the stand-alone network of the supernet's ops,
+   width ``--width``) for ``--retrain-epochs`` on D_T and tested on the digits test
+   split (364 images). Stand-alone training, not a pre-trained supernet's score: in
+   our runs uniform single-path pre-training of this supernet stayed at chance
+   (``--pretrain-check`` repeats that measurement), so ``ProxylessNAS-v0``'s
+   supernet scores would carry no signal here (see docs/proxyless_study.md).
 
-Reported: feasible fraction (latency <= target) of the random architectures and of
-the architectures UNAS samples in each epoch; each method's architecture with its
-supernet accuracy and table latency; wall time per step. Outputs (atomic; a rerun
-reuses finished parts and resumes UNAS runs): ``--out/results.json``, a Markdown
-table on stdout, and ``--figure``.
+Outputs (atomic; a rerun reuses finished parts and resumes UNAS runs):
+``--out/results.json``, a Markdown table on stdout, and ``--figure``.
 
     nice -n 10 env OMP_NUM_THREADS=1 python benchmarks/proxyless_digits_study.py \\
         --out results/proxyless_digits --figure docs/figures/proxyless_digits_acc_vs_latency.png
@@ -47,8 +50,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--width", type=float, default=0.25, help="supernet width multiplier")
     p.add_argument("--target", type=float, default=80.0, help="latency target (ms, Pixel 1)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--pretrain-epochs", type=int, default=20)
-    p.add_argument("--random", type=int, default=200, help="uniform random architectures")
+    p.add_argument("--random", type=int, default=10_000, help="uniform random architectures")
+    p.add_argument("--retrain", type=int, default=8, help="random architectures to train")
+    p.add_argument("--retrain-epochs", type=int, default=6)
+    p.add_argument(
+        "--pretrain-check",
+        type=int,
+        default=0,
+        help="also pre-train the supernet by uniform single-path sampling for this many epochs",
+    )
     p.add_argument("--unas-seeds", default="1,2", help="seeds of the targeted UNAS runs")
     p.add_argument("--unas-epochs", type=int, default=5)
     p.add_argument("--unas-warmup", type=int, default=2, help="w-only epochs first")
@@ -58,64 +68,78 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def pretrain(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
-    """Uniform single-path pre-training through the CLI; returns the checkpoint and seconds."""
+def pretrain(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Uniform single-path pre-training (``nas-gym supernet pretrain --space proxyless``)."""
     from nas_gym.cli import main
+    from nas_gym.supernets.pretrain import read_checkpoint
 
     ckpt = out / "supernet" / "last.pt"
     start = time.perf_counter()
     argv = [
         "supernet", "pretrain", "--space", "proxyless", "--dataset", args.dataset,
-        "--width-mult", str(args.width), "--epochs", str(args.pretrain_epochs),
+        "--width-mult", str(args.width), "--epochs", str(args.pretrain_check),
         "--batch-size", str(args.batch_size), "--seed", str(args.seed),
         "--out", str(ckpt.parent), "--no-progress",
     ]  # fmt: skip
     if main(argv) != 0:
         raise SystemExit("pre-training failed")
-    return ckpt, time.perf_counter() - start
+    history = read_checkpoint(ckpt)["history"]
+    return {"seconds": time.perf_counter() - start, "history": history}
 
 
-def make_env(args: argparse.Namespace, ckpt: Path) -> Any:
-    import gymnasium as gym
-
-    import nas_gym  # noqa: F401  (registers the envs)
-
-    return gym.make(
-        "ProxylessNAS-v0",
-        lut="pixel1",
-        latency_target=args.target,
-        constraint="hard",
-        dataset=args.dataset,
-        checkpoint=str(ckpt),
-        width_mult=args.width,
-        batch_size=256,
-        reward="accuracy",
-        max_queries=10**6,
-    ).unwrapped
-
-
-def query(env: Any, ops: tuple[int, ...]) -> dict[str, Any]:
-    from nas_gym.spaces import proxyless as space
-
-    info = env.step(space.ops_to_discrete(ops))[4]
-    return {
-        "arch": info["arch"],
-        "valid_acc": float(info["valid_acc"]),
-        "latency_ms": float(info["latency_ms"]),
-        "feasible": bool(info["feasible"]),
-    }
-
-
-def random_search(args: argparse.Namespace, env: Any) -> tuple[list[dict[str, Any]], float]:
+def latencies(args: argparse.Namespace) -> list[float]:
+    """Pixel-1 table latency (ms) of ``--random`` uniform architectures."""
+    from nas_gym.benchmarks.latency import latency_array, load_lut
     from nas_gym.spaces import proxyless as space
 
     rng = np.random.default_rng(args.seed)
-    start, rows = time.perf_counter(), []
-    for i in range(args.random):
-        rows.append(query(env, space.sample_ops(rng)))
-        if (i + 1) % 50 == 0:
-            print(f"random: {i + 1}/{args.random} queries", flush=True)
-    return rows, time.perf_counter() - start
+    ops = np.stack([space.sample_ops(rng) for _ in range(args.random)])
+    return latency_array(load_lut("pixel1"), ops).tolist()
+
+
+def retrain(args: argparse.Namespace, ops: tuple[int, ...], seed: int) -> dict[str, Any]:
+    """Train the stand-alone network of ``ops`` from scratch on D_T; test accuracy (%)."""
+    from nas_gym.benchmarks.latency import load_lut
+    from nas_gym.spaces import proxyless as space
+    from nas_gym.supernets import datasets as ds
+    from nas_gym.supernets.mobilenet import ProxylessSupernet
+    from nas_gym.supernets.pretrain import init_parameters
+    from nas_gym.supernets.proxy_task import ProxyTask
+
+    task = ProxyTask(args.dataset, train_fraction=0.5, split_seed=0)
+    mean, std = ds.normalization(args.dataset)
+    test = ds.load_image_dataset(
+        args.dataset,
+        task.root,
+        train=False,
+        transform=ds.cifar_transforms(train=False, mean=mean, std=std),
+    )
+    supernet = init_parameters(ProxylessSupernet(task.num_classes, width_mult=args.width), seed)
+    net = supernet.subnet(ops)
+    params = [p for p in net.parameters()]
+    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=3e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.retrain_epochs)
+    loader = ds.make_loader(task.d_train, args.batch_size, True, seed, drop_last=True)
+    start = time.perf_counter()
+    net.train()
+    for _ in range(args.retrain_epochs):
+        for x, y in loader:
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        sched.step()
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(test, batch_size=256):
+            correct += int((net(x).argmax(1) == y).sum())
+    return {
+        "arch": space.ops_to_str(ops),
+        "latency_ms": load_lut("pixel1").latency(ops),
+        "feasible": load_lut("pixel1").latency(ops) <= args.target,
+        "test_acc": 100.0 * correct / len(test),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def unas_run(args: argparse.Namespace, seed: int, target: float | None, out: Path) -> dict:
@@ -170,86 +194,81 @@ def unas_run(args: argparse.Namespace, seed: int, target: float | None, out: Pat
 def plot(results: dict[str, Any], path: Path) -> None:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 4.4), layout="constrained")
-    ax, bx = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    fig = Figure(figsize=(12, 4.6), layout="constrained")
+    ax, bx = fig.subplots(1, 2, width_ratios=(1.5, 1))
     target = results["target"]
-    rnd = results["random"]
+    rnd = results["retrained_random"]
     ax.scatter(
         [r["latency_ms"] for r in rnd],
-        [r["valid_acc"] for r in rnd],
-        s=12,
-        c="0.6",
+        [r["test_acc"] for r in rnd],
+        s=30,
+        c="0.55",
         marker="o",
-        label=f"random architectures (n={len(rnd)})",
+        label=f"uniform random architectures ({len(rnd)})",
     )
-    styles = {"targeted": ("tab:blue", "*"), "untargeted": ("tab:orange", "D")}
+    styles = {True: ("tab:blue", "*", "-"), False: ("tab:orange", "D", "--")}
     for run in results["unas"]:
-        kind = "targeted" if run["target"] is not None else "untargeted"
-        colour, marker = styles[kind]
-        label = f"UNAS, {'target ' + format(run['target'], 'g') + ' ms' if run['target'] else 'no target'}"
+        colour, marker, line = styles[run["target"] is not None]
+        name = f"UNAS, target {run['target']:g} ms" if run["target"] else "UNAS, no target"
         ax.scatter(
-            run["env"]["latency_ms"],
-            run["env"]["valid_acc"],
-            s=140,
+            run["retrained"]["latency_ms"],
+            run["retrained"]["test_acc"],
+            s=150,
             c=colour,
             marker=marker,
             edgecolors="k",
-            label=f"{label} (seed {run['seed']})",
+            label=f"{name}, seed {run['seed']}",
             zorder=3,
         )
-        epochs = [h["epoch"] for h in run["history"] if "sample_feasible" in h]
-        feas = [100 * h["sample_feasible"] for h in run["history"] if "sample_feasible" in h]
-        if kind == "targeted":
-            bx.plot(epochs, feas, color=colour, marker=marker, label=f"UNAS seed {run['seed']}")
-    ax.axvline(target, color="tab:red", linestyle="--", label=f"target {target:g} ms")
-    ax.set_xlabel("latency on Pixel 1 (ms, lookup table, 224 px network)")
-    ax.set_ylabel("supernet accuracy on D_V (%)")
-    ax.set_title(f"ProxylessNAS-v0 on {results['dataset']}: accuracy vs latency")
-    ax.legend(fontsize=7, loc="lower left")
-    bx.axhline(
-        100 * results["random_feasible"],
-        color="0.4",
-        linestyle=":",
-        label="uniform random architectures",
-    )
+        rows = [h for h in run["history"] if "sample_latency_ms" in h]
+        bx.plot(
+            [h["epoch"] for h in rows],
+            [h["sample_latency_ms"] for h in rows],
+            color=colour,
+            marker=marker,
+            linestyle=line,
+            label=f"{name}, seed {run['seed']}",
+        )
+    ax.axvline(target, color="tab:red", linestyle=":", label=f"target {target:g} ms")
+    ax.set_xlabel("latency on Pixel 1 (ms; lookup table, 224 px MobileNetV2)")
+    ax.set_ylabel(f"stand-alone test accuracy on {results['dataset']} (%)")
+    ax.set_title("accuracy against latency")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2)
+    lats = results["random_latency_ms"]
+    bx.axhline(np.mean(lats), color="0.4", linestyle="-.", label="uniform random (mean)")
+    bx.axhline(target, color="tab:red", linestyle=":", label=f"target {target:g} ms")
     bx.set_xlabel("UNAS epoch (search epochs only)")
-    bx.set_ylabel(f"sampled architectures under {target:g} ms (%)")
-    bx.set_ylim(-3, 103)
-    bx.set_title("feasible fraction of UNAS' samples")
-    bx.legend(fontsize=7, loc="center right")
+    bx.set_ylabel("mean latency of the sampled architectures (ms)")
+    bx.set_title("latency of the architectures UNAS samples")
+    bx.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
 
 def table(results: dict[str, Any]) -> str:
-    target = results["target"]
-    rnd = results["random"]
-    feasible = [r for r in rnd if r["feasible"]]
+    rnd = results["retrained_random"]
+    accs = [r["test_acc"] for r in rnd]
+    lats = results["random_latency_ms"]
     lines = [
-        "| method | architecture(s) | feasible | supernet acc. on D_V (%) | latency (ms) |",
-        "|---|---|---|---|---|",
-        f"| random, all {len(rnd)} | uniform over the space | "
-        f"{100 * results['random_feasible']:.1f}% | {np.mean([r['valid_acc'] for r in rnd]):.2f}"
-        f" ± {np.std([r['valid_acc'] for r in rnd]):.2f} | "
-        f"{np.mean([r['latency_ms'] for r in rnd]):.1f} ± {np.std([r['latency_ms'] for r in rnd]):.1f} |",
+        "| architectures | feasible | latency (ms) | stand-alone test acc. (%) |",
+        "|---|---|---|---|",
+        f"| uniform random, {len(lats)} (latency only) | {100 * results['random_feasible']:.1f}% | "
+        f"{np.mean(lats):.1f} ± {np.std(lats):.1f} (min {min(lats):.1f}) | |",
+        f"| uniform random, {len(rnd)} retrained | "
+        f"{100 * np.mean([r['feasible'] for r in rnd]):.0f}% | "
+        f"{np.mean([r['latency_ms'] for r in rnd]):.1f} ± {np.std([r['latency_ms'] for r in rnd]):.1f}"
+        f" | {np.mean(accs):.2f} ± {np.std(accs):.2f} |",
     ]
-    best = max(rnd, key=lambda r: r["valid_acc"])
-    lines.append(
-        f"| random, best of {len(rnd)} | `{best['arch']}` | {'yes' if best['feasible'] else 'no'} | "
-        f"{best['valid_acc']:.2f} | {best['latency_ms']:.1f} |"
-    )
-    if feasible:
-        bf = max(feasible, key=lambda r: r["valid_acc"])
-        lines.append(
-            f"| random, best feasible | `{bf['arch']}` | yes | {bf['valid_acc']:.2f} | "
-            f"{bf['latency_ms']:.1f} |"
-        )
     for run in results["unas"]:
-        env = run["env"]
-        name = f"UNAS, target {target:g} ms" if run["target"] else "UNAS, no target"
+        r = run["retrained"]
+        name = f"UNAS, target {run['target']:g} ms" if run["target"] else "UNAS, no target"
+        last = [h for h in run["history"] if "sample_feasible" in h]
+        share = (
+            f" (its samples, last epoch: {100 * last[-1]['sample_feasible']:.0f}%)" if last else ""
+        )
         lines.append(
-            f"| {name}, seed {run['seed']} | `{env['arch']}` | "
-            f"{'yes' if env['feasible'] else 'no'} | {env['valid_acc']:.2f} | {env['latency_ms']:.1f} |"
+            f"| {name}, seed {run['seed']}: `{r['arch']}` | {'yes' if r['feasible'] else 'no'}"
+            f"{share} | {r['latency_ms']:.1f} | {r['test_acc']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -266,16 +285,13 @@ def main() -> None:
     def save() -> None:
         atomic_write_text(results_path, json.dumps(results, indent=1) + "\n")
 
-    ckpt = out / "supernet" / "last.pt"
-    if "pretrain_seconds" not in results:
-        ckpt, results["pretrain_seconds"] = pretrain(args, out)
+    if args.pretrain_check and "pretrain_check" not in results:
+        results["pretrain_check"] = pretrain(args, out)
         save()
-    env = make_env(args, ckpt)
-    env.reset(seed=args.seed)
-    if "random" not in results:
-        results["random"], seconds = random_search(args, env)
-        results["random_seconds_per_query"] = seconds / args.random
-        results["random_feasible"] = float(np.mean([r["feasible"] for r in results["random"]]))
+    if "random_latency_ms" not in results:
+        results["random_latency_ms"] = latencies(args)
+        lat = np.asarray(results["random_latency_ms"])
+        results["random_feasible"] = float(np.mean(lat <= args.target))
         save()
     runs = [(int(s), args.target) for s in args.unas_seeds.split(",")] + [(1, None)]
     done = {(r["seed"], r["target"]) for r in results.get("unas", [])}
@@ -285,8 +301,19 @@ def main() -> None:
         tag = f"t{target:g}" if target else "none"
         print(f"UNAS seed {seed}, target {target}", flush=True)
         run = unas_run(args, seed, target, out / f"unas_{tag}_s{seed}")
-        run["env"] = query(env, tuple(run["ops"]))
+        run["retrained"] = retrain(args, tuple(run["ops"]), seed)
+        print(f"  retrained: {run['retrained']}", flush=True)
         results.setdefault("unas", []).append(run)
+        save()
+    rng = np.random.default_rng(args.seed + 1)
+    from nas_gym.spaces import proxyless as space
+
+    candidates = [space.sample_ops(rng) for _ in range(args.retrain)]
+    results.setdefault("retrained_random", [])
+    for i, ops in enumerate(candidates[len(results["retrained_random"]) :]):
+        row = retrain(args, ops, seed=100 + i)
+        print(f"random {len(results['retrained_random']) + 1}/{args.retrain}: {row}", flush=True)
+        results["retrained_random"].append(row)
         save()
     print(table(results))
     plot(results, Path(args.figure))

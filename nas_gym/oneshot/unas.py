@@ -336,6 +336,11 @@ class UNASTrainer(OneShotTrainer):
             )
             if latency is not None:
                 logs["lambda_t"] = latency[3]
+            elif self.table is not None:  # no target: still log what latency it samples
+                from nas_gym.benchmarks.latency import latency_array
+
+                ops = np.atleast_2d(sample.hard.argmax(-1).cpu().numpy())
+                logs["sample_latency_ms"] = float(latency_array(self.table, ops).mean())
             params = list(self.dist.parameters())
             for p, grad in zip(params, torch.autograd.grad(objective, params), strict=True):
                 p.grad = grad
