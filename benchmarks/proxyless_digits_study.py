@@ -60,6 +60,7 @@ def parse_args() -> argparse.Namespace:
         help="also pre-train the supernet by uniform single-path sampling for this many epochs",
     )
     p.add_argument("--unas-seeds", default="1,2", help="seeds of the targeted UNAS runs")
+    p.add_argument("--untargeted-seeds", default="1", help="seeds of UNAS runs without target")
     p.add_argument("--unas-epochs", type=int, default=5)
     p.add_argument("--unas-warmup", type=int, default=2, help="w-only epochs first")
     p.add_argument("--unas-batches", type=int, default=10, help="steps per UNAS epoch")
@@ -206,9 +207,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         marker="o",
         label=f"uniform random architectures ({len(rnd)})",
     )
-    styles = {True: ("tab:blue", "*", "-"), False: ("tab:orange", "D", "--")}
-    for run in results["unas"]:
-        colour, marker, line = styles[run["target"] is not None]
+    colours = {True: "tab:blue", False: "tab:orange"}
+    markers, lines = ("*", "P", "X", "s"), ("-", "--", "-.", ":")
+    for k, run in enumerate(results["unas"]):
+        colour, marker, line = colours[run["target"] is not None], markers[k % 4], lines[k % 4]
         name = f"UNAS, target {run['target']:g} ms" if run["target"] else "UNAS, no target"
         ax.scatter(
             run["retrained"]["latency_ms"],
@@ -238,6 +240,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     bx.axhline(np.mean(lats), color="0.4", linestyle="-.", label="uniform random (mean)")
     bx.axhline(target, color="tab:red", linestyle=":", label=f"target {target:g} ms")
     bx.set_xlabel("UNAS epoch (search epochs only)")
+    bx.xaxis.get_major_locator().set_params(integer=True)
     bx.set_ylabel("mean latency of the sampled architectures (ms)")
     bx.set_title("latency of the architectures UNAS samples")
     bx.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16))
@@ -293,7 +296,8 @@ def main() -> None:
         lat = np.asarray(results["random_latency_ms"])
         results["random_feasible"] = float(np.mean(lat <= args.target))
         save()
-    runs = [(int(s), args.target) for s in args.unas_seeds.split(",")] + [(1, None)]
+    runs = [(int(s), args.target) for s in args.unas_seeds.split(",") if s]
+    runs += [(int(s), None) for s in args.untargeted_seeds.split(",") if s]
     done = {(r["seed"], r["target"]) for r in results.get("unas", [])}
     for seed, target in runs:
         if (seed, target) in done:
