@@ -513,6 +513,15 @@ def run_cli(args: Any) -> int:
             f"--warmup-epochs ({args.warmup_epochs}) must be < --epochs ({args.epochs})"
         )
     search = search_config(args)  # bad flags fail before any data is read
+    if args.latency_target is not None:
+        from nas_gym.benchmarks.latency import load_lut
+
+        table = load_lut(args.lut)
+        if args.latency_target < fastest_latency(table):
+            raise ValueError(
+                f"--latency-target {args.latency_target} ms is below every architecture's "
+                f"latency (the fastest takes {fastest_latency(table):.3f} ms on {table.source.name})"
+            )
     task = search_task(args)
     search = search_config(args, task.image_size)
     net = build_supernet(args.space, args, task.num_classes, task.in_channels).to(search.device)
