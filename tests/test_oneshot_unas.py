@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from nas_gym.agents.unas.estimators import score_function_objective
+from nas_gym.agents.unas.estimators import (
+    log_prob,
+    relaxed_sample,
+    score_function_objective,
+    soften,
+    stop_gradient_mix,
+)
 from nas_gym.benchmarks.latency import latency_array, load_lut
 from nas_gym.oneshot.loop import SearchConfig, read_search_checkpoint
 from nas_gym.oneshot.unas import (
@@ -178,6 +184,36 @@ def test_rebar_control_variate_terms_have_zero_expectation():
     est = _estimates(inputs, ops, coefs, 4000, seed=4, control_only=True)
     assert est.abs().mean() > 0.1  # the terms are large per sample ...
     _assert_mean_matches(est, torch.zeros(est.shape[1], dtype=F64))  # ... and cancel on average
+
+
+def test_rebar_is_unbiased_for_softened_masked_layer_categoricals():
+    """The ProxylessNAS form: softened (eps = 0.08) per-layer categoricals with a masked op."""
+    gen = torch.Generator().manual_seed(7)
+    logits = torch.randn(2, 3, generator=gen, dtype=F64)
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    coefs = torch.randn(2, 3, generator=gen, dtype=F64)
+
+    def loss(w: torch.Tensor) -> torch.Tensor:
+        return torch.sin((w * coefs).sum((-2, -1))) + (w[..., 0, :] * w[..., 1, :]).sum(-1)
+
+    leaf = logits.clone().requires_grad_()
+    log_p = soften(leaf, mask, 0.08)
+    total = torch.zeros((), dtype=F64)
+    for a in range(2):
+        for b in range(3):
+            w = torch.zeros(2, 3, dtype=F64)
+            w[0, a] = w[1, b] = 1.0
+            total = total + (log_p[0, a] + log_p[1, b]).exp() * loss(w)
+    (exact,) = torch.autograd.grad(total, leaf)
+
+    n = 4000
+    leaves = logits.expand(n, 2, 3).clone().requires_grad_()
+    log_p = soften(leaves, mask, 0.08)
+    zeta, zeta_t, z = relaxed_sample(log_p, torch.rand(n, 2, 3, generator=gen, dtype=F64), 0.4)
+    assert (z[:, 0, 2] == 0).all() and (zeta[:, 0, 2] == 0).all()
+    control = loss(stop_gradient_mix(zeta, zeta_t))
+    score_function_objective(log_prob(log_p, z), loss(z), control).sum().backward()
+    _assert_mean_matches(leaves.grad.flatten(1), exact.flatten())
 
 
 # -- latency
