@@ -22,7 +22,6 @@ from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
 from nas_gym.supernets.pretrain import (
-    CheckpointMismatchError,
     PretrainConfig,
     darts_fingerprint,
     init_parameters,
@@ -133,55 +132,18 @@ def _tiny_data(tmp_path: Path, per_class: int = 4):
     return root, *ds.split_train(train, 0.5, 0)
 
 
-def test_stop_and_resume_in_process_equals_uninterrupted(tmp_path):
-    _, d_t, d_v = _tiny_data(tmp_path)
-    config = dict(epochs=2, batch_size=5, max_batches=1, pad=1, flip=True)
-
-    def trainer():
-        net = init_parameters(DARTSSupernet(C=2, num_cells=3), seed=0)
-        return DARTS(net, SearchConfig(**config), DARTSConfig(order=2))
-
-    fp = {"test": 1}
-    full = trainer()
-    run_search(full, d_t, d_v, SearchConfig(**config), tmp_path / "full", fp, progress=False)
-    run_search(
-        trainer(), d_t, d_v, SearchConfig(**config), tmp_path / "split", fp, progress=False,
-        stop_after=1,
-    )  # fmt: skip
-    assert read_search_checkpoint(tmp_path / "split")["epoch"] == 1
-    resumed = trainer()
-    run_search(resumed, d_t, d_v, SearchConfig(**config), tmp_path / "split", fp, progress=False)
-    torch.testing.assert_close(resumed.alpha, full.alpha, rtol=0, atol=0)
-    for (n, a), b in zip(
-        full.net.state_dict().items(), resumed.net.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), n
-    a = read_search_checkpoint(tmp_path / "full")
-    b = read_search_checkpoint(tmp_path / "split")
-    assert a["history"] == b["history"] and a["derived"] == b["derived"]
-    # another searcher configuration is refused, naming the difference
-    other = DARTS(
-        init_parameters(DARTSSupernet(C=2, num_cells=3), seed=0),
-        SearchConfig(**config),
-        DARTSConfig(order=1),
-    )
-    with pytest.raises(CheckpointMismatchError, match="cannot resume.*order"):
-        run_search(other, d_t, d_v, SearchConfig(**config), tmp_path / "split", fp, progress=False)
-
-
-def _cli(out: Path, root: Path, score_ckpt: Path) -> list[str]:
-    script = Path(sys.executable).parent / "nas-gym"
-    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "nas_gym.cli"]
-    return prefix + [
+def _args(out: Path, root: Path, *extra: str) -> list[str]:
+    return [
         "search", "darts", "--order", "1", "--root", str(root), "--no-verify", "--resolution", "8",
-        "--channels", "2", "--cells", "3", "--batch-size", "10", "--epochs", "4", "--seed", "3",
-        "--score-batches", "1", "--score-checkpoint", str(score_ckpt), "--eval-channels", "2",
-        "--eval-cells", "3", "--out", str(out), "--no-progress",
+        "--channels", "2", "--cells", "3", "--batch-size", "10", "--epochs", "3", "--seed", "3",
+        "--max-batches", "1", "--score-batches", "1", "--out", str(out), "--no-progress", *extra,
     ]  # fmt: skip
 
 
-def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path):
-    root, d_t, _ = _tiny_data(tmp_path, per_class=10)  # D_T, D_V: 50 images = 5 steps per epoch
+def test_cli_scores_through_the_env_stops_after_and_refuses_other_settings(tmp_path, capsys):
+    from nas_gym.cli import main
+
+    root, d_t, _ = _tiny_data(tmp_path, per_class=4)  # D_T, D_V: 20 images each
     # a pre-trained (uniform) supernet for DARTSSupernet-v0's sequential scoring
     net = init_parameters(DARTSSupernet(C=2, num_cells=3), seed=0)
     fp = darts_fingerprint(net.config, False, "cifar10", 8, 0.5, 0)
@@ -190,15 +152,39 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path)
         PretrainConfig(epochs=1, batch_size=10, max_batches=1), tmp_path / "pre", fp,
         progress=False,
     )  # fmt: skip
+    scoring = ["--score-checkpoint", str(score_ckpt), "--eval-channels", "2", "--eval-cells", "3"]
+    out = tmp_path / "o"
+    assert main(_args(out, root, *scoring, "--stop-after", "1")) == 0
+    assert read_search_checkpoint(out)["epoch"] == 1
+    (row,) = list(csv.DictReader((out / "history.csv").open()))
+    # the search curve: the derived cell is also one DARTSSupernet-v0 query per epoch
+    assert 0.0 <= float(row["env_valid_acc"]) <= 100.0
+    assert 0.0 <= float(row["oneshot_valid_acc"]) <= 100.0
+    assert float(row["params_M"]) > 0 and float(row["flops_M"]) > 0
+    assert row["genotype"] == (out / "genotype.txt").read_text().strip()
+    capsys.readouterr()
+    assert main(_args(out, root, "--order", "2")) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "hparams.order: checkpoint has 1, expected 2" in err
+    assert main(_args(out, root, "--split-seed", "1")) == 2
+    assert "fingerprint.split_seed: checkpoint has 0, expected 1" in capsys.readouterr().err
+    assert read_search_checkpoint(out)["epoch"] == 1  # refused runs wrote nothing
+
+
+def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path, capsys):
+    from nas_gym.cli import main
+
+    root, _, _ = _tiny_data(tmp_path, per_class=4)
+    # One real process is killed with SIGKILL after its first checkpoint; the
+    # uninterrupted run and the resumption run in this process (same code, one thread).
+    script = Path(sys.executable).parent / "nas-gym"
+    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "nas_gym.cli"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    full = subprocess.Popen(
-        _cli(tmp_path / "full", root, score_ckpt), env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
     killed = subprocess.Popen(
-        _cli(tmp_path / "killed", root, score_ckpt), env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        prefix + _args(tmp_path / "killed", root), env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    assert main(_args(tmp_path / "full", root)) == 0
     ckpt = tmp_path / "killed" / "last.pt"
     deadline = time.monotonic() + 120
     while not ckpt.exists() and killed.poll() is None and time.monotonic() < deadline:
@@ -207,18 +193,14 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path)
     killed.wait()
     assert killed.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     stopped_at = read_search_checkpoint(ckpt)["epoch"]
-    assert 1 <= stopped_at < 4
+    assert 1 <= stopped_at < 3
 
-    resumed = subprocess.run(
-        _cli(tmp_path / "killed", root, score_ckpt), env=env, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming {ckpt} at epoch {stopped_at}/4" in resumed.stdout
-    assert full.wait(timeout=300) == 0, full.stdout.read().decode()
+    capsys.readouterr()
+    assert main(_args(tmp_path / "killed", root)) == 0
+    assert f"resuming {ckpt} at epoch {stopped_at}/3" in capsys.readouterr().out
 
     a, b = read_search_checkpoint(tmp_path / "full"), read_search_checkpoint(ckpt)
-    assert a["epoch"] == b["epoch"] == 4
+    assert a["epoch"] == b["epoch"] == 3
     assert torch.equal(a["trainer"]["alpha"], b["trainer"]["alpha"])
     for name, tensor in a["trainer"]["supernet"].items():
         assert torch.equal(tensor, b["trainer"]["supernet"][name]), name
@@ -227,11 +209,8 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path)
         assert (tmp_path / "full" / name).read_text() == (tmp_path / "killed" / name).read_text()
 
     rows = list(csv.DictReader((tmp_path / "full" / "history.csv").open()))
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
-    for r in rows:  # the search curve: the derived cell scored by DARTSSupernet-v0 each epoch
-        assert 0.0 <= float(r["env_valid_acc"]) <= 100.0
-        assert 0.0 <= float(r["oneshot_valid_acc"]) <= 100.0
-        assert float(r["params_M"]) > 0
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert all(0.0 <= float(r["oneshot_valid_acc"]) <= 100.0 for r in rows)
     derived = json.loads((tmp_path / "full" / "genotype.json").read_text())
     genotype = (tmp_path / "full" / "genotype.txt").read_text().strip()
     assert derived["genotype"] == genotype == rows[-1]["genotype"]
@@ -239,12 +218,10 @@ def test_cli_kill_and_resume_matches_uninterrupted_and_genotype_trains(tmp_path)
     alpha_d = space.discretize(a["trainer"]["alpha"].numpy())
     assert space.genotype_to_str(space.to_genotype(alpha_d)) == genotype
 
-    from nas_gym.cli import main
-
     out = tmp_path / "retrain"
     rc = main([
         "train-genotype", genotype, "--root", str(root), "--no-verify", "--resolution", "8",
-        "--epochs", "1", "--layers", "3", "--channels", "2", "--batch-size", "50",
+        "--epochs", "1", "--layers", "3", "--channels", "2", "--batch-size", "40",
         "--out", str(out),
     ])  # fmt: skip
     assert rc == 0
@@ -264,6 +241,10 @@ def test_bad_arguments_fail_before_data(tmp_path, capsys):
     assert "unknown device 'gpu'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--order", "3"])
+    from nas_gym.cli import build_parser
+
+    parsed = build_parser().parse_args([*base, "--order", "2", "--with-none"])  # lazy options
+    assert parsed.order == 2 and parsed.with_none and parsed.arch_lr == 3e-4
     with pytest.raises(ValueError, match="order must be 1 or 2"):
         DARTSConfig(order=3)
     t = _trainer(1)
@@ -272,6 +253,9 @@ def test_bad_arguments_fail_before_data(tmp_path, capsys):
     )
     with pytest.raises(ValueError, match="D_V has 3 images, fewer than one batch of 4"):
         run_search(t, data(8), data(3), t.search, tmp_path / "x", {}, progress=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file; give a directory"):
+        run_search(t, data(8), data(8), t.search, tmp_path / "file", {}, progress=False)
 
 
 def test_with_none_layout_searches_and_never_derives_none():

@@ -14,9 +14,9 @@ import importlib
 from typing import Any
 
 #: name -> (help, "module:add_arguments" or None, "module:run"). ``add_arguments(parser)``
-#: adds the searcher's own options; its module is imported when the CLI starts, so it
-#: should import torch inside functions only. ``run(args) -> int`` does the search. A
-#: searcher whose module is not installed yet stays listed and says so when run.
+#: adds the searcher's own options and ``run(args) -> int`` does the search; both modules
+#: are imported only when that searcher's command line is parsed, so ``nas-gym info``
+#: never imports torch. A searcher whose module is not installed says so when run.
 SEARCHERS: dict[str, tuple[str, str | None, str]] = {
     "darts": (
         "DARTS, first or second order (Liu et al., ICLR 2019)",
@@ -36,22 +36,47 @@ def _resolve(spec: str) -> Any:
     return getattr(importlib.import_module(module), func)
 
 
+class _SearcherParser(argparse.ArgumentParser):
+    """A searcher's parser that adds its own options (``arguments``) on first use."""
+
+    def __init__(self, *args: Any, arguments: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def _load(self) -> None:
+        spec, self._arguments = self._arguments, None
+        if spec is None:
+            return
+        try:
+            _resolve(spec)(self)
+        except ModuleNotFoundError as err:
+            if err.name is None or not spec.startswith(err.name):
+                raise
+            self.set_defaults(func=_missing(self.prog, err.name))
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self._load()
+        return super().parse_known_args(*args, **kwargs)
+
+    def _parse_known_args(self, *args: Any, **kwargs: Any) -> Any:  # what some Pythons call
+        self._load()
+        return super()._parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "search", help="one-shot search on a supernet (DARTS, UNAS); resumes after a kill"
     )
-    group = parser.add_subparsers(dest="searcher", metavar="SEARCHER", required=True)
+    group = parser.add_subparsers(
+        dest="searcher", metavar="SEARCHER", required=True, parser_class=_SearcherParser
+    )
     for name, (help_text, add_spec, run_spec) in SEARCHERS.items():
-        p = group.add_parser(name, help=help_text, description=help_text)
+        p = group.add_parser(name, help=help_text, description=help_text, arguments=add_spec)
         add_common_arguments(p)
-        if add_spec is not None:
-            try:
-                _resolve(add_spec)(p)
-            except ModuleNotFoundError as err:
-                if err.name is None or not add_spec.startswith(err.name):
-                    raise
-                p.set_defaults(func=_missing(name, err.name))
-                continue
         p.set_defaults(func=_runner(run_spec), searcher=name)
 
 
@@ -62,11 +87,9 @@ def _runner(spec: str):
     return run
 
 
-def _missing(name: str, module: str):
+def _missing(prog: str, module: str):
     def run(args: argparse.Namespace) -> int:
-        raise ValueError(
-            f"searcher {name!r} is not available in this install ({module} is missing)"
-        )
+        raise ValueError(f"`{prog}` is not available in this install ({module} is missing)")
 
     return run
 

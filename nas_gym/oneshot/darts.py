@@ -197,16 +197,18 @@ class DARTS(OneShotTrainer):
     def hparams(self) -> dict[str, Any]:
         return {**asdict(self.config), "supernet": dict(self.net.config)}
 
-    def step(self, train: Batch, valid: Batch, rng: SearchRNG) -> dict[str, float]:
-        """One alpha-step on the D_V batch, then one w-step on the D_T batch (DARTS' order)."""
-        self.net.train()
+    def alpha_step(self, train: Batch, valid: Batch) -> Tensor:
+        """Adam on alpha with this order's hypergradient (clipped); returns the gradient."""
         grad = self.alpha_grad(train, valid)
         self.a_optimizer.zero_grad(set_to_none=True)
         self.alpha.grad = grad
         if self.config.arch_grad_clip:
             nn.utils.clip_grad_norm_([self.alpha], self.config.arch_grad_clip)
         self.a_optimizer.step()
+        return grad
 
+    def w_step(self, train: Batch) -> tuple[Tensor, Tensor]:
+        """SGD on w for ``L_train(w, alpha)`` (gradient clipped); returns (loss, logits)."""
         x, y = train
         logits = self.net.forward_weighted(x, self.weights().detach())
         loss = F.cross_entropy(logits, y)
@@ -215,9 +217,16 @@ class DARTS(OneShotTrainer):
         if self.search.grad_clip:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.search.grad_clip)
         self.w_optimizer.step()
+        return loss.detach(), logits.detach()
+
+    def step(self, train: Batch, valid: Batch, rng: SearchRNG | None) -> dict[str, float]:
+        """One alpha-step on the D_V batch, then one w-step on the D_T batch (DARTS' order)."""
+        self.net.train()
+        grad = self.alpha_step(train, valid)
+        loss, logits = self.w_step(train)
         return {
-            "train_loss": float(loss.detach()),
-            "train_acc": 100.0 * float((logits.detach().argmax(1) == y).float().mean()),
+            "train_loss": float(loss),
+            "train_acc": 100.0 * float((logits.argmax(1) == train[1]).float().mean()),
             "alpha_grad_norm": float(grad.norm()),
         }
 

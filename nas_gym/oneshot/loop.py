@@ -298,7 +298,7 @@ def run_search(
         scorer: called at the end of every epoch with :meth:`OneShotTrainer.derive`'s
             dict; its metrics (e.g. the derived cell's validation accuracy) join the
             epoch's history row.
-        progress: a tqdm bar per epoch and a line per epoch.
+        progress: a tqdm bar per epoch (a line per epoch is printed either way).
         stop_after: return after this many epochs of this call (for time-limited job
             slots; run again with the same arguments to continue).
 
@@ -317,6 +317,11 @@ def run_search(
             )
     device = ds.resolve_device(config.device)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {str(out)!r} is a file; give a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"output directory {str(out)!r} is not writable")
     path = out / CHECKPOINT_NAME
     seeds = np.random.SeedSequence(config.seed).spawn(3)
     train_loader = ds.make_loader(
@@ -330,9 +335,9 @@ def run_search(
     identity = {
         "trainer": trainer.name,
         "space": trainer.space,
-        "hparams": trainer.hparams(),
-        "fingerprint": fingerprint,
-    }
+        **{f"hparams.{k}": v for k, v in trainer.hparams().items()},
+        **{f"fingerprint.{k}": v for k, v in fingerprint.items()},
+    }  # flat, so a refused resume names each differing setting
     start_epoch, history = 0, []
     if path.is_file():
         state = read_search_checkpoint(path)
@@ -419,14 +424,10 @@ def run_search(
                 "derived": derived,
             },
         )
-        if progress:
-            scores = ", ".join(
-                f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "genotype")
-            )
-            print(
-                f"{trainer.name} epoch {epoch + 1}/{config.epochs}: {scores}; saved {path}",
-                flush=True,
-            )
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "genotype"))
+        print(
+            f"{trainer.name} epoch {epoch + 1}/{config.epochs}: {scores}; saved {path}", flush=True
+        )
     if not path.is_file():
         raise RuntimeError(f"no checkpoint written to {str(path)!r}")
     return read_search_checkpoint(path)["derived"] if start_epoch >= end_epoch else derived
