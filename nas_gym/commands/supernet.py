@@ -35,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="checkpoint directory (DIR/last.pt; an existing one is resumed)",
     )
-    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagefolder")
+    p.add_argument(
+        "--dataset",
+        default="cifar10",
+        help="cifar10, cifar100, imagefolder, or digits / digits16 / digits32 (offline)",
+    )
     p.add_argument(
         "--root", default=None, help="dataset directory (default: $NAS_GYM_DATASETS_DIR)"
     )
@@ -225,7 +229,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         pad=0 if args.no_augment else max(1, round(4 * side / 32)),
-        flip=not args.no_augment,
+        flip=not args.no_augment and ds.hflip_keeps_class(args.dataset),
         cutout=args.cutout,
         max_batches=args.max_batches,
     )

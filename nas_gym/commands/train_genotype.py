@@ -53,9 +53,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "genotype",
         help=f"Genotype(...) string, or a published name ({', '.join(published_names())})",
     )
-    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagefolder"])
     p.add_argument(
-        "--root", required=True, help="dataset directory (holds cifar-10-batches-py/ for CIFAR-10)"
+        "--dataset",
+        default="cifar10",
+        choices=["cifar10", "cifar100", "imagefolder", "digits", "digits16", "digits32"],
+        help="digits*: scikit-learn's 8x8 digits at 8/16/32 px, offline (no --root needed)",
+    )
+    p.add_argument(
+        "--root",
+        default=None,
+        help="dataset directory (holds cifar-10-batches-py/ for CIFAR-10; "
+        "default: $NAS_GYM_DATASETS_DIR)",
     )
     p.add_argument(
         "--download", action="store_true", help="let torchvision download CIFAR (needs internet)"
@@ -188,14 +196,13 @@ def _train_genotype(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from nas_gym.data import atomic_write_bytes, atomic_write_text
+    from nas_gym.data import atomic_write_bytes, atomic_write_text, default_data_root
     from nas_gym.safe_pickle import load_checkpoint
     from nas_gym.supernets.darts_eval import DARTSEvalNetwork, params_and_flops
     from nas_gym.supernets.datasets import (
-        cifar_transforms,
+        dataset_transforms,
         load_image_dataset,
         make_loader,
-        normalization,
         num_classes,
         resolve_device,
     )
@@ -209,20 +216,20 @@ def _train_genotype(args: argparse.Namespace) -> int:
             f"{ckpt_path} exists: pass --resume to continue it, or choose another --out"
         )
 
-    mean, std = normalization(args.dataset)
     load = {"download": args.download, "verify": not args.no_verify}
+    root = args.root or default_data_root()
     train_set = load_image_dataset(
         args.dataset,
-        args.root,
+        root,
         train=True,
-        transform=cifar_transforms(True, args.cutout, mean, std, args.resolution),
+        transform=dataset_transforms(args.dataset, True, args.cutout, args.resolution),
         **load,
     )
     test_set = load_image_dataset(
         args.dataset,
-        args.root,
+        root,
         train=False,
-        transform=cifar_transforms(False, 0, mean, std, args.resolution),
+        transform=dataset_transforms(args.dataset, False, 0, args.resolution),
         **load,
     )
     if len(train_set) < args.batch_size:

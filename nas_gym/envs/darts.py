@@ -98,7 +98,9 @@ class DARTSSupernetEnv(SearchEnv):
     * ``mode``: ``"parallel"`` or ``"sequential"``; ``reward``, ``observation``,
       ``num_cells`` and ``batch_size`` left at None take the mode's paper value
       (:data:`MODE_DEFAULTS`; the ids ``DARTSSupernet-DDAS-v0`` / ``-CADAM-v0`` fix them).
-    * ``dataset``: ``"cifar10"``, ``"cifar100"`` or ``"imagefolder"``; ``root`` its
+    * ``dataset``: ``"cifar10"``, ``"cifar100"``, ``"imagefolder"``, or ``"digits"`` /
+      ``"digits16"`` / ``"digits32"`` (scikit-learn's 1,797 real 8x8 digits at 8, 16 or
+      32 px, offline; ``pip install nas-gym[digits]``); ``root`` its
       directory (default ``$NAS_GYM_DATASETS_DIR`` or ``~/.local/share/nas_gym/datasets``);
       ``download`` and ``verify_data`` are passed to :func:`load_image_dataset`;
       ``resolution`` resizes images (None: native).
@@ -365,7 +367,7 @@ class DARTSSupernetEnv(SearchEnv):
         x, y = x.to(self.device), y.to(self.device)
         if self.augment:
             pad = max(1, round(4 * self.image_size / 32))
-            x = ds.augment_batch(x, self._aug_gen, pad=pad, flip=True)
+            x = ds.augment_batch(x, self._aug_gen, pad=pad, flip=self.task.hflip)
         return x, y
 
     # -- supernet --------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Image datasets for weight-sharing supernets, and the thesis' D_T / D_V split.
 
 CIFAR-10 and CIFAR-100 come through torchvision's own dataset classes, read from
-a local ``root`` (``download=True`` fetches them, for users with internet). Any
-other dataset is a ``torchvision.datasets.ImageFolder`` with ``train/`` and
+a local ``root`` (``download=True`` fetches them, for users with internet).
+``digits`` are the 1,797 real 8x8 handwritten digits that scikit-learn ships inside
+its wheel (:func:`sklearn.datasets.load_digits`: no download, no ``root``), see
+:class:`DigitsDataset`; ``digits16`` / ``digits32`` are the same images upsampled.
+Any other dataset is a ``torchvision.datasets.ImageFolder`` with ``train/`` and
 ``val/`` sub-folders. Mills (2020, Sec. 3.2 and 4.2.2) splits the official
 training set in two halves: D_T trains the supernet weights and D_V scores
 architectures; the test set is kept for final reporting only.
@@ -28,8 +31,11 @@ from torchvision.datasets.utils import check_integrity
 from nas_gym.data import DataError
 from nas_gym.safe_pickle import NUMPY_ARRAY_GLOBALS, load_pickle_file
 
+#: Digits variants: name -> image side (8 = scikit-learn's native size; others upsampled).
+DIGITS_SIZES: dict[str, int] = {"digits": 8, "digits16": 16, "digits32": 32}
+
 #: Dataset names :func:`load_image_dataset` understands.
-DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagefolder")
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagefolder", *DIGITS_SIZES)
 
 #: Per-channel mean / std of the CIFAR training sets (the values DARTS uses).
 CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
@@ -37,10 +43,16 @@ CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 
+#: Per-channel mean / std of the digits training split (the 3 channels are equal), at
+#: each image side (bilinear upsampling changes them slightly); ``tests/test_digits.py``
+#: recomputes them from the data.
+DIGITS_MEAN = {"digits": 0.30546, "digits16": 0.30541, "digits32": 0.30539}
+DIGITS_STD = {"digits": 0.37609, "digits16": 0.31883, "digits32": 0.32388}
+
 #: Cutout lengths recommended by DeVries & Taylor (2017), used by the thesis (Sec. 3.4.3).
 CUTOUT_LENGTH = {"cifar10": 16, "cifar100": 8}
 
-_NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+_NUM_CLASSES = {"cifar10": 10, "cifar100": 100, **dict.fromkeys(DIGITS_SIZES, 10)}
 
 #: Where a dataset directory comes from, for every data error.
 _ROOT_HINT = (
@@ -134,6 +146,88 @@ _CIFAR = {
 }
 
 
+DIGITS_EXTRA_HINT = "pip install nas-gym[digits]"
+
+
+def _load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 digits as (N, 8, 8) float64 in [0, 16] and int labels."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise DataError(
+            "the 'digits' datasets need scikit-learn, which ships the images inside its wheel "
+            f"(no download): {DIGITS_EXTRA_HINT} (or pip install scikit-learn)"
+        ) from err
+    bunch = load_digits()
+    return np.asarray(bunch.images, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+
+
+def digits_split(targets: np.ndarray) -> np.ndarray:
+    """Boolean test mask of the fixed, stratified digits train/test split.
+
+    scikit-learn ships no split, so ours is a rule with no randomness: within each
+    class, in scikit-learn's order, every fifth image (positions 0, 5, 10, ...) is a
+    test image. That gives 364 test and 1,433 training images, each class about 20 %
+    test, identical on every machine and scikit-learn version.
+    """
+    test = np.zeros(len(targets), dtype=bool)
+    for c in np.unique(targets):
+        test[np.flatnonzero(targets == c)[::5]] = True
+    return test
+
+
+class DigitsDataset(Dataset):
+    """scikit-learn's real 8x8 handwritten digits (Alpaydin & Kaynak 1998, UCI optdigits).
+
+    The 1,797 grey images (16 intensity levels) become uint8 RGB images (the grey
+    value copied into all 3 channels, so every supernet's RGB stem takes them),
+    upsampled bilinearly to ``size`` when it is not 8. Items are ``(transform(PIL
+    image), label)`` like torchvision's CIFAR classes, so the CIFAR pipelines
+    (resize, crop, normalize) apply unchanged. The train/test split is
+    :func:`digits_split`; D_T / D_V come from :func:`split_train` as for CIFAR.
+
+    Args:
+        train: the 1,433 training images (True) or the 364 test images (False).
+        size: image side, 8 (native), 16 or 32.
+        transform: per-sample transform (default ``ToTensor()``).
+    """
+
+    def __init__(self, train: bool = True, size: int = 8, transform: Callable | None = None):
+        sizes = sorted(set(DIGITS_SIZES.values()))
+        if size not in sizes:
+            raise ValueError(f"digits image size must be one of {sizes}, got {size!r}")
+        images, targets = _load_sklearn_digits()
+        keep = ~digits_split(targets) if train else digits_split(targets)
+        x = torch.as_tensor(images[keep] / 16.0, dtype=torch.float32)[:, None]
+        if size != 8:
+            x = torch.nn.functional.interpolate(
+                x, size=(size, size), mode="bilinear", align_corners=False
+            )
+        x = (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+        self.data = x.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).contiguous().numpy()
+        self.targets = [int(t) for t in targets[keep]]
+        self.classes = [str(c) for c in range(10)]
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        self.transform = transform if transform is not None else T.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[index])), self.targets[index]
+
+
+def hflip_keeps_class(name: str) -> bool:
+    """Whether a horizontal flip is a label-preserving augmentation for ``name``.
+
+    True for natural images (CIFAR, ImageNet folders); False for handwritten digits,
+    whose mirror image is not a digit of the same class.
+    """
+    return name not in DIGITS_SIZES
+
+
 def num_classes(name: str, dataset: Dataset | None = None) -> int:
     """Number of classes of a named dataset (an ImageFolder needs the loaded ``dataset``)."""
     if name in _NUM_CLASSES:
@@ -162,10 +256,12 @@ def load_image_dataset(
     """Load a training or test set.
 
     Args:
-        name: ``"cifar10"``, ``"cifar100"`` (torchvision's classes) or ``"imagefolder"``
-            (``root/train`` or ``root/val``, one sub-folder per class).
+        name: ``"cifar10"``, ``"cifar100"`` (torchvision's classes), ``"imagefolder"``
+            (``root/train`` or ``root/val``, one sub-folder per class), or ``"digits"``,
+            ``"digits16"``, ``"digits32"`` (:class:`DigitsDataset` at 8, 16, 32 px; needs
+            scikit-learn: ``pip install nas-gym[digits]``).
         root: local directory; for CIFAR it holds ``cifar-10-batches-py/`` or
-            ``cifar-100-python/``.
+            ``cifar-100-python/``. Unused for digits (the images come with scikit-learn).
         train: the official training set (True) or the test set (False).
         transform: per-sample transform (default: ``ToTensor()``).
         download: passed to torchvision (needs internet).
@@ -180,6 +276,8 @@ def load_image_dataset(
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(map(repr, DATASETS))}")
     root = Path(root).expanduser()
     transform = transform if transform is not None else T.ToTensor()
+    if name in DIGITS_SIZES:
+        return DigitsDataset(train=train, size=DIGITS_SIZES[name], transform=transform)
     if name == "imagefolder":
         folder = root / ("train" if train else "val")
         if not folder.is_dir():
@@ -253,11 +351,15 @@ def cifar_transforms(
     mean: Sequence[float] = CIFAR10_MEAN,
     std: Sequence[float] = CIFAR10_STD,
     resolution: int | None = None,
+    flip: bool = True,
+    side: int = 32,
 ) -> T.Compose:
     """Per-sample CIFAR pipeline: (resize), (random crop with 4-pixel padding, flip), normalize, (cutout).
 
-    The padding scales with ``resolution`` (4/32 of the side) so small proxies keep
-    the same relative shift. ``train=False`` gives only resize + normalize.
+    The padding scales with the image side (4/32 of it) so small proxies keep the
+    same relative shift; ``side`` is the stored side, used when ``resolution`` is None.
+    ``flip=False`` leaves out the horizontal flip (see :func:`hflip_keeps_class`).
+    ``train=False`` gives only resize + normalize.
     """
     if cutout < 0:
         raise ValueError(f"cutout must be >= 0 (0 = off), got {cutout!r}")
@@ -267,19 +369,31 @@ def cifar_transforms(
     if resolution is not None:
         steps.append(T.Resize((resolution, resolution), antialias=True))
     if train:
-        side = resolution or 32
-        steps += [
-            T.RandomCrop(side, padding=max(1, round(4 * side / 32))),
-            T.RandomHorizontalFlip(),
-        ]
+        side = resolution or side
+        steps.append(T.RandomCrop(side, padding=max(1, round(4 * side / 32))))
+        if flip:
+            steps.append(T.RandomHorizontalFlip())
     steps += [T.ToTensor(), T.Normalize(mean, std)]
     if train and cutout:
         steps.append(Cutout(cutout))
     return T.Compose(steps)
 
 
+def dataset_transforms(
+    name: str, train: bool, cutout: int = 0, resolution: int | None = None
+) -> T.Compose:
+    """:func:`cifar_transforms` with the dataset's own statistics, side and flip rule."""
+    mean, std = normalization(name)
+    side = DIGITS_SIZES.get(name, 32)
+    return cifar_transforms(
+        train, cutout, mean, std, resolution, flip=hflip_keeps_class(name), side=side
+    )
+
+
 def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) for a dataset name (ImageNet statistics for an ImageFolder)."""
+    if name in DIGITS_SIZES:
+        return (DIGITS_MEAN[name],) * 3, (DIGITS_STD[name],) * 3
     if name == "cifar100":
         return CIFAR100_MEAN, CIFAR100_STD
     if name == "cifar10":

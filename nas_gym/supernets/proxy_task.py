@@ -30,8 +30,11 @@ class ProxyTask:
     """A dataset's training set split into D_T and D_V, and fixed batches of either.
 
     Args:
-        dataset: ``"cifar10"``, ``"cifar100"`` or ``"imagefolder"``.
-        root: its directory (default :func:`nas_gym.data.default_data_root`).
+        dataset: a name of :data:`nas_gym.supernets.datasets.DATASETS`: ``"cifar10"``,
+            ``"cifar100"``, ``"imagefolder"`` or ``"digits"`` / ``"digits16"`` /
+            ``"digits32"`` (scikit-learn's real 8x8 digits, offline; 8, 16 or 32 px).
+        root: its directory (default :func:`nas_gym.data.default_data_root`; unused
+            for digits).
         download, verify: passed to :func:`nas_gym.supernets.datasets.load_image_dataset`.
         resolution: resize images to this side (None: native).
         train_fraction: share of the training set in D_T (0.5, as the thesis).
@@ -54,8 +57,7 @@ class ProxyTask:
         self.download, self.verify = bool(download), bool(verify)
         self.resolution = resolution
         self.train_fraction, self.split_seed = float(train_fraction), int(split_seed)
-        mean, std = ds.normalization(dataset)
-        transform = ds.cifar_transforms(train=False, mean=mean, std=std, resolution=resolution)
+        transform = ds.dataset_transforms(dataset, train=False, resolution=resolution)
         train_set = ds.load_image_dataset(
             dataset, self.root, train=True, transform=transform, download=download, verify=verify
         )
@@ -63,6 +65,8 @@ class ProxyTask:
         self.d_train, self.d_valid = ds.split_train(train_set, self.train_fraction, self.split_seed)
         sample = train_set[0][0]
         self.in_channels, self.image_size = int(sample.shape[0]), int(sample.shape[-1])
+        #: Whether a horizontal flip keeps the label (False for digits): batch augmentation.
+        self.hflip = ds.hflip_keeps_class(dataset)
         self._batches: dict[tuple[Any, ...], Batches] = {}
 
     def __reduce__(self):
