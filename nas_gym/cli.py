@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "nas_gym.commands.bench",
     "nas_gym.commands.supernet",
     "nas_gym.commands.train_genotype",
+    "nas_gym.commands.search",
     "nas_gym.commands.latency",
 )
 

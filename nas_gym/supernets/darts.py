@@ -16,6 +16,9 @@ pre-trains by uniform sampling. :meth:`DARTSSupernet.forward_mixed` is the full
 DARTS continuous relaxation (every node sums all incoming edges, each edge a
 softmax-weighted sum of all ops); it is the memory baseline of
 ``benchmarks/darts_path_vs_mixed.py`` and the "all ops active" warm-up.
+:meth:`DARTSSupernet.forward_weighted` is the same relaxation with weights the
+caller has already normalized (shared or per example), skipping zero-weight ops:
+the forward of the one-shot trainers in :mod:`nas_gym.oneshot`.
 
 With ``pc_k=K`` the edges use PC-DARTS partial channel connections (Xu et al.,
 ICLR 2020): an edge runs its op on the first ``C/K`` channels only, passes the
@@ -78,6 +81,28 @@ def path_from_alpha_d(alpha_d: np.ndarray | Tensor) -> Path:
     return tuple(out)
 
 
+def _as_weights(weights: Tensor | np.ndarray, x: Tensor) -> Tensor:
+    """Validate op weights for :meth:`DARTSSupernet.forward_weighted`; return ``(B or 1, 2, 14, 7)``."""
+    w = torch.as_tensor(weights, device=x.device).to(x.dtype)
+    shapes = (space.shape(False), space.shape(True))
+    if tuple(w.shape) in shapes:
+        w = w.unsqueeze(0)
+    elif w.dim() != 4 or tuple(w.shape[1:]) not in shapes:
+        raise ValueError(
+            f"weights must have shape {shapes[0]} or {shapes[1]} (shared), or "
+            f"(B, *that) per example; got {tuple(w.shape)}"
+        )
+    elif w.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"per-example weights have batch size {w.shape[0]} but x has {x.shape[0]} examples"
+        )
+    if not torch.isfinite(w).all():
+        raise ValueError("weights contain NaN or inf")
+    if w.shape[-1] == space.N_OPS + 1:
+        w = w[..., 1:]  # 'none' contributes zeros
+    return w
+
+
 class SearchEdge(nn.Module):
     """All candidate ops of one edge, optionally on a partial channel set (PC-DARTS)."""
 
@@ -109,6 +134,17 @@ class SearchEdge(nn.Module):
         """Weighted sum of all 7 ops (``weights`` has 7 entries, already normalized)."""
         part = x[:, : self.c_op] if self.pc_k else x
         y = sum(w * op(part) for w, op in zip(weights, self.ops, strict=True))
+        if not self.pc_k:
+            return y
+        return channel_shuffle(torch.cat([y, self._bypass(x[:, self.c_op :])], dim=1), self.pc_k)
+
+    def forward_weighted(self, x: Tensor, weights: Tensor, ops: Sequence[int]) -> Tensor:
+        """Sum over ``ops`` of ``weights[:, o] * op_o(x)``; ``weights`` is ``(B or 1, 7)``.
+
+        Only the listed ops run (the caller drops those with zero weight everywhere).
+        """
+        part = x[:, : self.c_op] if self.pc_k else x
+        y = sum(weights[:, o].view(-1, 1, 1, 1) * self.ops[o](part) for o in ops)
         if not self.pc_k:
             return y
         return channel_shuffle(torch.cat([y, self._bypass(x[:, self.c_op :])], dim=1), self.pc_k)
@@ -151,6 +187,30 @@ class SearchCell(nn.Module):
                 )
             )
         return torch.cat(states[space.N_INPUTS :], dim=1)
+
+    def forward_weighted(
+        self, s0: Tensor, s1: Tensor, weights: Tensor, active: np.ndarray
+    ) -> Tensor:
+        """Node j sums its incoming edges, edge e sums its ``active[e]`` ops weighted by
+        ``weights[:, e]`` (``(B or 1, 14, 7)``); an edge with no active op is not run."""
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for start, end in space.NODE_ROWS:
+            terms = [
+                self.edges[e].forward_weighted(
+                    states[space.EDGES[e][1]], weights[:, e], np.flatnonzero(active[e]).tolist()
+                )
+                for e in range(start, end)
+                if active[e].any()
+            ]
+            states.append(sum(terms) if terms else self._zero_node(states))
+        return torch.cat(states[space.N_INPUTS :], dim=1)
+
+    def _zero_node(self, states: list[Tensor]) -> Tensor:
+        """Output of a node whose every incoming weight is zero (e.g. all on 'none')."""
+        s = states[0]
+        if self.reduction:
+            return s.new_zeros(s.shape[0], s.shape[1], -(-s.shape[2] // 2), -(-s.shape[3] // 2))
+        return torch.zeros_like(s)
 
 
 class DARTSSupernet(nn.Module):
@@ -253,6 +313,34 @@ class DARTSSupernet(nn.Module):
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell.forward_mixed(s0, s1, probs[1 if cell.reduction else 0])
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+    def forward_weighted(self, x: Tensor, weights: Tensor | np.ndarray) -> Tensor:
+        """Every (edge, op) weighted by already-normalized ``weights``, shared or per example.
+
+        Node j sums all its incoming edges, edge e gives ``sum_o weights[e, o] * op_o(x)``
+        (the DARTS relaxation with the softmax left to the caller, which lets
+        gradient-based searchers such as DARTS, GDAS or UNAS feed their own relaxed
+        samples). An (edge, op) whose weight is exactly zero for every example is not
+        run at all, so a binary alpha_d gives exactly :meth:`forward` (same ops, same
+        batch-norm batch statistics) and sparse samples cost only their active ops.
+        With ``pc_k`` an edge with no active op is dropped with its channel bypass.
+
+        Args:
+            x: input images ``(B, C, H, W)``.
+            weights: ``(2, 14, 7)`` shared or ``(B, 2, 14, 7)`` per example; the 8-op
+                layouts ``(2, 14, 8)`` / ``(B, 2, 14, 8)`` have 'none' in column 0,
+                which contributes zeros. Gradients flow to ``weights``.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+        """
+        w = _as_weights(weights, x)
+        active = (w != 0).any(dim=0).cpu().numpy()  # (2, 14, 7): ops to run
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            c = 1 if cell.reduction else 0
+            s0, s1 = s1, cell.forward_weighted(s0, s1, w[:, c], active[c])
         return self.classifier(self.global_pooling(s1).flatten(1))
 
     def path_parameters(self, alpha_d: np.ndarray | Tensor) -> list[nn.Parameter]:

@@ -124,6 +124,39 @@ class ProxylessSupernet(nn.Module):
         x = self.pool(self.head(x)).flatten(1)
         return self.classifier(self.dropout(x))
 
+    def forward_weighted(self, x: torch.Tensor, weights: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """All candidates of every layer weighted by already-normalized ``weights``.
+
+        Layer l gives ``sum_{k != zero} W[l, k] * cand_k(x) + W[l, zero] * x``: the
+        ProxylessNAS mixed op (Cai et al., ICLR 2019) with ``zero`` as the identity of a
+        skipped layer, so it may carry weight only on layers that keep the shape. A
+        candidate whose weight is exactly zero for every example is not run, so a
+        one-hot W gives exactly :meth:`forward` (same batch-norm batch statistics).
+
+        Args:
+            x: input images ``(B, 3, H, W)``.
+            weights: ``(21, 7)`` shared or ``(B, 21, 7)`` per example; gradients flow
+                to them.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+        """
+        w = _as_weights(weights, x)
+        active = (w != 0).any(dim=0).cpu().numpy()  # (21, 7)
+        x = self.first(self.stem(x))
+        for layer, candidates, w_l, act in zip(
+            space.LAYERS, self.layers, w.unbind(1), active, strict=True
+        ):
+            if not act.any():
+                raise ValueError(f"weights of layer {layer.index} are all zero; nothing to run")
+            terms = [
+                w_l[:, k].view(-1, 1, 1, 1) * (x if k == space.ZERO else candidates[k](x))
+                for k in np.flatnonzero(act).tolist()
+            ]
+            x = sum(terms)
+        x = self.pool(self.head(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
     def subnet(self, alpha_d: object) -> nn.Sequential:
         """The stand-alone network of one architecture (sharing this supernet's modules)."""
         ops = as_ops(alpha_d)
@@ -138,6 +171,35 @@ class ProxylessSupernet(nn.Module):
             self.dropout,
             self.classifier,
         )
+
+
+def _as_weights(weights: torch.Tensor | np.ndarray, x: torch.Tensor) -> torch.Tensor:
+    """Validate op weights for :meth:`ProxylessSupernet.forward_weighted`; return ``(B or 1, 21, 7)``."""
+    w = torch.as_tensor(weights, device=x.device).to(x.dtype)
+    if tuple(w.shape) == space.SHAPE:
+        w = w.unsqueeze(0)
+    elif w.dim() != 3 or tuple(w.shape[1:]) != space.SHAPE:
+        raise ValueError(
+            f"weights must have shape {space.SHAPE} (shared) or (B, {space.N_LAYERS}, "
+            f"{space.N_OPS}) per example; got {tuple(w.shape)}"
+        )
+    elif w.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"per-example weights have batch size {w.shape[0]} but x has {x.shape[0]} examples"
+        )
+    if not torch.isfinite(w).all():
+        raise ValueError("weights contain NaN or inf")
+    bad = [
+        layer.index
+        for layer in space.LAYERS
+        if layer.first and bool((w[:, layer.index, space.ZERO] != 0).any())
+    ]
+    if bad:
+        raise ValueError(
+            f"'zero' (column {space.ZERO}) has non-zero weight on layers {bad}, which change the "
+            f"shape and cannot be skipped; give it weight 0 there (see spaces.proxyless.op_mask())"
+        )
+    return w
 
 
 def sample_discrete(rng: np.random.Generator) -> tuple[int, ...]:
