@@ -40,22 +40,23 @@ def soften(
     return torch.where(probs > 0, torch.log(safe), torch.full_like(probs, -torch.inf))
 
 
-def relaxed_sample(
-    log_p: torch.Tensor, u: torch.Tensor, tau: float
+def gumbel_perturb(
+    log_p: torch.Tensor, u: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(zeta, zeta~, z) from normalised log-probabilities ``(..., ops)`` and uniforms ``u``.
+    """(perturbed, conditionally perturbed, z) log-probabilities ``(..., ops)`` from uniforms ``u``.
 
-    z_k = log p_k - log(-log u_k) are Gumbel perturbations, z = argmax (one-hot).
-    The conditional perturbations given z use v, solved from the same u so that they
-    reproduce z numerically: the max is -log(-log v_b) with v_b = exp(-exp(-z_b)),
-    the others -log(-log v_k / p_k - log v_b) with v_k = u_k exp(p_k exp(-z_b)).
-    v is held fixed (detached); the gradient of zeta~ flows through p only.
+    The Gumbel perturbations are log p_k - log(-log u_k), z their argmax (one-hot). The
+    conditional perturbations given z (REBAR, Tucker et al. 2017, App. C) reuse the same u
+    so that they equal the perturbations numerically: the max is -log(-log v_b) with
+    v_b = exp(-exp(-z_b)), the others -log(-log v_k / p_k - log v_b) with
+    v_k = u_k exp(p_k exp(-z_b)). v is held fixed (detached), so the gradient of the
+    conditional perturbations flows through p only, with z fixed. Masked ops
+    (log p = -inf) stay -inf in both.
     """
     u = u.clamp(U_CLAMP, 1 - U_CLAMP)
     gumbel = log_p - torch.log(-torch.log(u))
     hard = gumbel.argmax(dim=-1)
     onehot = torch.nn.functional.one_hot(hard, log_p.shape[-1]).to(log_p.dtype)
-    zeta = torch.softmax(gumbel / tau, dim=-1)
     with torch.no_grad():
         g = gumbel.detach()
         top = g.gather(-1, hard[..., None])
@@ -67,8 +68,42 @@ def relaxed_sample(
     others = -torch.log(-log_v / p - log_vb)
     cond = torch.where(onehot.bool(), -torch.log(-log_vb).expand_as(others), others)
     cond = torch.where(allowed, cond, torch.full_like(cond, -torch.inf))
-    zeta_tilde = torch.softmax(cond / tau, dim=-1)
-    return zeta, zeta_tilde, onehot
+    return gumbel, cond, onehot
+
+
+def relaxed_sample(
+    log_p: torch.Tensor, u: torch.Tensor, tau: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(zeta, zeta~, z) from normalised log-probabilities ``(..., ops)`` and uniforms ``u``.
+
+    zeta = softmax(perturbed / tau) is the Gumbel-softmax sample, zeta~ the same softmax
+    of the conditional perturbations of :func:`gumbel_perturb`: equal to zeta
+    numerically, but its gradient holds z fixed.
+    """
+    gumbel, cond, onehot = gumbel_perturb(log_p, u)
+    return torch.softmax(gumbel / tau, dim=-1), torch.softmax(cond / tau, dim=-1), onehot
+
+
+def stop_gradient_mix(zeta: torch.Tensor, zeta_tilde: torch.Tensor) -> torch.Tensor:
+    """zeta* = zeta - zeta~ + sg(zeta~): the value of zeta, the gradient of zeta minus zeta~.
+
+    One forward of a differentiable c at zeta* then gives d c(zeta) - d c(zeta~), the two
+    reparameterised terms of REBAR/RELAX, in a single backward pass (as UNAS does).
+    """
+    return zeta - zeta_tilde + zeta_tilde.detach()
+
+
+def score_function_objective(
+    log_prob_z: torch.Tensor, value: torch.Tensor, control: torch.Tensor
+) -> torch.Tensor:
+    """Per-sample objective log p(z) sg(L(z) - c(zeta*)) + c(zeta*) whose gradient is the estimate.
+
+    With ``control`` = c(zeta*) from :func:`stop_gradient_mix` this is the single-sample
+    REBAR (c = the loss itself on the relaxation) or RELAX (c = a learned surrogate)
+    estimator (Vahdat et al. 2020, Eq. 4-6):
+    (L(z) - c(zeta~)) d log p(z) + d c(zeta) - d c(zeta~).
+    """
+    return log_prob_z * (value - control).detach() + control
 
 
 def log_prob(log_p: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
@@ -90,11 +125,10 @@ def relax_objective(
     zeta* = zeta - zeta~ + sg(zeta~), objective = log p(z) sg(L(z) - c(zeta*)) + c(zeta*).
     """
     zeta, zeta_tilde, z = relaxed_sample(log_p, u, tau)
-    zeta_star = zeta - zeta_tilde + zeta_tilde.detach()
-    c = surrogate(zeta_star)
+    c = surrogate(stop_gradient_mix(zeta, zeta_tilde))
     with torch.no_grad():
         value = loss(z)
-    return log_prob(log_p, z) * (value - c).detach() + c, z
+    return score_function_objective(log_prob(log_p, z), value, c), z
 
 
 def reinforce_objective(
