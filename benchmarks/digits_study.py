@@ -49,13 +49,13 @@ SIZES: dict[str, dict[str, Any]] = {
         "C": 8,
         "cells": 5,
         "pretrain_epochs": 40,
-        "queries": 100,
-        "ddas_queries": 60,
+        "queries": 60,
+        "ddas_queries": 40,
         "ddas_train_batches": 4,
-        "oneshot_epochs": 10,
+        "oneshot_epochs": 3,
         "n_random": 20,
         "seeds": 3,
-        "retrain_epochs": 3,
+        "retrain_epochs": 2,
     },
     "smoke": {
         "C": 4,
@@ -258,13 +258,15 @@ def search_oneshot(out: Path, size: dict[str, Any], name: str) -> dict[str, Any]
 
     if name.lower() not in getattr(search, "SEARCHERS", {}):
         return None
-    run_dir = out / f"search_{name.lower()}"
-    argv = ["search", name.lower(), "--dataset", DATASET, "--out", run_dir, "--resume"]
+    run_dir = out / f"search_{name.lower()}"  # an existing run resumes from its last.pt
+    argv = ["search", name.lower(), "--dataset", DATASET, "--out", run_dir]
     argv += ["--epochs", size["oneshot_epochs"], "--batch-size", BATCH, "--seed", 0]
     argv += ["--channels", size["C"], "--cells", size["cells"]]
-    argv += ["--eval-channels", size["C"], "--eval-cells", size["cells"]]
-    if name == "DARTS":
-        argv += ["--order", 1]
+    if name == "DARTS":  # first order; each epoch's cell also scored on the frozen supernet
+        argv += ["--order", 1, "--eval-channels", size["C"], "--eval-cells", size["cells"]]
+        argv += ["--score-checkpoint", out / "supernet" / "last.pt"]
+    else:
+        argv += ["--space", "darts"]
     cli(argv)
     genotype = read_json(run_dir / "genotype.json")
     text = genotype["genotype"] if isinstance(genotype, dict) else str(genotype)
