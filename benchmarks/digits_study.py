@@ -44,7 +44,7 @@ from nas_gym.data import atomic_write_text
 
 #: Study sizes: ``full`` is the run in docs/digits_study.md (53 min wall on the shared,
 #: loaded 2-core machine; the issue aims at 30 min on 2 idle cores); ``smoke`` checks
-#: the pipeline in about a minute.
+#: the pipeline in a few minutes.
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "C": 8,
