@@ -297,6 +297,10 @@ def test_checkpoint_for_another_config_is_refused(tiny_root, checkpoint):
         ({"train_batches": 0}, "train_batches must be a positive integer"),
         ({"device": "cuda:7"}, "cuda:7"),
         ({"lr": -1.0}, "lr must be"),
+        ({"select_none": True}, "select_none=True needs the 8-op layout"),
+        ({"warmup_epochs": 1}, "warmup_steps .* or warmup_epochs .*, not both"),
+        ({"cost_network": "supernet"}, "unknown cost_network 'supernet'"),
+        ({"cost_network": "search"}, "cost_network='search'.*one or the other"),
     ],
 )
 def test_bad_arguments(tiny_root, kwargs, match):
@@ -312,6 +316,73 @@ def test_with_none_layout_never_selects_none(tiny_root):
     action[:, :, 0] = 10.0  # 'none' largest everywhere
     obs, *_, info = env.step(action)
     assert obs[:, :, 0].sum() == 0 and obs.sum() == 16 and "none" not in info["genotype"]
+
+
+def test_ddas_cells_select_none_end_to_end(tiny_root):
+    """select_none: Algorithm 2 picks 'none', its edge adds zeros, the eval network builds it."""
+    from nas_gym.agents.ddas import DDAS
+    from nas_gym.supernets.darts import NONE_OP, path_from_alpha_d
+    from nas_gym.supernets.darts_eval import DARTSEvalNetwork
+
+    env = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, with_none=True, select_none=True))
+    assert env.action_space.shape == (2, 14, 8) and env.op_mask.all()
+    env.reset(seed=0)
+    action = _actions(1, 8, (2, 14, 8))[0] * 0.5
+    action[0, 0:2, 0] = 1.0  # 'none' largest on both edges of normal node 0
+    obs, reward, *_, info = env.step(action)
+    assert obs[0, 0:2, 0].tolist() == [1.0, 1.0] and obs.sum() == 16 and np.isfinite(reward)
+    genotype = space.str_to_genotype(info["genotype"])
+    assert genotype.normal[:2] == [("none", 0), ("none", 1)]
+    assert space.cell_width(genotype.normal) <= 3.0
+    # the supernet path: node 0 of every normal cell outputs exactly zeros
+    path = path_from_alpha_d(obs)
+    assert path[0][0] == ((0, NONE_OP), (1, NONE_OP))
+    net = env.unwrapped._net
+    cell = net.cells[0]
+    x = torch.randn(2, net.stem[0].out_channels, 8, 8)
+    with torch.no_grad():
+        out = cell(x, x, path[0])
+    c = out.shape[1] // space.N_NODES
+    assert out[:, :c].abs().max() == 0 and out[:, c:].abs().max() > 0
+    used = {id(p) for p in net.path_parameters(obs)}
+    none_edges = {id(p) for e in (0, 1) for p in cell.edges[e].parameters()}
+    assert none_edges and not used & none_edges  # a 'none' edge trains nothing
+    # the evaluation network and its costs: 'none' has no parameters
+    dense = info["genotype"].replace("('none', 0)", "('sep_conv_3x3', 0)")
+    eval_net = DARTSEvalNetwork(info["genotype"], C=4, layers=3, num_classes=10)
+    assert eval_net(torch.randn(2, 3, 8, 8))[0].shape == (2, 10)
+    assert params_and_flops(info["genotype"], 4, 3, 10, 8) < params_and_flops(dense, 4, 3, 10, 8)
+    # DDAS (its 4S phase reads the architecture from alpha_d) runs on this layout
+    agent = DDAS("MlpPolicy", env, schedule="4s", explore_steps=2, exploit_steps=1, seed=0)
+    agent.learn(total_timesteps=4)
+    assert agent.num_timesteps == 4
+
+
+def test_thesis_warmup_preset_and_search_network_costs(tiny_root, tmp_path):
+    from nas_gym.envs.darts import DDAS_THESIS, THESIS_WARMUP_EPOCHS
+    from nas_gym.envs.pareto import pareto_figure
+
+    assert DDAS_THESIS["warmup_epochs"] == THESIS_WARMUP_EPOCHS == 75
+    kwargs = tiny_darts_kwargs(tiny_root, **DDAS_THESIS)
+    for key in ("warmup_steps", "eval_channels", "eval_cells"):
+        kwargs.pop(key)
+    env = DARTSSupernetEnv(**{**kwargs, "warmup_epochs": 0.5})
+    # epochs are passes over D_T in minibatches: 0.5 x 30 images in batches of 8 -> 2
+    assert len(env.task.d_train) == 30 and env.warmup_steps == 2
+    assert env.select_none and env.with_none
+    _, info = env.reset(seed=0)
+    _, _, _, _, info = env.step(_actions(1, 3, (2, 14, 8))[0])
+    # 'search' costs: a network of the supernet's own size (C=4, 3 cells), labelled so
+    assert (info["params_M"], info["flops_M"]) == params_and_flops(info["genotype"], 4, 3, 10, 8)
+    assert info["cost_network"] == "search network: C=4, 3 cells, 8x8 input"
+    front = env.pareto_front("flops")
+    assert front and all(p["cost_network"] == info["cost_network"] for p in front)
+    fig = pareto_figure([info], cost_keys=("flops_M",))
+    assert "search network: C=4, 3 cells" in fig.axes[0].get_xlabel()
+    # the default labels the 20-cell-style evaluation network it measures on
+    default = DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root))
+    assert default.cost_network_label == "eval network: C=4, 3 cells, 8x8 input"
+    assert DARTSSupernetEnv(**tiny_darts_kwargs(tiny_root, warmup_steps=None)).warmup_steps == 100
 
 
 def test_missing_data_is_a_clear_error(tmp_path):

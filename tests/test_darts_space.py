@@ -109,6 +109,26 @@ def test_with_none_never_selects_none_even_when_largest():
     assert all(op != "none" for op, _ in d.to_genotype(out).normal)
 
 
+def test_select_none_lets_none_compete_like_any_op():
+    alpha = np.zeros(d.shape(True), dtype=np.float32)
+    alpha[..., 0] = 1.0  # 'none' is the largest everywhere
+    alpha[0, 0, 4] = 2.0
+    out = d.discretize(alpha, with_none=True, select_none=True)
+    assert out.sum() == 16 and out[0, 0, 4] == 1 and out[..., 0].sum() == 15
+    g = d.to_genotype(out)
+    assert g.normal[0] == ("sep_conv_3x3", 0) and g.normal[1] == ("none", 1)
+    # a 'none' cell converts to and from its string, in the 8-op layout
+    text = d.genotype_to_str(g)
+    np.testing.assert_array_equal(d.from_genotype(d.str_to_genotype(text)), out)
+    assert d.cell_width(g.normal) == 0.5  # thesis Fig. 3.5's lower end needs 'none'
+    assert d.op_mask(True, select_none=True).all() and not d.op_mask(True)[..., 0].any()
+    rng = np.random.default_rng(0)
+    picks = sum(d.sample_path(rng, True, True)[..., 0].sum() for _ in range(50))
+    assert 0.05 < picks / (50 * 16) < 0.25  # about 1 pair in 8 under uniform alpha
+    with pytest.raises(ValueError, match="select_none=True needs the 8-op layout"):
+        d.discretize(np.zeros(d.SHAPE), select_none=True)
+
+
 def test_discretize_accepts_flat_and_rejects_bad_input():
     rng = np.random.default_rng(0)
     alpha = d.sample_uniform(rng)
@@ -207,10 +227,13 @@ def test_invalid_alpha_d_rejected():
     same_edge[0, 1, :2] = 1  # two ops on one edge of node 0
     with pytest.raises(ValueError, match="node 0"):
         d.to_genotype(same_edge)
+    # 'none' is an op like any other in the 8-op layout: one more op on a used edge is invalid
     with_none = d.from_genotype(d.DARTS_V2, with_none=True)
     with_none[1, 0, 0] = 1
-    with pytest.raises(ValueError, match="'none'"):
+    with pytest.raises(ValueError, match="reduce cell node 0 must select exactly 2"):
         d.to_genotype(with_none)
+    with pytest.raises(ValueError, match=r"op 'none' is not in the search space.*with_none=True"):
+        d.from_genotype(d.Genotype([("none", 0)] + d.DARTS_V2.normal[1:], *d.DARTS_V2[1:]), False)
 
 
 def test_width_and_depth_of_known_cells():

@@ -31,6 +31,23 @@ MODES: tuple[str, ...] = ("parallel", "sequential")
 WARMUPS: tuple[str, ...] = ("mixed", "uniform")
 BN_MODES: tuple[str, ...] = ("batch", "recalibrate")
 COSTS: tuple[str, ...] = ("flops", "params")
+#: Which network the reported params/FLOPs (and the Pareto fronts) are measured on.
+COST_NETWORKS: tuple[str, ...] = ("eval", "search")
+#: In-environment warm-up length when neither ``warmup_steps`` nor ``warmup_epochs`` is given.
+DEFAULT_WARMUP_STEPS = 100
+#: Mills (2020, Sec. 3.4): DDAS warms the one-shot supernet up for 75 epochs, all ops active.
+THESIS_WARMUP_EPOCHS = 75
+#: The thesis' DDAS configuration beyond ``DARTSSupernet-DDAS-v0``'s defaults (Mills 2020,
+#: Ch. 3): 75 epochs of mixed-op warm-up (Sec. 3.4), cells that may select ``none``
+#: (only CADAM drops it, Sec. 4.2.2) and Pareto costs of the 6-cell search network
+#: (Sec. 3.4). ``gym.make("DARTSSupernet-DDAS-v0", **DDAS_THESIS)``.
+DDAS_THESIS: dict[str, Any] = {
+    "warmup": "mixed",
+    "warmup_epochs": THESIS_WARMUP_EPOCHS,
+    "with_none": True,
+    "select_none": True,
+    "cost_network": "search",
+}
 _REWARDS = {"parallel": ("ddas", "accuracy", "cadam"), "sequential": ("cadam", "accuracy")}
 #: The paper configuration of each mode, used where an argument is None (Mills 2020:
 #: DDAS Sec. 3.2.1 / 3.4.1, CADAM Sec. 4.2.2 / 4.4.2). The registered ids
@@ -76,7 +93,8 @@ class DARTSSupernetEnv(SearchEnv):
     ## Action Space
     ``Box(0, 1, (2, 14, 7), float32)``: alpha for the normal (0) and reduction (1)
     cell, rows = edges node by node, columns = ``nas_gym.spaces.darts.OPS``.
-    ``with_none=True`` gives ``(2, 14, 8)`` with ``none`` first, never selected. A
+    ``with_none=True`` gives ``(2, 14, 8)`` with ``none`` first, never selected
+    unless ``select_none=True`` (DDAS cells; a ``none`` edge contributes zeros). A
     flat vector is accepted; NaN/inf or a wrong shape raise ``ValueError``.
 
     ## Observation Space
@@ -107,18 +125,27 @@ class DARTSSupernetEnv(SearchEnv):
     * ``train_fraction``, ``split_seed``: the D_T / D_V split (0.5, as the thesis).
     * ``C``, ``num_cells``, ``stem_multiplier``, ``pc_k``, ``with_none``: the supernet
       (defaults C=16 and 6 cells in parallel, 8 cells in sequential mode).
+    * ``select_none``: Algorithm 2 may select ``none`` (needs ``with_none=True``), as
+      DDAS cells can (Mills 2020, Ch. 3; only CADAM removes ``none``, Sec. 4.2.2).
     * ``checkpoint``: pre-trained supernet (required in sequential mode; in parallel
       mode it replaces the warm-up, e.g. ``nas-gym supernet pretrain --sampling mixed``).
-    * ``warmup``, ``warmup_steps``, ``warmup_lr``, ``warmup_lr_min``, ``os_samples``:
-      in-environment warm-up (minibatches; cosine lr) when no checkpoint is given.
+    * ``warmup``, ``warmup_steps``, ``warmup_epochs``, ``warmup_lr``, ``warmup_lr_min``,
+      ``os_samples``: in-environment warm-up (cosine lr) when no checkpoint is given.
+      Its length is ``warmup_steps`` minibatches (default 100: a quick start that keeps
+      tests and small runs cheap) or ``warmup_epochs`` passes over D_T; the thesis warms
+      up for 75 epochs (:data:`THESIS_WARMUP_EPOCHS`, in :data:`DDAS_THESIS`).
     * ``train_batches`` (M=25), ``lr`` (1e-3), ``momentum``, ``weight_decay``,
       ``grad_clip``, ``augment``: per-step path training in parallel mode.
     * ``batch_size`` (64 parallel / 250 sequential), ``valid_batches`` (None = all of
       D_V), ``bn``, ``recalibrate_batches``: scoring.
     * ``reward``, ``observation``, ``top_k`` (500), ``max_queries`` (500).
-    * ``eval_channels``, ``eval_cells``, ``eval_input_size``: the evaluation network
-      whose params/FLOPs are reported (36 channels, 20 cells, the image size).
-    * ``cost`` (``"flops"`` or ``"params"`` of the evaluation network), ``cost_target``,
+    * ``cost_network``: where params/FLOPs (and the Pareto fronts) come from:
+      ``"eval"`` (default) the evaluation network of ``eval_channels`` (36) channels and
+      ``eval_cells`` (20) cells, the DARTS/CADAM setting; ``"search"`` a network of the
+      supernet's own size (``C``, ``num_cells``: 16 channels, 6 cells in DDAS mode), the
+      thesis' DDAS setting (Sec. 3.4). ``eval_input_size``: its input side (the image
+      size). ``info["cost_network"]`` names the network.
+    * ``cost`` (``"flops"`` or ``"params"`` of the cost network), ``cost_target``,
       ``constraint``, ``penalty_lambda``, ``mnas_w``, ``infeasible_reward``: a cost
       constraint as on the other environments (:mod:`nas_gym.envs.constraints`).
     * ``budget_unit`` (``"query"``: every step counts; ``"unique"``: repeats are free)
@@ -133,7 +160,8 @@ class DARTSSupernetEnv(SearchEnv):
     ``params_M``, ``flops_M`` (MACs, evaluation network), ``best_genotype``,
     ``best_valid_acc``, ``best_valid_loss``, ``best_params_M``, ``best_flops_M``,
     ``n_queries``, ``n_unique_queries``, ``os_valid_acc``/``os_valid_loss`` (parallel),
-    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost); with
+    ``pareto_flops`` and ``pareto_params`` (``((cost, valid_acc), ...)`` by cost),
+    ``cost_network`` (which network those costs are measured on); with
     ``cost_target``: ``feasible``, ``best_feasible_genotype``, ``best_feasible_valid_acc``,
     ``best_feasible_cost``.
     :meth:`pareto_front` gives the fronts with genotypes.
@@ -176,9 +204,11 @@ class DARTSSupernetEnv(SearchEnv):
         stem_multiplier: int = 3,
         pc_k: int | None = None,
         with_none: bool = False,
+        select_none: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         warmup: str = "mixed",
-        warmup_steps: int = 100,
+        warmup_steps: int | None = None,
+        warmup_epochs: float | None = None,
         warmup_lr: float = 0.025,
         warmup_lr_min: float = 0.001,
         os_samples: int = 8,
@@ -196,9 +226,10 @@ class DARTSSupernetEnv(SearchEnv):
         observation: str | None = None,
         top_k: int = 500,
         max_queries: int = 500,
-        eval_channels: int = 36,
-        eval_cells: int = 20,
+        eval_channels: int | None = None,
+        eval_cells: int | None = None,
         eval_input_size: int | None = None,
+        cost_network: str = "eval",
         cost: str | None = None,
         cost_target: float | None = None,
         constraint: str = "hard",
@@ -230,11 +261,17 @@ class DARTSSupernetEnv(SearchEnv):
                 "mode='sequential' needs checkpoint=PATH of a pre-trained supernet "
                 "(make one with `nas-gym supernet pretrain --space darts --out DIR`)"
             )
-        self.with_none = bool(with_none)
+        check_choice("cost_network", cost_network, COST_NETWORKS)
+        if cost_network == "search" and (eval_channels is not None or eval_cells is not None):
+            raise ValueError(
+                "cost_network='search' measures costs on the supernet's own C and num_cells; "
+                "eval_channels / eval_cells size the 'eval' network: pass one or the other"
+            )
+        self.with_none, self.select_none = bool(with_none), bool(select_none)
         self.cost = cost
         self._setup_search(
             space.shape(self.with_none),
-            space.op_mask(self.with_none),
+            space.op_mask(self.with_none, self.select_none),
             reward=reward,
             observation=observation if observation is not None else defaults["observation"],
             top_k=top_k,
@@ -256,7 +293,17 @@ class DARTSSupernetEnv(SearchEnv):
         )
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.warmup = warmup
-        self.warmup_steps = check_nonneg_int("warmup_steps", warmup_steps)
+        if warmup_steps is not None and warmup_epochs is not None:
+            raise ValueError(
+                f"pass warmup_steps ({warmup_steps!r}) or warmup_epochs ({warmup_epochs!r}), "
+                "not both"
+            )
+        self.warmup_epochs = (
+            None if warmup_epochs is None else check_real("warmup_epochs", warmup_epochs, low=0.0)
+        )
+        self.warmup_steps = check_nonneg_int(
+            "warmup_steps", DEFAULT_WARMUP_STEPS if warmup_steps is None else warmup_steps
+        )
         self.warmup_lr = check_real("warmup_lr", warmup_lr, low=0.0, low_open=True)
         self.warmup_lr_min = check_real("warmup_lr_min", warmup_lr_min, low=0.0)
         if self.warmup_lr_min > self.warmup_lr:
@@ -287,8 +334,18 @@ class DARTSSupernetEnv(SearchEnv):
         )
         self.bn = bn
         self.recalibrate_batches = check_positive_int("recalibrate_batches", recalibrate_batches)
-        self.eval_channels = check_positive_int("eval_channels", eval_channels)
-        self.eval_cells = check_positive_int("eval_cells", eval_cells)
+        self.cost_network = cost_network
+        num_cells = num_cells if num_cells is not None else defaults["num_cells"]
+        if cost_network == "search":
+            self.eval_channels = check_positive_int("C", C)
+            self.eval_cells = check_positive_int("num_cells", num_cells)
+        else:
+            self.eval_channels = check_positive_int(
+                "eval_channels", 36 if eval_channels is None else eval_channels
+            )
+            self.eval_cells = check_positive_int(
+                "eval_cells", 20 if eval_cells is None else eval_cells
+            )
         self.progress = bool(progress)
         self.seed = int(seed)
         self.device = ds.resolve_device(device)
@@ -306,9 +363,16 @@ class DARTSSupernetEnv(SearchEnv):
         self.eval_input_size = check_positive_int(
             "eval_input_size", eval_input_size if eval_input_size is not None else self.image_size
         )
+        if self.warmup_epochs is not None:  # passes over D_T, in minibatches
+            per_epoch = len(self.task.d_train) / self.batch_size
+            self.warmup_steps = int(np.ceil(self.warmup_epochs * per_epoch))
+        self.cost_network_label = (
+            f"{cost_network} network: C={self.eval_channels}, {self.eval_cells} cells, "
+            f"{self.eval_input_size}x{self.eval_input_size} input"
+        )
         net = DARTSSupernet(
             C=C,
-            num_cells=num_cells if num_cells is not None else defaults["num_cells"],
+            num_cells=num_cells,
             num_classes=self.num_classes,
             stem_multiplier=stem_multiplier,
             pc_k=pc_k,
@@ -404,7 +468,9 @@ class DARTSSupernetEnv(SearchEnv):
             )
             for step in steps:
                 alpha_d = (
-                    space.sample_path(rng, self.with_none) if self.warmup == "uniform" else None
+                    space.sample_path(rng, self.with_none, self.select_none)
+                    if self.warmup == "uniform"
+                    else None
                 )
                 x, y = self._next_train_batch()
                 loss, _ = train_step(net, opt, x, y, alpha_d, self.grad_clip)
@@ -417,7 +483,8 @@ class DARTSSupernetEnv(SearchEnv):
         else:
             rng = np.random.default_rng(self.seed + 3)
             scores = [
-                self._score(space.sample_path(rng, self.with_none)) for _ in range(self.os_samples)
+                self._score(space.sample_path(rng, self.with_none, self.select_none))
+                for _ in range(self.os_samples)
             ]
             self._os_metrics = (
                 float(np.mean([s[0] for s in scores])),
@@ -451,7 +518,7 @@ class DARTSSupernetEnv(SearchEnv):
     # -- the space and its evaluation ------------------------------------------
     def _architecture(self, alpha: np.ndarray) -> str:
         """Algorithm 2 of Mills (2020), keyed by the genotype string."""
-        alpha_d = space.discretize(alpha, self.with_none)
+        alpha_d = space.discretize(alpha, self.with_none, self.select_none)
         genotype = space.genotype_to_str(space.to_genotype(alpha_d))
         self._alpha_d = alpha_d
         return genotype
@@ -506,16 +573,24 @@ class DARTSSupernetEnv(SearchEnv):
         return self._ddas_reward  # the only reward of this env outside common.REWARDS
 
     def _extra_info(self, info: dict[str, Any]) -> None:
+        info["cost_network"] = self.cost_network_label
         if self.mode == "parallel":
             info["os_valid_acc"], info["os_valid_loss"] = self._os_metrics
 
     def pareto_front(self, cost: str = "flops") -> list[dict[str, Any]]:
         """Current front of validation accuracy vs ``"flops"`` or ``"params"``: dicts with
-        ``genotype``, ``valid_acc``, the cost (``flops_M``/``params_M``) and the ``step`` it was found."""
+        ``genotype``, ``valid_acc``, the cost (``flops_M``/``params_M``), the ``step`` it was
+        found and ``cost_network`` (the network the cost is measured on)."""
         check_choice("cost", cost, COSTS)
         name = f"{cost}_M"
         return [
-            {"genotype": p["key"], "valid_acc": p["value"], name: p["cost"], "step": p["step"]}
+            {
+                "genotype": p["key"],
+                "valid_acc": p["value"],
+                name: p["cost"],
+                "step": p["step"],
+                "cost_network": self.cost_network_label,
+            }
             for p in self._front_points(f"pareto_{cost}")
         ]
 

@@ -121,6 +121,14 @@ AXIS_LABELS: dict[str, str] = {
     "energy_mJ": "energy (mJ)",
 }
 _UNITS = {"flops_M": "M FLOPs", "params_M": "M params", "latency_ms": "ms", "energy_mJ": "mJ"}
+#: Costs measured on a network built from the architecture: their front says which network.
+NETWORK_COSTS: frozenset[str] = frozenset({"flops_M", "params_M"})
+
+
+def cost_network(records: Sequence[dict[str, Any]]) -> str | None:
+    """The records' common ``cost_network`` label (DARTSSupernet-v0 sets it), else None."""
+    labels = {r.get("cost_network") for r in records}
+    return labels.pop() if len(labels) == 1 else None
 
 
 def axis_label(key: str) -> str:
@@ -136,9 +144,10 @@ def plot_fronts(
     key: str | None = "genotype",
     title: str | None = None,
     targets: Mapping[str, float] | None = None,
+    network: str | None = None,
 ) -> Path:
     """Write :func:`pareto_figure` as a PNG at ``out`` (parent folders are created)."""
-    fig = pareto_figure(records, value_key, cost_keys, key, title, targets)
+    fig = pareto_figure(records, value_key, cost_keys, key, title, targets, network)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -152,6 +161,7 @@ def pareto_figure(
     key: str | None = "genotype",
     title: str | None = None,
     targets: Mapping[str, float] | None = None,
+    network: str | None = None,
 ) -> Figure:
     """One panel per cost: every sampled point, its Pareto front and the cost target.
 
@@ -165,12 +175,16 @@ def pareto_figure(
         key: architecture key, so a re-queried architecture is one front point.
         title: figure title.
         targets: cost constraints to draw as vertical lines, e.g. ``{"latency_ms": 80}``.
+        network: the network FLOPs/params are measured on, written under those axes
+            (None: the records' ``cost_network``, as DARTSSupernet-v0 records it). DDAS
+            fronts differ between the 6-cell search and the 20-cell evaluation network.
     """
     from matplotlib.figure import Figure  # optional dependency, only for plots
 
     if not records:
         raise ValueError("no records to plot")
     targets = dict(targets or {})
+    network = network if network is not None else cost_network(records)
     unknown = sorted(set(targets) - set(cost_keys))
     if unknown:
         raise ValueError(
@@ -221,7 +235,10 @@ def pareto_figure(
                 linewidth=1.2,
                 label=f"target {target:.4g} {unit}",
             )
-        ax.set_xlabel(axis_label(cost_key))
+        label = axis_label(cost_key)
+        if network and cost_key in NETWORK_COSTS:
+            label += f"\nmeasured on the {network}"
+        ax.set_xlabel(label)
         ax.set_ylabel(axis_label(value_key))
         ax.grid(alpha=0.3)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, frameon=False)

@@ -13,8 +13,12 @@ node, inputs first::
 Normal and reduction cells are searched together, so alpha has shape
 ``(2, 14, 7)`` = (cell, edge, op) with cell 0 = normal, 1 = reduce. The 7 ops
 omit DARTS' ``none`` as CADAM does (Mills 2020, Sec. 4.2.2); ``with_none=True``
-gives the 8-op layout of DARTS with ``none`` in column 0, a column that
-:func:`discretize` never selects.
+gives the 8-op layout of DARTS with ``none`` in column 0. By default
+:func:`discretize` never selects that column (DARTS' own derivation rule);
+``select_none=True`` lets it compete like any op, as in DDAS (Mills 2020, Ch. 3:
+only CADAM removes ``none``; DDAS's cell widths of 0.5 to 4, Fig. 3.5, need it).
+A ``none`` pair is an edge that contributes zeros: it counts as one of the node's
+two edges, but carries no signal.
 
 Algorithm 2 of Mills (2020) maps a continuous alpha to a binary alpha_d: per
 cell, per node, the first edge is the one holding the largest entry of the
@@ -89,11 +93,20 @@ def op_names(with_none: bool = False) -> tuple[str, ...]:
     return OPS_WITH_NONE if with_none else OPS
 
 
-def op_mask(with_none: bool = False) -> np.ndarray:
-    """Read-only bool mask of :func:`shape`: False for the ``none`` column, which
-    :func:`discretize` never selects; True = the op is executed as proposed."""
+def _check_select_none(with_none: bool, select_none: bool) -> None:
+    if select_none and not with_none:
+        raise ValueError(
+            "select_none=True needs the 8-op layout: pass with_none=True as well "
+            "('none' is column 0 of that layout)"
+        )
+
+
+def op_mask(with_none: bool = False, select_none: bool = False) -> np.ndarray:
+    """Read-only bool mask of :func:`shape`: False for the ``none`` column unless
+    ``select_none`` (then :func:`discretize` may select it); True = the op can be chosen."""
+    _check_select_none(with_none, select_none)
     mask = np.ones(shape(with_none), dtype=bool)
-    if with_none:
+    if with_none and not select_none:
         mask[..., 0] = False
     mask.flags.writeable = False
     return mask
@@ -117,18 +130,21 @@ def _as_alpha(alpha: object, with_none: bool, what: str = "alpha") -> np.ndarray
     return arr
 
 
-def discretize(alpha: np.ndarray, with_none: bool = False) -> np.ndarray:
+def discretize(alpha: np.ndarray, with_none: bool = False, select_none: bool = False) -> np.ndarray:
     """Algorithm 2 (Mills 2020): continuous alpha -> binary alpha_d, 8 ones per cell.
 
     Args:
         alpha: ``shape(with_none)`` array (or its flat form) of architecture weights.
-        with_none: alpha has the 8-op layout; column 0 (``none``) is never selected.
+        with_none: alpha has the 8-op layout, ``none`` in column 0.
+        select_none: ``none`` competes like any op (DDAS); False: column 0 is never
+            selected (DARTS' derivation, and this space's default).
 
     Returns:
         float32 alpha_d of ``shape(with_none)``.
     """
+    _check_select_none(with_none, select_none)
     arr = _as_alpha(alpha, with_none).astype(np.float64, copy=False)
-    first_op = 1 if with_none else 0
+    first_op = 1 if with_none and not select_none else 0
     out = np.zeros(arr.shape, dtype=np.float32)
     for cell in range(N_CELLS):
         for start, end in NODE_ROWS:
@@ -153,8 +169,6 @@ def _check_discrete(alpha_d: object, with_none: bool | None = None) -> tuple[np.
     arr = _as_alpha(arr, bool(with_none), "alpha_d")
     if not np.isin(arr, (0, 1)).all():
         raise ValueError("alpha_d must be binary (0/1); discretize a continuous alpha first")
-    if with_none and arr[..., 0].any():
-        raise ValueError("alpha_d selects 'none' (column 0), which is never a valid choice")
     for cell in range(N_CELLS):
         for j, (start, end) in enumerate(NODE_ROWS):
             block = arr[cell, start:end]
@@ -190,12 +204,26 @@ def to_genotype(alpha_d: np.ndarray) -> Genotype:
     return Genotype(cells[0], list(CONCAT), cells[1], list(CONCAT))
 
 
-def from_genotype(g: Genotype, with_none: bool = False) -> np.ndarray:
-    """Binary alpha_d of a DARTS ``Genotype`` in this space; ValueError if it is outside it."""
+def uses_none(g: Genotype) -> bool:
+    """Whether a genotype has a ``none`` pair (then only the 8-op layout holds it)."""
+    try:
+        return any(pair[0] == "none" for cell in (g[0], g[2]) for pair in cell)
+    except (TypeError, IndexError, KeyError):
+        return False  # malformed: from_genotype says what is wrong
+
+
+def from_genotype(g: Genotype, with_none: bool | None = None) -> np.ndarray:
+    """Binary alpha_d of a DARTS ``Genotype`` in this space; ValueError if it is outside it.
+
+    ``with_none=None`` picks the 8-op layout exactly when the genotype has a ``none``
+    pair (a DDAS cell with ``select_none``); False rejects ``none``.
+    """
     if not (isinstance(g, tuple) and len(g) == 4):
         raise ValueError(
             f"expected a Genotype(normal, normal_concat, reduce, reduce_concat), got {g!r}"
         )
+    if with_none is None:
+        with_none = uses_none(g)
     names = op_names(with_none)
     out = np.zeros(shape(with_none), dtype=np.float32)
     for c, (cell, concat) in enumerate(((g[0], g[1]), (g[2], g[3]))):
@@ -221,9 +249,11 @@ def from_genotype(g: Genotype, with_none: bool = False) -> np.ndarray:
                         f"{label} node {j}: expected an (op, input) pair, got {pair!r}"
                     )
                 op, src = pair
-                if op not in OPS:
+                if op not in names:
+                    hint = " ('none' needs with_none=True)" if op == "none" else ""
                     raise ValueError(
-                        f"{label} node {j}: op {op!r} is not in the search space; allowed: {', '.join(OPS)}"
+                        f"{label} node {j}: op {op!r} is not in the search space; allowed: "
+                        f"{', '.join(names)}{hint}"
                     )
                 if (
                     isinstance(src, bool)
@@ -319,19 +349,23 @@ def sample_uniform(rng: np.random.Generator, with_none: bool = False) -> np.ndar
     return rng.random(shape(with_none), dtype=np.float32)
 
 
-def sample_path(rng: np.random.Generator, with_none: bool = False) -> np.ndarray:
+def sample_path(
+    rng: np.random.Generator, with_none: bool = False, select_none: bool = False
+) -> np.ndarray:
     """Uniform single-path sampling (Mills 2020, Sec. 4.1.3): Algorithm 2 applied to alpha ~ U(0, 1)."""
-    return discretize(sample_uniform(rng, with_none), with_none)
+    return discretize(sample_uniform(rng, with_none), with_none, select_none)
 
 
 class UniformPath:
     """Picklable ``sample_discrete`` for supernet pre-training: :func:`sample_path`."""
 
-    def __init__(self, with_none: bool = False):
+    def __init__(self, with_none: bool = False, select_none: bool = False):
+        _check_select_none(with_none, select_none)
         self.with_none = with_none
+        self.select_none = select_none
 
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
-        return sample_path(rng, self.with_none)
+        return sample_path(rng, self.with_none, getattr(self, "select_none", False))
 
 
 def _cell_pairs(genotype_cell: Sequence[tuple[str, int]]) -> list[tuple[int, str, int]]:

@@ -43,7 +43,11 @@ from nas_gym.spaces import darts as space
 from nas_gym.supernets.darts_ops import FactorizedReduce, ReLUConvBN, channel_shuffle, make_op
 
 Path = tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
-"""``path[cell][node]`` = the node's two ``(edge, op)`` pairs; cell 0 normal, 1 reduce; op in OPS."""
+"""``path[cell][node]`` = the node's two ``(edge, op)`` pairs; cell 0 normal, 1 reduce; op in
+OPS, or :data:`NONE_OP` for a ``none`` pair (8-op layout with ``select_none``)."""
+
+NONE_OP = -1
+"""Op index of ``none`` in a :data:`Path`: the edge contributes zeros (DARTS' ``Zero``)."""
 
 
 def _check_int(name: str, value: object, minimum: int = 1) -> int:
@@ -58,13 +62,16 @@ def reduction_cells(num_cells: int) -> tuple[int, ...]:
 
 
 def path_from_alpha_d(alpha_d: np.ndarray | Tensor) -> Path:
-    """The selected ``(edge, op)`` pairs per cell and node of a binary alpha_d (either layout)."""
+    """The selected ``(edge, op)`` pairs per cell and node of a binary alpha_d (either layout).
+
+    A ``none`` pair (column 0 of the 8-op layout) maps to op :data:`NONE_OP`.
+    """
     if isinstance(alpha_d, Tensor):
         alpha_d = alpha_d.detach().cpu().numpy()
     arr = np.asarray(alpha_d)
     with_none = arr.shape == space.shape(True)
     shift = 1 if with_none else 0
-    pairs = space.active_pairs(arr)  # validates: 2 distinct edges per node, no 'none'
+    pairs = space.active_pairs(arr)  # validates: 2 distinct edges per node
     out = []
     for cell_pairs in pairs:
         nodes: list[list[tuple[int, int]]] = [[] for _ in range(space.N_NODES)]
@@ -115,7 +122,9 @@ class SearchEdge(nn.Module):
         return F.max_pool2d(x, 2, 2, ceil_mode=True)
 
     def forward(self, x: Tensor, op: int) -> Tensor:
-        """Run the single op ``op`` (index into OPS) on this edge."""
+        """Run the single op ``op`` (index into OPS; :data:`NONE_OP`: zeros) on this edge."""
+        if op == NONE_OP:  # 'none': zeros of the output shape, no parameters
+            return x[..., :: self.stride, :: self.stride].mul(0.0)
         if not self.pc_k:
             return self.ops[op](x)
         y = self.ops[op](x[:, : self.c_op])
@@ -342,6 +351,7 @@ class DARTSSupernet(nn.Module):
             for cell in self.cells
             for node in path[1 if cell.reduction else 0]
             for e, op in node
+            if op != NONE_OP
             for p in cell.edges[e].ops[op].parameters()
         }
         op_params = {id(p) for cell in self.cells for p in cell.edges.parameters()}
