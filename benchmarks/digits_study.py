@@ -98,8 +98,29 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+class Clock:
+    """Wall and CPU seconds since construction (CPU: this process, all its threads)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> dict[str, float]:
+        return {
+            "seconds": time.perf_counter() - self.wall,
+            "cpu_seconds": time.process_time() - self.cpu,
+        }
+
+
+def read_seconds(path: Path) -> dict[str, float | None]:
+    """``{"seconds", "cpu_seconds"}`` of a timing file (older files hold the wall time only)."""
+    data = read_json(path)
+    if isinstance(data, (int, float)):
+        return {"seconds": float(data), "cpu_seconds": None}
+    return {"seconds": data["seconds"], "cpu_seconds": data.get("cpu_seconds")}
+
+
 def timed_step(out: Path, name: str, fn: Callable[[], Any]) -> Any:
-    """Run one step unless ``out/steps/<name>.json`` exists; record its wall time.
+    """Run one step unless ``out/steps/<name>.json`` exists; record its wall and CPU time.
 
     An interrupted step's time is lost, and a resumed one records only the final
     invocation (pre-training and retraining resume from their own checkpoints).
@@ -109,11 +130,14 @@ def timed_step(out: Path, name: str, fn: Callable[[], Any]) -> Any:
         print(f"[skip] {name}: done ({read_json(done)['seconds']:.0f} s)", flush=True)
         return read_json(done).get("result")
     print(f"[run ] {name}", flush=True)
-    start = time.perf_counter()
+    clock = Clock()
     result = fn()
-    seconds = time.perf_counter() - start
-    write_json(done, {"seconds": seconds, "result": result})
-    print(f"[done] {name}: {seconds:.0f} s", flush=True)
+    times = clock.elapsed()
+    write_json(done, {**times, "result": result})
+    print(
+        f"[done] {name}: {times['seconds']:.0f} s wall, {times['cpu_seconds']:.0f} CPU-s",
+        flush=True,
+    )
     return result
 
 
@@ -307,15 +331,24 @@ def retrain(out: Path, size: dict[str, Any], cell_id: str, genotype: str, seed: 
     """Stand-alone test accuracy (%) of one cell and seed (``nas-gym train-genotype``)."""
     run = out / "retrain" / f"{cell_id}_seed{seed}"
     if not (run / "result.json").exists():
-        start = time.perf_counter()
+        clock = Clock()
         cli(
             ["train-genotype", genotype, "--dataset", DATASET, "--out", run, "--resume"]
             + ["--layers", size["cells"], "--channels", size["C"]]
             + ["--epochs", size["retrain_epochs"], "--batch-size", BATCH, "--lr", 0.05]
             + ["--cutout", 0, "--auxiliary-weight", 0, "--drop-path", 0, "--seed", seed]
         )
-        write_json(run / "seconds.json", time.perf_counter() - start)  # last invocation
+        write_json(run / "seconds.json", clock.elapsed())  # last invocation
     return float(read_json(run / "result.json")["test_acc"])
+
+
+def _retrain_job(job: tuple[str, dict[str, Any], str, str, int]) -> float:
+    """:func:`retrain` in a worker process (one torch thread, like the parent)."""
+    import torch
+
+    torch.set_num_threads(1)
+    out, size, cell_id, genotype, seed = job
+    return retrain(Path(out), size, cell_id, genotype, seed)
 
 
 # -- the study -----------------------------------------------------------------------------
@@ -326,8 +359,12 @@ def cell_key(genotype: str) -> str:
     return hashlib.sha1(genotype.encode()).hexdigest()[:10]
 
 
-def run_study(out: Path, size_name: str, searchers: list[str]) -> dict[str, Any]:
-    """All steps; searchers can be added to a finished study (only new work runs)."""
+def run_study(out: Path, size_name: str, searchers: list[str], jobs: int = 1) -> dict[str, Any]:
+    """All steps; searchers can be added to a finished study (only new work runs).
+
+    ``jobs`` > 1 retrains cells in that many worker processes (the retraining runs are
+    independent; every other step runs in this process, one after the other).
+    """
     size = SIZES[size_name]
     out.mkdir(parents=True, exist_ok=True)
     config = {"size": size_name, **size, "dataset": DATASET}
@@ -361,32 +398,73 @@ def run_study(out: Path, size_name: str, searchers: list[str]) -> dict[str, Any]
     missing = sorted(set(cells.values()) - set(scores["score"]))
     if missing:
         print(f"[run ] score: {len(missing)} cells through the frozen supernet", flush=True)
-        start = time.perf_counter()
+        clock = Clock()
         scores["score"] |= supernet_scores(out, size, missing)
-        scores["seconds"] += time.perf_counter() - start
+        times = clock.elapsed()
+        scores["seconds"] += times["seconds"]
+        scores["cpu_seconds"] = scores.get("cpu_seconds", 0.0) + times["cpu_seconds"]
         write_json(score_file, scores)
 
     unique = list(dict.fromkeys(cells.values()))  # each distinct cell is retrained once
-    jobs = [(g, s) for g in unique for s in range(size["seeds"])]
-    accs: dict[str, list[float]] = {}
-    for k, (g, s) in enumerate(jobs, 1):
-        names = ", ".join(c for c, v in cells.items() if v == g)
-        print(f"[retrain {k}/{len(jobs)}] {names} (cell {cell_key(g)}) seed {s}", flush=True)
-        accs.setdefault(g, []).append(retrain(out, size, cell_key(g), g, s))
-    seconds = {p.stem: read_json(p)["seconds"] for p in sorted((out / "steps").glob("*.json"))}
-    seconds["score (frozen supernet, all cells)"] = scores["seconds"]
-    seconds["retrain (sum of train-genotype runs)"] = sum(
-        read_json(out / "retrain" / f"{cell_key(g)}_seed{s}" / "seconds.json") for g, s in jobs
-    )
+    runs = [(g, s) for g in unique for s in range(size["seeds"])]
+    accs = retrain_all(out, size, cells, runs, jobs)
+    steps = {p.stem: read_seconds(p) for p in sorted((out / "steps").glob("*.json"))}
+    steps["score (frozen supernet, all cells)"] = {
+        "seconds": scores["seconds"],
+        "cpu_seconds": scores.get("cpu_seconds"),
+    }
+    retrain_times = [
+        read_seconds(out / "retrain" / f"{cell_key(g)}_seed{s}" / "seconds.json") for g, s in runs
+    ]
+    steps["retrain (sum of train-genotype runs)"] = {
+        "seconds": sum(t["seconds"] for t in retrain_times),
+        "cpu_seconds": None
+        if any(t["cpu_seconds"] is None for t in retrain_times)
+        else sum(t["cpu_seconds"] for t in retrain_times),
+    }
+    seconds = {k: v["seconds"] for k, v in steps.items()}
+    cpu_seconds = {k: v["cpu_seconds"] for k, v in steps.items()}
     summary = {
         "config": config,
         "cells": cells,
         "supernet_score": {g: scores["score"][g] for g in unique},
         "standalone_acc": accs,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "retrain_jobs": jobs,
     }
     write_json(out / "summary.json", summary)
     return summary
+
+
+def retrain_all(
+    out: Path,
+    size: dict[str, Any],
+    cells: dict[str, str],
+    runs: list[tuple[str, int]],
+    jobs: int,
+) -> dict[str, list[float]]:
+    """Stand-alone accuracy of every (cell, seed) run, in ``jobs`` processes; finished runs are read back."""
+    work = [(str(out), size, cell_key(g), g, s) for g, s in runs]
+    results: list[float] = []
+    if jobs <= 1:
+        for k, (g, s) in enumerate(runs, 1):
+            names = ", ".join(c for c, v in cells.items() if v == g)
+            print(f"[retrain {k}/{len(runs)}] {names} (cell {cell_key(g)}) seed {s}", flush=True)
+            results.append(retrain(out, size, cell_key(g), g, s))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")  # no forked torch state in the workers
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            for k, acc in enumerate(pool.map(_retrain_job, work), 1):
+                print(f"[retrain {k}/{len(runs)}] done: {acc:.2f} %", flush=True)
+                results.append(acc)
+    accs: dict[str, list[float]] = {}
+    for (g, _), acc in zip(runs, results, strict=True):
+        accs.setdefault(g, []).append(acc)
+    return accs
 
 
 # -- report --------------------------------------------------------------------------------
@@ -461,10 +539,14 @@ def markdown(summary: dict[str, Any], result: dict[str, Any]) -> str:
         f"{result['kendall_tau']:.3f} (p = {result['kendall_p']:.3f}), Spearman rho = "
         f"{result['spearman_rho']:.3f} (p = {result['spearman_p']:.3f}).",
         "",
-        "| step | wall time (s) |",
-        "|---|---:|",
+        "| step | wall time (s) | CPU time (s) |",
+        "|---|---:|---:|",
     ]
-    lines += [f"| {k} | {v:.0f} |" for k, v in summary["seconds"].items()]
+    cpu = summary.get("cpu_seconds", {})
+    lines += [
+        f"| {k} | {v:.0f} | {'n/a' if cpu.get(k) is None else f'{cpu[k]:.0f}'} |"
+        for k, v in summary["seconds"].items()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -562,7 +644,15 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated, from " + ", ".join([*ENV_SEARCHERS, *ONESHOT_SEARCHERS]),
     )
     p.add_argument("--figures", default=None, help="write the PNGs here (default: --out)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes for the stand-alone retraining step (default 1; 2 on 2 cores)",
+    )
     args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"--jobs must be >= 1, got {args.jobs}")
     searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
     allowed = [*ENV_SEARCHERS, *ONESHOT_SEARCHERS]
     bad = [s for s in searchers if s not in allowed]
@@ -573,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     out = Path(args.out)
-    summary = run_study(out, args.size, searchers)
+    summary = run_study(out, args.size, searchers, jobs=args.jobs)
     result = analyse(summary)
     table = markdown(summary, result)
     write_json(out / "analysis.json", result)
