@@ -320,9 +320,60 @@ def pair_table(idx: dict, family: Family, td3: str, unit: str, budget: int) -> s
     return head + "\n".join(lines) + "\n"
 
 
+def overview_table(idx: dict) -> str:
+    """One line per pair, reading and budget: Δ test per dataset (Holm p), sequences, uniques."""
+    head = (
+        "| DDPG twin → TD3 twin | reading | budget | "
+        + " | ".join(f"Δ test {d} (Holm p)" for d in DATASETS)
+        + " | identical sequences | unique queries DDPG / TD3 |\n"
+        + "|---" * (5 + len(DATASETS))
+        + "|\n"
+    )
+    lines = []
+    for family in FAMILIES:
+        for unit in ("query", "unique"):
+            for budget in (500, 2000):
+                for td3 in family.td3:
+                    rows = {
+                        d: pair_row(
+                            idx.get((family.ddpg, unit, budget, d), {}),
+                            idx.get((td3, unit, budget, d), {}),
+                            d,
+                        )
+                        for d in DATASETS
+                    }
+                    present = [r for r in rows.values() if r is not None]
+                    if not present:
+                        continue
+                    pvals = stats.holm(
+                        [stats.wilcoxon_signed_rank(r.td3_test, r.ddpg_test)[1] for r in present]
+                    )
+                    cells = {}
+                    for r, p in zip(present, pvals, strict=True):
+                        d = float(np.mean(r.td3_test - r.ddpg_test))
+                        cells[r.dataset] = (
+                            f"{d:+.2f} ({'—' if np.isnan(p) else f'{p:.2f}'}, n={len(r.seeds)})"
+                        )
+                    same = sum(x is None for r in present for x in r.divergence)
+                    total = sum(len(r.divergence) for r in present)
+                    uniq_a = np.mean([r.ddpg_unique.mean() for r in present])
+                    uniq_b = np.mean([r.td3_unique.mean() for r in present])
+                    lines.append(
+                        f"| {family.ddpg} → {td3} | {unit} | {budget} | "
+                        + " | ".join(cells.get(d, "not run") for d in DATASETS)
+                        + f" | {same}/{total} | {uniq_a:.0f} / {uniq_b:.0f} |"
+                    )
+    return (
+        "**Overview** (Δ = TD3 − DDPG twin, test accuracy of the best-by-valid cell, mean over seeds, percentage points)\n\n"
+        + head
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
 def all_tables(records: Sequence[dict[str, Any]]) -> str:
     idx = index(records)
-    parts = []
+    parts = [overview_table(idx)]
     for family in FAMILIES:
         for unit in ("query", "unique"):
             for budget in (500, 2000):
