@@ -94,19 +94,19 @@ class Stage:
     seeds: str
 
 
-#: Priority order, fixed at 18:41 UTC before any result was read (measured cost on the
-#: shared 2-core machine: about 0.6 core for this study; SB3 8.5, DDAS 4.3 CPU-s per
-#: 500-query run): the 500-query cells first, SB3 seeds 1-10 before 11-20; CADAM once the
-#: batched bench runner is in; at 2,000 queries seeds 1-10 before 11-20, the unique reading last.
-#: The frozen actor (lr 1e-8) needs about 8,700 steps for 500 unique cells (issue 12), 17x
-#: the cost of a 500-query run, so its unique-reading stage comes after the 2,000-query ones.
+#: Priority order, fixed before any result was read (measured cost on the shared 2-core
+#: machine: about 0.7 core for this study; SB3 8.5, DDAS 4.3 CPU-s per 500-query run):
+#: the 500-query cells first (CADAM batched by the bench, SB3 seeds 1-10 before 11-20), then
+#: 2,000 queries with seeds 1-10 before 11-20. The frozen actor (lr 1e-8) needs about 8,700
+#: steps for 500 unique cells (issue 12), 17x a 500-query run, so the unique-reading stage
+#: of the printed lr comes after the 2,000-query ones, and the unique reading at 2,000 last.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
+    Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-20"),
     Stage("sb3-500", SB3_AGENTS, 500, "query", "1-10"),
+    Stage("cadam-500u", CADAM_DEFAULT, 500, "unique", "1-20"),
     Stage("ddas-2000", DDAS_AGENTS, 2000, "query", "1-10"),
     Stage("sb3-500b", SB3_AGENTS, 500, "query", "11-20"),
-    Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-20"),
-    Stage("cadam-500u", CADAM_DEFAULT, 500, "unique", "1-20"),
     Stage("cadam-2000", CADAM_AGENTS, 2000, "query", "1-10"),
     Stage("sb3-2000", SB3_AGENTS, 2000, "query", "1-10"),
     Stage("ddas-2000b", DDAS_AGENTS, 2000, "query", "11-20"),
