@@ -43,6 +43,7 @@ import numpy as np
 from nas_gym.agents.bench import stats
 from nas_gym.agents.bench.plots import png_bytes
 from nas_gym.agents.bench.store import load_all_records
+from nas_gym.agents.ddas.ddas import phase_steps
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -450,6 +451,12 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
                 lo_y, hi_y = float(tail.min()), float(tail.max())
                 pad = 0.08 * (hi_y - lo_y + 1e-6)
                 ax.set_ylim(lo_y - pad, hi_y + pad)
+            if family.key == "ddas" and unit == "query":  # DDAS's scaled phase boundaries
+                explore, exploit = phase_steps(budget)
+                name = "DDAS phase ends (explore, exploit; then 4S)"
+                for q in (explore, explore + exploit):
+                    ax.axvline(q + 0.5, color="0.4", lw=0.8, ls=(0, (2, 2)), label=name)
+                    name = "_nolegend_"
         axes[0, col].set_title(dataset, fontsize=10)
     handles, names = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper left", bbox_to_anchor=(0.84, 0.93), fontsize=8)
