@@ -95,19 +95,24 @@ class Stage:
     seeds: str
 
 
-#: Priority order, fixed before any result was read (measured cost on the shared 2-core
-#: machine: about 0.7 core for this study; SB3 8.5, DDAS 4.3 CPU-s per 500-query run):
-#: the 500-query cells first (CADAM batched by the bench, SB3 seeds 1-10 before 11-20), then
-#: 2,000 queries with seeds 1-10 before 11-20. The frozen actor (lr 1e-8) needs about 8,700
-#: steps for 500 unique cells (issue 12), 17x a 500-query run, so the unique-reading stage
-#: of the printed lr comes after the 2,000-query ones, and the unique reading at 2,000 last.
+#: Priority order, fixed before any result was read. Measured on the shared 2-core
+#: machine (load 8-9 from five jobs): this study got about 0.4 core; one run costs SB3 8.5,
+#: DDAS 4.8-5.0 and CADAM 5.7 CPU-s at 500 queries (CADAM batched 15 seeds per process by
+#: the bench). So: DDAS at 500 first (done, seeds 1-20), then seeds in blocks across the
+#: pairs, 500 queries before 2,000, the query reading before the unique one. The frozen
+#: actor (lr 1e-8) needs about 8,700 steps for 500 unique cells (issue 12), 17x a
+#: 500-query run, so its unique-reading stage comes last but one.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
-    Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-20"),
-    Stage("sb3-500", SB3_AGENTS, 500, "query", "1-10"),
-    Stage("cadam-500u", CADAM_DEFAULT, 500, "unique", "1-20"),
+    Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
+    Stage("sb3-500", SB3_AGENTS, 500, "query", "1-5"),
+    Stage("cadam-500u", CADAM_DEFAULT, 500, "unique", "1-5"),
+    Stage("sb3-500b", SB3_AGENTS, 500, "query", "6-10"),
+    Stage("cadam-500u-b", CADAM_DEFAULT, 500, "unique", "6-10"),
+    Stage("cadam-500-c", CADAM_AGENTS, 500, "query", "11-20"),
+    Stage("sb3-500-c", SB3_AGENTS, 500, "query", "11-20"),
+    Stage("cadam-500u-c", CADAM_DEFAULT, 500, "unique", "11-20"),
     Stage("ddas-2000", DDAS_AGENTS, 2000, "query", "1-10"),
-    Stage("sb3-500b", SB3_AGENTS, 500, "query", "11-20"),
     Stage("cadam-2000", CADAM_AGENTS, 2000, "query", "1-10"),
     Stage("sb3-2000", SB3_AGENTS, 2000, "query", "1-10"),
     Stage("ddas-2000b", DDAS_AGENTS, 2000, "query", "11-20"),
