@@ -269,6 +269,13 @@ def stat_ci(x: np.ndarray) -> str:
     return f"{mean:.2f} ± {std:.2f} [{float(lo):.2f}, {float(hi):.2f}]"
 
 
+def delta_text(diff: np.ndarray, p_holm: float) -> str:
+    """Mean paired difference, its 95% bootstrap CI and the Holm-corrected Wilcoxon p."""
+    lo, hi = stats.bootstrap_ci(diff)
+    p = "— (all pairs equal)" if np.isnan(p_holm) else f"p={p_holm:.3f}"
+    return f"{float(np.mean(diff)):+.2f} [{float(lo):+.2f}, {float(hi):+.2f}], {p}"
+
+
 def divergence_text(div: Sequence[int | None]) -> str:
     same = sum(d is None for d in div)
     firsts = sorted(d for d in div if d is not None)
@@ -299,8 +306,8 @@ def pair_table(idx: dict, family: Family, td3: str, unit: str, budget: int) -> s
     steps = unit == "unique"
     head = (
         f"**{family.ddpg} vs {td3}**, budget {budget} ({'unique architectures' if steps else 'queries'})\n\n"
-        f"| dataset | seeds | test of best-by-valid: {family.ddpg} | {td3} | Δ test (TD3 − DDPG), Holm p "
-        f"| Δ best valid, Holm p | unique queries {family.ddpg} / {td3} "
+        f"| dataset | seeds | test of best-by-valid: {family.ddpg} | {td3} | Δ test (TD3 − DDPG) [95% CI], Holm p "
+        f"| Δ best valid [95% CI], Holm p | unique queries {family.ddpg} / {td3} "
         + ("| steps taken |" if steps else "")
         + "| identical query sequences |\n"
         + "|---" * (8 + steps)
@@ -308,15 +315,13 @@ def pair_table(idx: dict, family: Family, td3: str, unit: str, budget: int) -> s
     )
     lines = []
     for r, pt, pv in zip(rows, holm_t, holm_v, strict=True):
-        d_t = float(np.mean(r.td3_test - r.ddpg_test))
-        d_v = float(np.mean(r.td3_valid - r.ddpg_valid))
         cells = [
             r.dataset,
             seed_text(r.seeds),
             stat_ci(r.ddpg_test),
             stat_ci(r.td3_test),
-            f"{d_t:+.2f}, p={pt:.3f}" if not np.isnan(pt) else f"{d_t:+.2f}, — (all pairs equal)",
-            f"{d_v:+.2f}, p={pv:.3f}" if not np.isnan(pv) else f"{d_v:+.2f}, — (all pairs equal)",
+            delta_text(r.td3_test - r.ddpg_test, pt),
+            delta_text(r.td3_valid - r.ddpg_valid, pv),
             f"{r.ddpg_unique.mean():.0f} / {r.td3_unique.mean():.0f}",
         ]
         if steps:
