@@ -432,11 +432,14 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
     axes = fig.subplots(2, len(present), squeeze=False)
     xlabel = "distinct architectures queried" if unit == "unique" else "queries (environment steps)"
     for col, dataset in enumerate(present):
+        # the seeds every series of the panel ran: the curves stay paired, as in the tables
+        ran = [set(idx[key]) for a in labels if (key := (a, unit, budget, dataset)) in idx]
+        seeds = sorted(set.intersection(*ran))
         for i, label in enumerate(labels):
             runs = idx.get((label, unit, budget, dataset), {})
-            if not runs:
+            if not runs or not seeds:
                 continue
-            curves = [anytime(r, unit) for r in runs.values()]
+            curves = [anytime(runs[s], unit) for s in seeds]
             for row in range(2):
                 mean, lo, hi = stats.anytime_band([c[row] for c in curves])
                 x = np.arange(1, len(mean) + 1)
