@@ -431,6 +431,8 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
     fig = Figure(figsize=(4.2 * len(present) + 2.6, 7.0), dpi=100)
     axes = fig.subplots(2, len(present), squeeze=False)
     xlabel = "distinct architectures queried" if unit == "unique" else "queries (environment steps)"
+    spans: dict[tuple[int, int], list[np.ndarray]] = {}  # panel -> band edges after a tenth
+    means: dict[str, list[np.ndarray]] = {}  # label -> its mean curve in every panel
     for col, dataset in enumerate(present):
         # the seeds every series of the panel ran: the curves stay paired, as in the tables
         ran = [set(idx[key]) for a in labels if (key := (a, unit, budget, dataset)) in idx]
@@ -451,6 +453,8 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
                     label=f"{label} (n={len(curves)})",
                 )  # fmt: skip
                 ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
+                spans.setdefault((row, col), []).extend([lo[len(lo) // 10 :], hi[len(hi) // 10 :]])
+                means.setdefault(label, []).append(mean)
         for row, what in enumerate(
             ("best valid acc. so far [%]", "test acc. of best-by-valid [%]")
         ):
@@ -458,9 +462,8 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
             ax.set_xlabel(xlabel)
             ax.set_ylabel(what)
             ax.grid(alpha=0.3)
-            lines = ax.get_lines()
-            if lines:  # zoom on the part after the first tenth of the run
-                tail = np.concatenate([ln.get_ydata()[len(ln.get_ydata()) // 10 :] for ln in lines])
+            if (row, col) in spans:  # zoom on the bands after the first tenth of the run
+                tail = np.concatenate(spans[row, col])
                 lo_y, hi_y = float(tail.min()), float(tail.max())
                 pad = 0.08 * (hi_y - lo_y + 1e-6)
                 ax.set_ylim(lo_y - pad, hi_y + pad)
@@ -472,6 +475,12 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
                     name = "_nolegend_"
         axes[0, col].set_title(dataset, fontsize=10)
     handles, names = axes[0, 0].get_legend_handles_labels()
+    same = [a for a in means if a != labels[0] and _equal_curves(means.get(labels[0]), means[a])]
+    if same:  # drawn on top of each other: say so, so no series looks missing
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="none"))
+        names.append("identical mean curves in every panel:\n" + " = ".join([labels[0], *same]))
     fig.legend(handles, names, loc="upper left", bbox_to_anchor=(0.84, 0.93), fontsize=8)
     what = "unique architectures" if unit == "unique" else "queries"
     fig.suptitle(
@@ -481,6 +490,14 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
     )
     fig.subplots_adjust(left=0.06, right=0.83, bottom=0.08, top=0.88, wspace=0.3, hspace=0.3)
     return fig
+
+
+def _equal_curves(a: list[np.ndarray] | None, b: list[np.ndarray]) -> bool:
+    return (
+        a is not None
+        and len(a) == len(b)
+        and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    )
 
 
 def write_figures(records: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
