@@ -308,7 +308,7 @@ def pair_table(idx: dict, family: Family, td3: str, unit: str, budget: int) -> s
         f"**{family.ddpg} vs {td3}**, budget {budget} ({'unique architectures' if steps else 'queries'})\n\n"
         f"| dataset | seeds | test of best-by-valid: {family.ddpg} | {td3} | Δ test (TD3 − DDPG) [95% CI], Holm p "
         f"| Δ best valid [95% CI], Holm p | unique queries {family.ddpg} / {td3} "
-        + ("| steps taken |" if steps else "")
+        + ("| steps taken " if steps else "")
         + "| identical query sequences |\n"
         + "|---" * (8 + steps)
         + "|\n"
@@ -369,10 +369,14 @@ def overview_table(idx: dict) -> str:
                     total = sum(len(r.divergence) for r in present)
                     uniq_a = np.mean([r.ddpg_unique.mean() for r in present])
                     uniq_b = np.mean([r.td3_unique.mean() for r in present])
+                    steps_a = np.mean([r.ddpg_steps.mean() for r in present])
+                    steps_b = np.mean([r.td3_steps.mean() for r in present])
                     lines.append(
                         f"| {family.ddpg} → {td3} | {unit} | {budget} | "
                         + " | ".join(cells.get(d, "not run") for d in DATASETS)
-                        + f" | {same}/{total} | {uniq_a:.0f} / {uniq_b:.0f} |"
+                        + f" | {same}/{total} | {uniq_a:.0f} / {uniq_b:.0f}"
+                        + (f" (steps {steps_a:.0f} / {steps_b:.0f})" if unit == "unique" else "")
+                        + " |"
                     )
     return (
         "**Overview** (Δ = TD3 − DDPG twin, test accuracy of the best-by-valid cell, mean over seeds, percentage points)\n\n"
