@@ -21,7 +21,8 @@ from nas_gym.agents.registry import agent_names, make_agent
 torch.set_num_threads(1)  # tiny networks: extra threads only contend with xdist workers
 
 STEPS = 40
-STOCK = {"ddpg", "td3"}  # stock SB3: untouched, so they seed the global RNGs as SB3 does
+# stock SB3 (plain or with action noise): untouched, so they seed the global RNGs as SB3 does
+STOCK = {"ddpg", "td3", "ddpg-noise", "td3-noise"}
 
 
 def tiny(name: str) -> dict:

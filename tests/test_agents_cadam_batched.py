@@ -72,3 +72,17 @@ def test_unique_budget_each_seed_stops_at_its_own_step():
         alone, _ = queries_alone(seed, **kwargs)
         steps = min(len(alone), len(history["arch_index"]))
         assert history["arch_index"][:steps] == alone[:steps]
+
+
+def test_agents_of_another_configuration_are_refused_with_the_difference():
+    env = lambda: gym.make("NASBench201-v0", max_queries=STEPS)  # noqa: E731
+    a = CADAM("MlpPolicy", env(), seed=1, **SMALL)
+    b = CADAM("MlpPolicy", env(), seed=2, **dict(SMALL, quantile=0.5))
+    with pytest.raises(ValueError, match=r"quantile differs \(0.9 vs 0.5\)"):
+        BatchedCADAM.from_agents([a, b])
+    scheduled = dict(SMALL, learning_rate=lambda progress: 1e-3 * progress)
+    batched = BatchedCADAM.from_agents(
+        [CADAM("MlpPolicy", env(), seed=s, **scheduled) for s in (1, 2)]
+    )
+    with pytest.raises(ValueError, match="different step totals need constant learning rates"):
+        batched.learn([10, 20])

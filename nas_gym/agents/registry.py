@@ -119,6 +119,15 @@ def agent_keywords(name: str) -> tuple[str, ...] | None:
     return None
 
 
+def agent_class(name: str) -> type | None:
+    """The class ``make_agent(name, ...)`` returns, from its factory's return annotation (or None)."""
+    try:
+        cls = typing.get_type_hints(_entry(name).factory).get("return")
+    except Exception:  # an unresolvable annotation: the class is unknown
+        return None
+    return cls if inspect.isclass(cls) else None
+
+
 def _named_params(fn: Callable[..., Any]) -> set[str] | None:
     try:
         params = inspect.signature(fn).parameters.values()

@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
+from stable_baselines3 import DDPG, TD3
+from stable_baselines3.common.noise import NormalActionNoise
 
 from nas_gym.agents.baselines import REA, REINFORCE, RandomSearch
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.ddas import DDAS
 from nas_gym.agents.registry import register_agent
+from nas_gym.agents.sb3_stock import make_ddpg, make_td3
 
 #: CADAM's paper configuration: top-K state and the 100**acc reward (Mills 2020, Sec. 4.1).
 CADAM_ENV = {"observation": "topk", "reward": "cadam"}
@@ -103,6 +107,35 @@ register_agent("ddas-4s", env_kwargs=DDAS_ENV, example_kwargs={"stagnation_steps
 register_agent("ddas-td3", env_kwargs=DDAS_ENV, example_kwargs={"policy_delay": 3})(
     _ddas("4s", True)
 )
+
+
+#: Gaussian action noise std of the TD3-vs-DDPG study (issue 12), in SB3's scaled action
+#: units [-1, 1] (SB3 adds the noise after scaling), i.e. 0.05 on the env's Box [0, 1].
+ACTION_NOISE_SIGMA = 0.1
+
+
+def gaussian_action_noise(env: gym.Env, sigma: float = ACTION_NOISE_SIGMA) -> NormalActionNoise:
+    """Independent N(0, sigma^2) noise on every action component (Fujimoto et al. 2018, Sec. 6.1)."""
+    shape = env.action_space.shape
+    return NormalActionNoise(mean=np.zeros(shape), sigma=np.full(shape, sigma))
+
+
+@register_agent("ddpg-noise", example_kwargs={"learning_starts": 10})
+def make_ddpg_noise(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> DDPG:
+    """Stock SB3 DDPG plus Gaussian action noise, sigma 0.1 (stock ``ddpg`` has none)."""
+    overrides.setdefault("action_noise", gaussian_action_noise(env))
+    return make_ddpg(env, seed=seed, verbose=verbose, **overrides)
+
+
+@register_agent("td3-noise", example_kwargs={"learning_starts": 10})
+def make_td3_noise(
+    env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
+) -> TD3:
+    """Stock SB3 TD3 plus Gaussian action noise, sigma 0.1 (stock ``td3`` has none)."""
+    overrides.setdefault("action_noise", gaussian_action_noise(env))
+    return make_td3(env, seed=seed, verbose=verbose, **overrides)
 
 
 @register_agent("rs")

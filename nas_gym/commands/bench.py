@@ -230,6 +230,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG curves")
+    parser.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="run every run in its own process (default: runs of a batched agent, CADAM, that "
+        "differ only in seed, dataset, split or budget run in lockstep in one process)",
+    )
     parser.set_defaults(func=_bench)
 
 
@@ -406,6 +412,7 @@ def _bench(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             ray_address=args.ray_address,
             ray_timeout_s=ray_timeout,
+            batch=not args.no_batch,
         )
     except backends.BenchStopped as stop:
         for key, error in stop.failures:

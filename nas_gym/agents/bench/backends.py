@@ -1,13 +1,17 @@
 """Where runs execute: local worker processes or Ray tasks, with one progress bar.
 
-Both backends call :func:`nas_gym.agents.bench.run.run_one` per spec and hand each finished
-record to the parent, which writes it at once (:mod:`nas_gym.agents.bench.store`).
+The runs are first planned into units (:func:`plan_units`): runs that differ only in
+seed, dataset, split or budget and whose agent has a batched form (CADAM) share a
+unit and run in lockstep in one process; every other run is a unit of its own.
+Both backends call :func:`nas_gym.agents.bench.run.run_group` per unit and hand each
+finished record to the parent, which writes it at once (:mod:`nas_gym.agents.bench.store`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import signal
 import sys
@@ -18,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nas_gym.agents.bench.run import run_one
+from nas_gym.agents.bench.run import EmitError, batch_key, run_group
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import out_dir_lock, record_variants, split_done, write_record
 
@@ -26,6 +30,38 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
+#: Most runs one process runs in lockstep. Larger batches cost less per run until the
+#: stacked weights and optimizer states outgrow the CPU caches (benchmarks/cadam_batched.py).
+MAX_BATCH = 16
+
+
+def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[list[RunSpec]]:
+    """Units of work, largest first: lockstep groups of at most :data:`MAX_BATCH` runs, or single runs.
+
+    Runs with the same :func:`~nas_gym.agents.bench.run.batch_key` form a group, split
+    into near-equal chunks, more of them while there are fewer units than ``jobs``, so
+    ``--jobs`` still runs in parallel. Runs whose agent has no batched form (or all runs
+    with ``batch=False``) are units of one.
+    """
+    groups: dict[Any, list[RunSpec]] = {}
+    units: list[list[RunSpec]] = []
+    for spec in todo:
+        key = batch_key(spec) if batch else None
+        if key is None:
+            units.append([spec])
+        else:
+            groups.setdefault(key, []).append(spec)
+    counts = {key: math.ceil(len(specs) / MAX_BATCH) for key, specs in groups.items()}
+    while groups and len(units) + sum(counts.values()) < jobs:
+        key = max(groups, key=lambda k: len(groups[k]) / counts[k])
+        if len(groups[key]) <= counts[key]:
+            break  # every chunk holds one run already
+        counts[key] += 1
+    for key, specs in groups.items():
+        specs = sorted(specs, key=lambda spec: -spec.budget)  # similar lengths run together
+        n = counts[key]
+        units += [specs[i * len(specs) // n : (i + 1) * len(specs) // n] for i in range(n)]
+    return sorted(units, key=lambda unit: -sum(spec.budget for spec in unit))
 
 
 @dataclass
@@ -94,24 +130,31 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
-    """A worker: run the specs the parent sends, one at a time, and send back each result."""
+    """A worker: run the units the parent sends, one at a time, sending each run's result
+    as soon as it ends (``("ok" | "error", key, payload)``), then ``("done", None, None)``."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
     while True:
         try:
-            spec_dict = conn.recv()
+            unit = conn.recv()
         except EOFError:
             return
-        if spec_dict is None:
+        if unit is None:
             return
+
+        def emit(spec_dict: dict[str, Any], record: Any, error: str | None) -> None:
+            key = RunSpec(**spec_dict).key
+            conn.send(("ok", key, record) if error is None else ("error", key, error))
+
         try:
-            conn.send(("ok", run_one(spec_dict, data_dir)))
-        except Exception as err:  # one failed run must not stop the others
-            conn.send(("error", f"{type(err).__name__}: {err}"))
+            run_group(unit, data_dir, emit)
+        except Exception as err:  # the unit's unfinished runs fail; the worker goes on
+            conn.send(("failed", None, f"{type(err).__name__}: {err}"))
+        conn.send(("done", None, None))
 
 
 class _Worker:
-    """One spawned worker process and its pipe; ``spec`` is the run it is busy with."""
+    """One spawned worker process and its pipe; ``pending`` holds the runs of its unit not yet ended."""
 
     def __init__(self, ctx: Any, data_dir: str | None):
         self.conn, child = ctx.Pipe()
@@ -120,7 +163,8 @@ class _Worker:
         )
         self.proc.start()
         child.close()
-        self.spec: RunSpec | None = None
+        self.pending: dict[str, RunSpec] = {}
+        self.busy = False
 
     def stop(self, grace_s: float = 2.0) -> None:
         """End the worker promptly: terminate, then kill if it has not exited."""
@@ -133,75 +177,96 @@ class _Worker:
         self.conn.close()
 
 
-def run_serial(todo: Sequence[RunSpec], data_dir: str | None, on_done: OnDone) -> None:
-    """One run after another in this process (``--jobs 1``: no worker start-up cost)."""
-    for spec in todo:
+def run_serial(units: Sequence[Sequence[RunSpec]], data_dir: str | None, on_done: OnDone) -> None:
+    """One unit after another in this process (``--jobs 1``: no worker start-up cost)."""
+    for unit in units:
+        pending = {spec.key: spec for spec in unit}
+
+        def emit(
+            spec_dict: dict[str, Any], record: Any, error: str | None, pending=pending
+        ) -> None:
+            on_done(pending.pop(RunSpec(**spec_dict).key), record, error)
+
         try:
-            record = run_one(asdict(spec), data_dir)
-        except Exception as err:  # one failed run must not stop the others
-            on_done(spec, None, f"{type(err).__name__}: {err}")
-        else:
-            on_done(spec, record, None)
+            run_group([asdict(spec) for spec in unit], data_dir, emit)
+        except EmitError as err:  # on_done stopped the bench (e.g. a full disk)
+            raise err.__cause__ from None
+        except Exception as err:  # one failed unit must not stop the others
+            for spec in list(pending.values()):
+                on_done(spec, None, f"{type(err).__name__}: {err}")
 
 
-def run_local(todo: Sequence[RunSpec], jobs: int, data_dir: str | None, on_done: OnDone) -> None:
-    """Spawned worker processes, one run each at a time (nothing inherited from the parent).
+def run_local(
+    units: Sequence[Sequence[RunSpec]], jobs: int, data_dir: str | None, on_done: OnDone
+) -> None:
+    """Spawned worker processes, one unit each at a time (nothing inherited from the parent).
 
-    A worker that dies (the OOM killer, a crash) fails only the run it held; a new
-    worker replaces it and the bench goes on. On KeyboardInterrupt (Ctrl-C, or SIGTERM
-    via :func:`sigterm_as_interrupt`) no new run starts and every worker is stopped
-    before the exception propagates; records of finished runs are already written.
+    A worker that dies (the OOM killer, a crash) fails only the unfinished runs of the
+    unit it held; a new worker replaces it and the bench goes on. On KeyboardInterrupt
+    (Ctrl-C, or SIGTERM via :func:`sigterm_as_interrupt`) no new unit starts and every
+    worker is stopped before the exception propagates; records of finished runs are
+    already written.
     """
     if jobs == 1:
-        run_serial(todo, data_dir, on_done)
+        run_serial(units, data_dir, on_done)
         return
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
     ctx = mp.get_context("spawn")
-    queue = list(todo)[::-1]
+    queue = list(units)[::-1]
     workers = [_Worker(ctx, data_dir) for _ in range(max(1, min(jobs, len(queue))))]
     try:
         while True:
             for worker in workers:
-                if worker.spec is None and queue:
-                    worker.spec = queue.pop()
-                    worker.conn.send(asdict(worker.spec))
-            busy = [w for w in workers if w.spec is not None]
+                if not worker.busy and queue:
+                    unit = queue.pop()
+                    worker.pending = {spec.key: spec for spec in unit}
+                    worker.busy = True
+                    worker.conn.send([asdict(spec) for spec in unit])
+            busy = [w for w in workers if w.busy]
             if not busy:
                 break
             ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
             for i, worker in enumerate(workers):
-                spec = worker.spec
-                if spec is None:
+                if not worker.busy:
                     continue
-                if worker.conn in ready or worker.conn.poll():
+                died, waiting = False, worker.conn in ready
+                while worker.busy and (waiting or worker.conn.poll()):
+                    waiting = False
                     try:
-                        status, payload = worker.conn.recv()
+                        status, key, payload = worker.conn.recv()
                     except (EOFError, OSError):
-                        status, payload = "died", None
-                    if status != "died":
-                        worker.spec = None
-                        if status == "ok":
-                            on_done(spec, payload, None)
-                        else:
+                        died = True
+                        break
+                    if status == "done":
+                        for spec in worker.pending.values():
+                            on_done(spec, None, "the run ended without a record")
+                        worker.pending, worker.busy = {}, False
+                    elif status == "failed":
+                        for spec in worker.pending.values():
                             on_done(spec, None, payload)
-                        continue
-                if worker.proc.sentinel in ready or not worker.proc.is_alive():
+                        worker.pending = {}
+                    else:
+                        spec = worker.pending.pop(key)
+                        on_done(spec, payload if status == "ok" else None,
+                                None if status == "ok" else payload)  # fmt: skip
+                if worker.busy and (died or not worker.proc.is_alive()):
                     worker.proc.join(1.0)
                     code = worker.proc.exitcode
                     worker.stop()
-                    on_done(
-                        spec,
-                        None,
-                        f"WorkerDied: the worker process running this run exited "
-                        f"(exit code {code}; a negative code is the signal that killed it)",
-                    )
+                    for spec in worker.pending.values():
+                        on_done(
+                            spec,
+                            None,
+                            f"WorkerDied: the worker process running this run exited "
+                            f"(exit code {code}; a negative code is the signal that killed it)",
+                        )
                     workers[i] = _Worker(ctx, data_dir) if queue else worker
-                    worker.spec = None
+                    worker.pending, worker.busy = {}, False
     finally:
         for worker in workers:
-            if worker.spec is None and worker.proc.is_alive():
+            if not worker.busy and worker.proc.is_alive():
                 try:
                     worker.conn.send(None)
                 except OSError:
@@ -268,15 +333,24 @@ def init_local_ray(jobs: int) -> None:
             os.environ[switch] = before_env
 
 
+def run_group_collect(
+    unit: Sequence[dict[str, Any]], data_dir: str | None
+) -> list[tuple[dict[str, Any], dict[str, Any] | None, str | None]]:
+    """:func:`run_group` returning every run's ``(spec, record, error)`` (a Ray task's result)."""
+    out: list[tuple[dict[str, Any], dict[str, Any] | None, str | None]] = []
+    run_group(unit, data_dir, lambda spec, record, error: out.append((spec, record, error)))
+    return out
+
+
 def run_ray(
-    todo: Sequence[RunSpec],
+    units: Sequence[Sequence[RunSpec]],
     jobs: int,
     data_dir: str | None,
     on_done: OnDone,
     ray_address: str | None = None,
     ray_timeout_s: float = RAY_CONNECT_TIMEOUT_S,
 ) -> None:
-    """One Ray task per run (1 CPU each); starts a private local Ray instance unless one is running.
+    """One Ray task per unit (1 CPU each); starts a private local Ray instance unless one is running.
 
     The local instance is bound to 127.0.0.1 with no dashboard, so nothing listens on
     the network. Joining a real cluster is explicit: ``--ray-address HOST:PORT``.
@@ -295,22 +369,23 @@ def run_ray(
         else:
             init_local_ray(jobs)
         started = True
-    refs: dict[Any, RunSpec] = {}
+    refs: dict[Any, Sequence[RunSpec]] = {}
     try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(run_one)
-        refs = {remote.remote(asdict(spec), data_dir): spec for spec in todo}
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_group_collect)
+        refs = {remote.remote([asdict(s) for s in unit], data_dir): unit for unit in units}
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
-                spec = refs[ref]
+                unit = {spec.key: spec for spec in refs[ref]}
                 try:
-                    record = ray.get(ref)
+                    results = ray.get(ref)
                 except Exception as err:  # a task's exception arrives wrapped by Ray
                     cause = getattr(err, "cause", None) or err
-                    on_done(spec, None, f"{type(cause).__name__}: {cause}")
-                else:
-                    on_done(spec, record, None)
+                    results = [(asdict(s), None, f"{type(cause).__name__}: {cause}")
+                               for s in unit.values()]  # fmt: skip
+                for spec_dict, record, error in results:
+                    on_done(unit[RunSpec(**spec_dict).key], record, error)
     except KeyboardInterrupt:
         for ref in refs:
             ray.cancel(ref, force=True)
@@ -329,8 +404,12 @@ def execute(
     progress: bool = True,
     ray_address: str | None = None,
     ray_timeout_s: float = RAY_CONNECT_TIMEOUT_S,
+    batch: bool = True,
 ) -> BenchOutcome:
     """Run every spec not finished in ``out_dir`` and write its record as soon as it ends.
+
+    With ``batch`` (the default) runs that can share a process in lockstep do
+    (:func:`plan_units`); ``batch=False`` (``--no-batch``) runs each in its own.
 
     Holds ``out_dir``'s lock for the whole bench (a second writer is refused) and
     records the agent definitions in ``out_dir/variants.json`` (a conflicting one is
@@ -382,11 +461,12 @@ def execute(
                 )
 
             try:
+                units = plan_units(todo, jobs, batch)
                 with sigterm_as_interrupt():
                     if backend == "local":
-                        run_local(todo, jobs, data_dir, on_done)
+                        run_local(units, jobs, data_dir, on_done)
                     else:
-                        run_ray(todo, jobs, data_dir, on_done, ray_address, ray_timeout_s)
+                        run_ray(units, jobs, data_dir, on_done, ray_address, ray_timeout_s)
             except KeyboardInterrupt:
                 raise BenchStopped("interrupted", len(done) + saved[0], failures) from None
             finally:

@@ -14,7 +14,8 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from nas_gym.agents.bench.record import (
@@ -114,48 +115,230 @@ def nb201_rank(spec: RunSpec, env_kwargs: dict[str, Any], arch_index: int) -> in
     return int((acc > acc[arch_index]).sum()) + 1
 
 
+@dataclass
+class Run:
+    """One run between construction and its record: its spec, recorded env, agent and clocks."""
+
+    spec: RunSpec
+    env_kwargs: dict[str, Any]
+    env: EpisodeRecorder
+    agent: Any
+    agent_kwargs: dict[str, Any]
+    hyper: dict[str, Any]
+    make_env_s: float
+    make_agent_s: float
+    started: float
+    learn_s: float = 0.0
+    cpu_s: float = 0.0
+    #: seeds that shared this run's process in lockstep (1: it ran alone)
+    batch_size: int = 1
+
+    @property
+    def timed(self) -> bool:
+        """NB201 protocol (``time_budget_s``): the env ends the search before the query budget."""
+        return self.env_kwargs.get("time_budget_s") is not None
+
+    @property
+    def max_steps(self) -> int:
+        """Steps ``learn`` may take: the budget, or with ``"unique"`` the env's step cap."""
+        if self.spec.budget_unit == "query" or self.timed:
+            return self.spec.budget
+        return getattr(self.env.unwrapped, "max_steps", UNIQUE_STEP_FACTOR * self.spec.budget)
+
+
+def load_worker() -> None:
+    """Per-process set-up before any run is timed: threads, imports, the env registry."""
+    prepare_worker()
+    import nas_gym  # noqa: F401  (registers the environments)
+    from nas_gym.agents.registry import agent_names
+
+    git_state()
+    agent_names()  # import every agent module now, so the first run is not charged for it
+
+
+def start_run(spec: RunSpec, data_dir: str | None, started: float | None = None) -> Run:
+    """Build the run's environment (recorded) and its agent."""
+    import gymnasium as gym
+
+    from nas_gym.agents.registry import make_agent
+
+    started = time.perf_counter() if started is None else started
+    env_kwargs = env_make_kwargs(spec, data_dir)
+    t0 = time.perf_counter()
+    env = EpisodeRecorder(gym.make(spec.env_id, **env_kwargs), keys=HISTORY_KEYS)
+    make_env_s = time.perf_counter() - t0
+    kwargs = json.loads(spec.agent_kwargs)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    agent = make_agent(spec.base_agent, env, seed=spec.seed, verbose=0, **kwargs)
+    make_agent_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0
+    hyper = agent_hyperparameters(agent)
+    env.clear()  # construction may probe the env; only learn()'s queries count
+    return Run(spec, env_kwargs, env, agent, kwargs, hyper, make_env_s, make_agent_s, started,
+               cpu_s=cpu_s)  # fmt: skip
+
+
+def learn_alone(run: Run) -> None:
+    """``agent.learn`` until the budget is spent (or the episode ends, for ``"unique"``/timed)."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    if run.spec.budget_unit == "query" and not run.timed:
+        run.agent.learn(run.spec.budget)
+    else:
+        run.agent.learn(run.max_steps, callback=_stop_at_first_episode_end(run.env))
+    run.learn_s = time.perf_counter() - t0
+    run.cpu_s += time.process_time() - cpu0
+
+
 def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str, Any]:
     """Execute one run and return its record (the content of ``runs/<key>.json``).
 
     Raises:
         RuntimeError: if the agent made a different number of queries than its budget.
     """
-    start_total = time.perf_counter()
-    prepare_worker()
-    import gymnasium as gym
+    started = time.perf_counter()
+    load_worker()
+    run = start_run(RunSpec(**spec_dict), data_dir, started)
+    learn_alone(run)
+    return finish_run(run)
 
-    import nas_gym  # noqa: F401  (registers the environments)
-    from nas_gym.agents.registry import agent_names, make_agent
 
-    git_state()
-    agent_names()  # import every agent module now, so the first run is not charged for it
+#: (spec, record or None, error text or None), called once per run as it ends.
+Emit = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], None]
 
-    spec = RunSpec(**spec_dict)
-    env_kwargs = env_make_kwargs(spec, data_dir)
-    t0 = time.perf_counter()
-    env = EpisodeRecorder(gym.make(spec.env_id, **env_kwargs), keys=HISTORY_KEYS)
-    make_env_s = time.perf_counter() - t0
-    kwargs = json.loads(spec.agent_kwargs)
 
-    cpu0 = time.process_time()
-    t0 = time.perf_counter()
-    agent = make_agent(spec.base_agent, env, seed=spec.seed, verbose=0, **kwargs)
-    make_agent_s = time.perf_counter() - t0
-    hyper = agent_hyperparameters(agent)
-    env.clear()  # construction may probe the env; only learn()'s queries count
+def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: Emit) -> None:
+    """Execute several runs in this process, batching the ones that can run in lockstep.
 
-    # NB201 protocol (time_budget_s): the env ends the search before the query budget.
-    timed = env_kwargs.get("time_budget_s") is not None
-    t0 = time.perf_counter()
-    if timed:
-        agent.learn(spec.budget, callback=_stop_at_first_episode_end(env))
-    elif spec.budget_unit == "query":
-        agent.learn(spec.budget)
-    else:
-        cap = getattr(env.unwrapped, "max_steps", UNIQUE_STEP_FACTOR * spec.budget)
-        agent.learn(cap, callback=_stop_at_first_episode_end(env))
-    learn_s = time.perf_counter() - t0
-    cpu_s = time.process_time() - cpu0
+    Runs whose agents are plain :class:`~nas_gym.agents.cadam.CADAM` with one
+    configuration and one network shape run together through
+    :class:`~nas_gym.agents.cadam.batched.BatchedCADAM` (seeds, datasets, splits and
+    budgets may differ: each run stops where it would stop alone); any other run
+    learns alone. ``emit`` gets each run's record as soon as that run ends, so a
+    stopped group loses only its unfinished runs. A failing run fails alone, or with
+    its batch if it fails inside the batched update.
+    """
+    started = time.perf_counter()
+    load_worker()
+    runs: list[Run] = []
+    for spec_dict in spec_dicts:
+        try:
+            runs.append(start_run(RunSpec(**spec_dict), data_dir, started))
+        except Exception as err:  # one failed run must not stop the others
+            _emit(emit, spec_dict, None, f"{type(err).__name__}: {err}")
+    for batch in lockstep_batches(runs):
+        if len(batch) == 1:
+            _finish_and_emit(batch[0], emit, learn_alone)
+        else:
+            _learn_batched(batch, emit)
+
+
+def batch_key(spec: RunSpec) -> tuple[str, ...] | None:
+    """Runs with equal keys may run in lockstep in one process; None: this run runs alone.
+
+    A run has a batched form when its registered agent builds a plain
+    :class:`~nas_gym.agents.cadam.CADAM` and its search is not timed. The key is the
+    agent configuration and the environment configuration; seed, dataset, searched
+    split and budget may differ (CADAM's schedule does not depend on them; a run whose
+    network shapes still differ is split off in the worker, :func:`lockstep_batches`).
+    """
+    from nas_gym.agents.cadam import CADAM
+    from nas_gym.agents.registry import agent_class
+
+    if agent_class(spec.base_agent) is not CADAM:
+        return None
+    if json.loads(spec.env_kwargs).get("time_budget_s") is not None:
+        return None
+    return (spec.base_agent, spec.agent_kwargs, spec.env_id, spec.env_kwargs, spec.budget_unit)
+
+
+def lockstep_batches(runs: Sequence[Run]) -> list[list[Run]]:
+    """Split runs into batches that :class:`BatchedCADAM` can run in lockstep (else alone)."""
+    from nas_gym.agents.cadam.batched import batch_mismatch, constant_schedules
+
+    batches: list[list[Run]] = []
+    for run in runs:
+        home = None
+        if not run.timed and batch_mismatch(run.agent, run.agent) is None:
+            for batch in batches:
+                first = batch[0]
+                if first.timed or batch_mismatch(first.agent, run.agent) is not None:
+                    continue
+                if first.max_steps != run.max_steps and not constant_schedules(run.agent):
+                    continue  # a schedule's progress depends on the step total
+                home = batch
+                break
+        if home is None:
+            batches.append([run])
+        else:
+            home.append(run)
+    return batches
+
+
+class EmitError(Exception):
+    """``emit`` itself failed (e.g. the parent could not write a record): stop the group."""
+
+
+def _finish_and_emit(run: Run, emit: Emit, learn: Callable[[Run], None] | None = None) -> None:
+    try:
+        if learn is not None:
+            learn(run)
+        record, error = finish_run(run), None
+    except Exception as err:  # one failed run must not stop the others
+        record, error = None, f"{type(err).__name__}: {err}"
+    _emit(emit, asdict(run.spec), record, error)
+
+
+def _emit(emit: Emit, spec: dict[str, Any], record: Any, error: str | None) -> None:
+    try:
+        emit(spec, record, error)
+    except Exception as err:
+        raise EmitError(str(err)) from err
+
+
+def _learn_batched(batch: list[Run], emit: Emit) -> None:
+    """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
+    from nas_gym.agents.cadam.batched import BatchedCADAM
+
+    clock = [time.perf_counter(), time.process_time()]
+    for run in batch:
+        run.batch_size = len(batch)
+
+    def on_step(t: int, seeds: list[int]) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        for s in seeds:
+            batch[s].learn_s += (now - clock[0]) / len(seeds)
+            batch[s].cpu_s += (cpu - clock[1]) / len(seeds)
+        clock[:] = [now, cpu]
+
+    finished: set[int] = set()
+
+    def on_finish(s: int) -> None:
+        finished.add(s)
+        _finish_and_emit(batch[s], emit)  # closes the run's environment
+        clock[:] = [time.perf_counter(), time.process_time()]
+
+    try:
+        batched = BatchedCADAM.from_agents([run.agent for run in batch])
+        batched.learn([run.max_steps for run in batch], on_step=on_step, on_finish=on_finish)
+    except EmitError:
+        raise
+    except Exception as err:  # the batch fails together; finished runs are already out
+        message = f"{type(err).__name__} in a batch of {len(batch)} runs: {err}"
+        for s, run in enumerate(batch):
+            if s not in finished:
+                _emit(emit, asdict(run.spec), None, message)
+
+
+def finish_run(run: Run) -> dict[str, Any]:
+    """Check the run's queries against its budget and build its record.
+
+    Raises:
+        RuntimeError: if the agent made a different number of queries than its budget.
+    """
+    spec, env, agent, env_kwargs = run.spec, run.env, run.agent, run.env_kwargs
+    timed = run.timed
+    make_agent_s, learn_s, cpu_s = run.make_agent_s, run.learn_s, run.cpu_s
     history = env.history
     akey = arch_key(history)
     n_unique = len(set(history[akey]))
@@ -228,10 +411,10 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
             **optimum,
         },
         "agent_class": f"{type(agent).__module__}.{type(agent).__qualname__}",
-        "agent_kwargs": kwargs,
-        "hyperparameters": hyper,
+        "agent_kwargs": run.agent_kwargs,
+        "hyperparameters": run.hyper,
         "timing": {
-            "make_env_s": make_env_s,
+            "make_env_s": run.make_env_s,
             "make_agent_s": make_agent_s,
             "learn_s": learn_s,
             "wall_s": wall_s,
@@ -240,7 +423,8 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
             "env_reset_s": env.env_reset_s,
             "agent_s": wall_s - env.env_s,
             "cpu_s": cpu_s,
-            "process_s": time.perf_counter() - start_total,
+            "process_s": time.perf_counter() - run.started,
+            "batch_size": run.batch_size,
         },
         "budget": {
             "unit": spec.budget_unit,

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3.common.utils import update_learning_rate
+from stable_baselines3.common.utils import ConstantSchedule, update_learning_rate
 from torch import nn
 
 from nas_gym.agents.cadam.cadam import (
@@ -65,25 +65,27 @@ class StackedMLP(nn.Module):
                 x = torch.relu(x)
         return torch.sigmoid(x) if self.sigmoid else x
 
-    def copy_to(self, mlps: Sequence[nn.Module]) -> None:
-        """Write seed s's weights back into ``mlps[s]``."""
-        for s, mlp in enumerate(mlps):
+    def copy_to(self, mlps: Sequence[nn.Module], rows: Sequence[int] | None = None) -> None:
+        """Write stacked row ``rows[i]`` (default: i) back into ``mlps[i]``."""
+        rows = range(len(mlps)) if rows is None else rows
+        for row, mlp in zip(rows, mlps, strict=True):
             linears = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
             with torch.no_grad():
                 for lin, w, b in zip(linears, self.weights, self.biases, strict=True):
-                    lin.weight.copy_(w[s].T)
-                    lin.bias.copy_(b[s, 0])
+                    lin.weight.copy_(w[row].T)
+                    lin.bias.copy_(b[row, 0])
 
 
 class BatchedCADAM:
     """S independent CADAM searches in lockstep, one per (environment, seed).
 
     Every seed is the :class:`CADAM` that ``CADAM("MlpPolicy", env, seed=seed,
-    **kwargs)`` builds: its initial weights, random streams, replay buffer and
-    environment. Only the networks are shared storage: stacked over seeds and
-    trained by one optimizer each (actor, critics), with the agents' optimizer
-    class and options. After :meth:`learn`, ``agents[s]`` holds seed s's trained
-    weights (its optimizer state is not written back).
+    **kwargs)`` builds (or one of the agents given to :meth:`from_agents`): its
+    initial weights, random streams, replay buffer and environment. Only the
+    networks are shared storage: stacked over seeds and trained by one optimizer
+    each (actor, critics), with the agents' optimizer class and options. After
+    :meth:`learn`, ``agents[s]`` holds seed s's trained weights (its optimizer state
+    is not written back).
 
     Args:
         envs: one environment per seed (e.g. ``gym.make("NASBench201-v0", ...)``).
@@ -96,11 +98,32 @@ class BatchedCADAM:
             raise ValueError(
                 f"need one environment per seed, got {len(envs)} environments and {len(seeds)} seeds"
             )
-        self.agents = [
-            CADAM("MlpPolicy", env, seed=s, **kwargs) for env, s in zip(envs, seeds, strict=True)
-        ]
-        first = self.agents[0]
-        policies = [agent.policy for agent in self.agents]
+        self._stack(
+            [CADAM("MlpPolicy", env, seed=s, **kwargs) for env, s in zip(envs, seeds, strict=True)]
+        )
+
+    @classmethod
+    def from_agents(cls, agents: Sequence[CADAM]) -> BatchedCADAM:
+        """Batch already built agents (e.g. from ``make_agent``); they must share a configuration.
+
+        Raises:
+            ValueError: an agent is not a plain :class:`CADAM`, or its settings or
+                network shapes differ from the first agent's (the message names them).
+        """
+        if not agents:
+            raise ValueError("need at least one agent")
+        for agent in agents:
+            problem = batch_mismatch(agents[0], agent)
+            if problem:
+                raise ValueError(f"cannot batch these agents: {problem}")
+        self = cls.__new__(cls)
+        self._stack(list(agents))
+        return self
+
+    def _stack(self, agents: list[CADAM]) -> None:
+        self.agents = agents
+        first = agents[0]
+        policies = [agent.policy for agent in agents]
         self.actor = StackedMLP([p.actor for p in policies])
         self.critics = nn.ModuleList(
             StackedMLP([p.critics[k] for p in policies]) for k in range(first.policy.n_critics)
@@ -113,58 +136,87 @@ class BatchedCADAM:
             self.critics.parameters(), lr=first.lr_schedule(1), **opt_kwargs
         )
         self.n_updates = 0
+        #: indices (into ``agents``) of the seeds still searching, i.e. rows of the stacks
+        self.active = list(range(len(agents)))
 
     def q_values(self, actions: torch.Tensor) -> torch.Tensor:
         """``(S, batch, n_critics)`` quantile estimates."""
         return torch.cat([critic(actions) for critic in self.critics], dim=-1)
 
     def learn(
-        self, total_timesteps: int, on_step: Callable[[int], None] | None = None
+        self,
+        total_timesteps: int | Sequence[int],
+        on_step: Callable[[int, list[int]], None] | None = None,
+        on_finish: Callable[[int], None] | None = None,
     ) -> list[dict[str, list[Any]]]:
-        """Run each seed's search (one episode) for at most ``total_timesteps`` steps.
+        """Run each seed's search (its first episode) for at most its ``total_timesteps`` steps.
 
-        Seeds stay in lockstep until every seed's episode has ended (with
-        ``budget_unit="unique"`` they end at different steps); a seed's history stops
-        at the end of its episode. A history maps each scalar ``info`` key of the environment (for
-        NASBench201-v0: ``arch_index``, ``valid_acc``, ``best_valid_acc``, ...) and
-        ``"reward"`` to its value at every step. ``on_step(t)`` is called after step t.
+        A seed stops at the end of its first episode or after its own step total,
+        whichever comes first, exactly where ``CADAM.learn`` alone would have made its
+        last query: with ``budget_unit="unique"`` or different budgets, seeds end at
+        different steps. A finished seed's rows leave the stacks (its weights are
+        written back first), so the others run at the cost of fewer seeds. A history
+        maps each scalar ``info`` key of the environment (for NASBench201-v0:
+        ``arch_index``, ``valid_acc``, ``best_valid_acc``, ...) and ``"reward"`` to its
+        value at every step. ``on_step(t, seeds)`` is called after step t with the
+        indices of the seeds that made a query at that step; ``on_finish(s)`` when seed
+        s has made its last query (its weights are back in ``agents[s]``).
+
+        Raises:
+            ValueError: different step totals with a learning-rate schedule (the
+                schedule would then differ between seeds).
         """
         agents = self.agents
-        for agent in agents:
+        totals = (
+            [int(total_timesteps)] * len(agents)
+            if isinstance(total_timesteps, int | np.integer)
+            else [int(t) for t in total_timesteps]
+        )
+        if len(totals) != len(agents):
+            raise ValueError(f"need one step total per seed, got {len(totals)} for {len(agents)}")
+        if len(set(totals)) > 1 and not constant_schedules(agents[0]):
+            raise ValueError(
+                "seeds with different step totals need constant learning rates; "
+                "group seeds by budget for a learning-rate schedule"
+            )
+        for agent, total in zip(agents, totals, strict=True):
             with private_rng(agent):
-                agent._setup_learn(total_timesteps, callback=None, progress_bar=False)
+                agent._setup_learn(total, callback=None, progress_bar=False)
         histories: list[dict[str, list[Any]]] = [{} for _ in agents]
-        self._searching = [True] * len(agents)
-        for t in range(total_timesteps):
-            if not any(self._searching):
-                break
-            batches = self._collect_step(histories)
-            for agent in agents:
-                agent._update_current_progress_remaining(agent.num_timesteps, total_timesteps)
+        t = 0
+        while self.active:
+            batches, ended = self._collect_step(histories)
+            for s in self.active:
+                agents[s]._update_current_progress_remaining(agents[s].num_timesteps, totals[s])
             self._train(batches)
             if on_step is not None:
-                on_step(t)
-        self.actor.copy_to([agent.policy.actor for agent in agents])
-        for k, critic in enumerate(self.critics):
-            critic.copy_to([agent.policy.critics[k] for agent in agents])
+                on_step(t, list(self.active))
+            t += 1
+            done = [s for s in self.active if ended[s] or agents[s].num_timesteps >= totals[s]]
+            if done:
+                self._drop(done)
+                for s in done if on_finish is not None else ():
+                    on_finish(s)
         return histories
 
     def _collect_step(
         self, histories: list[dict[str, list[Any]]]
-    ) -> list[tuple[torch.Tensor, ...]]:
-        """One query per seed, then each seed's replay batches for this step's update cycles.
+    ) -> tuple[list[list[tuple[torch.Tensor, ...]]], dict[int, bool]]:
+        """One query per active seed, then its replay batches for this step's update cycles.
 
         The actor runs for all seeds at once; every random draw (exploration, noise,
         replay rows) comes from the seed's own streams, in ``CADAM.learn``'s order.
+        Returns the batches (one list per active seed) and which seeds' episodes ended.
         """
+        agents = [self.agents[s] for s in self.active]
         obs = np.stack(
-            [np.asarray(agent._last_obs, dtype=np.float32).reshape(-1) for agent in self.agents]
+            [np.asarray(agent._last_obs, dtype=np.float32).reshape(-1) for agent in agents]
         )
         with torch.no_grad():
             mu = self.actor(torch.from_numpy(obs)[:, None]).numpy()
-        batches = []
-        for s, agent in enumerate(self.agents):
-            seed_mu = mu[s].reshape(1, *agent.action_space.shape)
+        batches, ended = [], {}
+        for row, (s, agent) in enumerate(zip(self.active, agents, strict=True)):
+            seed_mu = mu[row].reshape(1, *agent.action_space.shape)
             with private_rng(agent):
                 action = epsilon_greedy_action(agent.epsilon(), lambda m=seed_mu: m, agent.xi)
                 new_obs, rewards, dones, infos = agent.env.step(action)
@@ -173,18 +225,17 @@ class BatchedCADAM:
                 cycles = update_cycles(
                     agent.replay_buffer.size(), agent.batch_size, agent.max_cycles
                 )
-                if cycles:  # exact in lockstep: every seed's buffer has the same size
+                if cycles:  # exact in lockstep: every active seed's buffer has the same size
                     batches.append(sample_batches(agent.replay_buffer, cycles, agent.batch_size))
-            if self._searching[s]:
-                record(histories[s], infos[0], float(rewards[0]))
-                self._searching[s] = not dones[0]
-        return batches
+            record(histories[s], infos[0], float(rewards[0]))
+            ended[s] = bool(dones[0])
+        return batches, ended
 
     def _train(self, batches: list[list[tuple[torch.Tensor, ...]]]) -> None:
         """CADAM's ``train`` on the stacked networks: ``batches[seed][cycle] = (s, a, r)``."""
         if not batches:
             return
-        first = self.agents[0]
+        first = self.agents[self.active[0]]
         progress = first._current_progress_remaining
         update_learning_rate(self.critic_optimizer, first.lr_schedule(progress))
         update_learning_rate(self.actor_optimizer, first.actor_lr_schedule(progress))
@@ -201,8 +252,72 @@ class BatchedCADAM:
                 self.actor_optimizer.zero_grad()
                 loss.backward()
                 self.actor_optimizer.step()
-        for agent in self.agents:
-            agent._n_updates = self.n_updates
+        for s in self.active:
+            self.agents[s]._n_updates = self.n_updates
+
+    def _drop(self, seeds: list[int]) -> None:
+        """Write the finished seeds' weights back and remove their rows from the stacks."""
+        rows = [self.active.index(s) for s in seeds]
+        self.actor.copy_to([self.agents[s].policy.actor for s in seeds], rows)
+        for k, critic in enumerate(self.critics):
+            critic.copy_to([self.agents[s].policy.critics[k] for s in seeds], rows)
+        keep = [row for row in range(len(self.active)) if row not in rows]
+        self.active = [self.active[row] for row in keep]
+        if not keep:
+            return
+        index = torch.tensor(keep)
+        for module, optimizer in (
+            (self.actor, self.actor_optimizer),
+            (self.critics, self.critic_optimizer),
+        ):
+            for param in module.parameters():
+                param.data = param.data[index]
+                param.grad = None
+                state = optimizer.state.get(param, {})
+                for name, value in state.items():
+                    if torch.is_tensor(value) and value.dim() > 0:
+                        state[name] = value[index]
+
+
+def batch_mismatch(first: Any, other: Any) -> str | None:
+    """Why ``other`` cannot run in lockstep with ``first`` (None: it can).
+
+    Lockstep needs plain :class:`CADAM` agents (a subclass may change ``learn``) with
+    the same update rule, schedule and network shapes; seeds, environments and budgets
+    may differ.
+    """
+    for agent in (first, other):
+        if type(agent) is not CADAM:
+            return f"{type(agent).__qualname__} is not CADAM (no batched form)"
+    settings = (
+        "quantile", "batch_size", "xi", "max_cycles", "exploration", "epsilon_start",
+        "epsilon_end", "epsilon_decay_steps", "warmup_steps", "buffer_size", "policy_delay",
+        "actor_q", "observation_space", "action_space",
+    )  # fmt: skip
+    for name in settings:
+        if getattr(first, name) != getattr(other, name):
+            return f"{name} differs ({getattr(first, name)!r} vs {getattr(other, name)!r})"
+    a, b = first.policy, other.policy
+    for name in ("net_arch", "n_critics", "optimizer_class", "optimizer_kwargs"):
+        if getattr(a, name) != getattr(b, name):
+            return f"policy {name} differs ({getattr(a, name)!r} vs {getattr(b, name)!r})"
+    for name in ("lr_schedule", "actor_lr_schedule"):
+        if schedule_value(getattr(first, name)) != schedule_value(getattr(other, name)):
+            return f"{name} differs"
+    return None
+
+
+def schedule_value(schedule: Any) -> Any:
+    """A comparable form of an SB3 learning-rate schedule: the constant, else the object."""
+    inner = getattr(schedule, "value_schedule", schedule)
+    return inner.val if isinstance(inner, ConstantSchedule) else inner
+
+
+def constant_schedules(agent: CADAM) -> bool:
+    """Whether both learning rates are constants (then a step total changes no update)."""
+    return all(
+        not callable(schedule_value(s)) for s in (agent.lr_schedule, agent.actor_lr_schedule)
+    )
 
 
 def record(history: dict[str, list[Any]], info: dict[str, Any], reward: float) -> None:

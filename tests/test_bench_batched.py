@@ -1,0 +1,98 @@
+"""``nas-gym bench`` runs CADAM seeds in lockstep in one process; ``--no-batch`` does not.
+
+A tiny real grid (NB201 table, a small CADAM whose actor acts from step 15 and learns
+fast, so its queries depend on the updates) runs both ways; every run must make the
+same queries and write the same result row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from nas_gym.agents.bench import backends
+from nas_gym.agents.bench.spec import RunSpec
+from nas_gym.cli import main
+
+TINY = 'tiny=cadam:{"net_arch": [16, 16], "epsilon_decay_steps": 15, "actor_learning_rate": 1e-3}'
+#: columns that are measurements of time, not of the search
+TIME_COLUMNS = ("wall_s", "agent_s", "env_s", "cpu_s")
+
+
+def bench(out: Path, *extra: str) -> None:
+    args = ["bench", "--agents", "tiny,rs", "--variant", TINY, "--datasets", "cifar10,cifar100",
+            "--reward-metrics", "valid,test", "--budgets", "20,45", "--seeds", "1,2",
+            "--jobs", "1", "--out", str(out), "--no-plots", "--no-progress", *extra]  # fmt: skip
+    assert main(args) == 0
+
+
+def runs(out: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
+
+
+def rows(out: Path) -> list[dict]:
+    with open(out / "results.csv", newline="") as fh:
+        return [
+            {k: v for k, v in row.items() if k not in TIME_COLUMNS} for row in csv.DictReader(fh)
+        ]
+
+
+@pytest.fixture(scope="module")
+def both_ways(tmp_path_factory) -> tuple[Path, Path]:
+    batched, alone = tmp_path_factory.mktemp("batched"), tmp_path_factory.mktemp("alone")
+    bench(batched)
+    bench(alone, "--no-batch")
+    return batched, alone
+
+
+def test_batched_bench_makes_the_same_queries_as_one_run_per_process(both_ways):
+    batched, alone = both_ways
+    a, b = runs(batched), runs(alone)
+    assert sorted(a) == sorted(b) and len(a) == 32
+    for name, record in a.items():
+        history = record["history"]
+        assert history["arch_index"] == b[name]["history"]["arch_index"], name
+        assert len(history["arch_index"]) == record["spec"]["budget"]
+        expected = 16 if record["spec"]["agent"] == "tiny" else 1  # budgets 20 and 45 share it
+        assert record["timing"]["batch_size"] == expected, name
+        assert b[name]["timing"]["batch_size"] == 1
+    # the seeds of a batch stay independent
+    for name, record in a.items():
+        if record["spec"]["agent"] == "tiny" and name.endswith("__1.json"):
+            other = a[name.replace("__1.json", "__2.json")]["history"]["arch_index"]
+            assert record["history"]["arch_index"] != other, name
+    assert rows(batched) == rows(alone)
+
+
+def test_rerun_of_a_batched_bench_skips_finished_runs_and_redoes_a_missing_one(both_ways, capsys):
+    batched, _ = both_ways
+    missing = sorted((batched / "runs").glob("tiny__*__45__2.json"))[0]
+    before = json.loads(missing.read_text())["history"]["arch_index"]
+    missing.unlink()
+    bench(batched)
+    assert "ran 1, skipped 31 finished" in capsys.readouterr().out
+    after = json.loads(missing.read_text())
+    assert after["history"]["arch_index"] == before
+    assert after["timing"]["batch_size"] == 1
+
+
+def test_plan_units_groups_batched_agents_and_keeps_parallelism():
+    def spec(agent: str, seed: int, budget: int = 500, dataset: str = "cifar10") -> RunSpec:
+        env = '{"observation": "topk", "reward": "cadam"}' if agent.startswith("cadam") else "{}"
+        return RunSpec(agent, dataset, "valid", budget, seed, env_kwargs=env)
+
+    cadam = [spec("cadam", s, b, d) for s in range(1, 6) for b in (500, 1000)
+             for d in ("cifar10", "cifar100")]  # fmt: skip
+    todo = [*cadam, spec("cadam-td3", 1), spec("cadam-td3", 2), spec("rs", 1), spec("rs", 2)]
+    units = backends.plan_units(todo, jobs=2)
+    keys = [sorted(s.key for s in unit) for unit in units]
+    assert sorted(k for unit in keys for k in unit) == sorted(s.key for s in todo)
+    assert [len(u) for u in units] == [10, 10, 2, 1, 1]  # 20 cadam runs, then cadam-td3, rs
+    assert {s.agent for s in units[0] + units[1]} == {"cadam"}
+    assert [len(u) for u in backends.plan_units(todo[:20], jobs=4)] == [5, 5, 5, 5]
+    assert all(len(u) == 1 for u in backends.plan_units(todo, jobs=2, batch=False))
+    timed = RunSpec("cadam", "cifar10", "valid", 500, 1, env_kwargs='{"time_budget_s": 100}')
+    assert [len(u) for u in backends.plan_units([timed, timed], jobs=1)] == [1, 1]
