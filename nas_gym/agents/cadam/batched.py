@@ -30,6 +30,7 @@ from nas_gym.agents.cadam.cadam import (
     actor_loss,
     check_loss,
     epsilon_greedy_action,
+    frozen,
     sample_batches,
     update_cycles,
 )
@@ -248,7 +249,8 @@ class BatchedCADAM:
 
             self.n_updates += 1
             if self.n_updates % first.policy_delay == 0:
-                loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
+                with frozen(self.critics):
+                    loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
                 self.actor_optimizer.zero_grad()
                 loss.backward()
                 self.actor_optimizer.step()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -301,7 +302,8 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
 
             self._n_updates += 1
             if self._n_updates % self.policy_delay == 0:
-                loss = actor_loss(policy.q_values(policy.actor(obs)), self.actor_q)
+                with frozen(policy.critics):
+                    loss = actor_loss(policy.q_values(policy.actor(obs)), self.actor_q)
                 policy.actor_optimizer.zero_grad()
                 loss.backward()
                 policy.actor_optimizer.step()
@@ -331,6 +333,20 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
+
+
+@contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Build the graph without ``module``'s parameters: the actor's loss then skips the
+    critics' weight gradients, which its step would throw away (the critic step zeroes them)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def epsilon_greedy_action(eps: float, mu: Callable[[], np.ndarray], xi: float) -> np.ndarray:
