@@ -31,8 +31,10 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
 #: Most runs one process runs in lockstep. Larger batches cost less per run until the
-#: stacked weights and optimizer states outgrow the CPU caches (benchmarks/cadam_batched.py).
-MAX_BATCH = 16
+#: stacked weights, gradients and Adam moments (about 2.3 MB per CADAM seed) outgrow the
+#: CPU caches: measured CPU per seed-step fell from S=1 to S=8-10 and rose again at S=16
+#: (``benchmarks/cadam_batched.py --seeds``; docs/cadam_table41.md).
+MAX_BATCH = 10
 
 
 def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[list[RunSpec]]:
