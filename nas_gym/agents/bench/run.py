@@ -207,7 +207,16 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
 Emit = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], None]
 
 
-def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: Emit) -> None:
+#: Lockstep steps between two progress reports of a batched unit.
+PROGRESS_EVERY = 50
+
+
+def run_group(
+    spec_dicts: Sequence[dict[str, Any]],
+    data_dir: str | None,
+    emit: Emit,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """Execute several runs in this process, batching the ones that can run in lockstep.
 
     Runs whose agents are plain :class:`~nas_gym.agents.cadam.CADAM` with one
@@ -215,7 +224,8 @@ def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: 
     :class:`~nas_gym.agents.cadam.batched.BatchedCADAM` (seeds, datasets, splits and
     budgets may differ: each run stops where it would stop alone); any other run
     learns alone. ``emit`` gets each run's record as soon as that run ends, so a
-    stopped group loses only its unfinished runs. A failing run fails alone, or with
+    stopped group loses only its unfinished runs; ``progress(n)`` hears every
+    :data:`PROGRESS_EVERY` lockstep steps that ``n`` more queries were made. A failing run fails alone, or with
     its batch if it fails inside the batched update.
     """
     started = time.perf_counter()
@@ -230,7 +240,7 @@ def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: 
         if len(batch) == 1:
             _finish_and_emit(batch[0], emit, learn_alone)
         else:
-            _learn_batched(batch, emit)
+            _learn_batched(batch, emit, progress)
 
 
 def batch_key(spec: RunSpec) -> tuple[str, ...] | None:
@@ -296,11 +306,14 @@ def _emit(emit: Emit, spec: dict[str, Any], record: Any, error: str | None) -> N
         raise EmitError(str(err)) from err
 
 
-def _learn_batched(batch: list[Run], emit: Emit) -> None:
+def _learn_batched(
+    batch: list[Run], emit: Emit, progress: Callable[[int], None] | None = None
+) -> None:
     """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
     from nas_gym.agents.cadam.batched import BatchedCADAM
 
     clock = [time.perf_counter(), time.process_time()]
+    queries = [0]  # made since the last progress report
     for run in batch:
         run.batch_size = len(batch)
 
@@ -310,6 +323,10 @@ def _learn_batched(batch: list[Run], emit: Emit) -> None:
             batch[s].learn_s += (now - clock[0]) / len(seeds)
             batch[s].cpu_s += (cpu - clock[1]) / len(seeds)
         clock[:] = [now, cpu]
+        queries[0] += len(seeds)
+        if progress is not None and (t + 1) % PROGRESS_EVERY == 0:
+            progress(queries[0])
+            queries[0] = 0
 
     finished: set[int] = set()
 
