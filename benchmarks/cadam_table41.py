@@ -30,9 +30,48 @@ from nas_gym.agents.bench.store import load_all_records
 READING = {"query": "every query counted", "unique": "unique architectures counted"}
 
 
-def table(records: list[dict]) -> str:
+def prefix_run(record: dict, budget: int) -> dict | None:
+    """The run with budget ``budget`` read off a longer run's history (None if not longer).
+
+    Exact for CADAM: nothing in its schedule or its state depends on the budget, so a
+    run's first ``budget`` queries (``"query"``), or its queries up to the ``budget``-th
+    distinct architecture (``"unique"``), are the shorter run's (the bench batches
+    different budgets together on this ground; tests/test_bench_batched.py checks it).
+    """
+    result, history = record["result"], record["history"]
+    if result["budget"] <= budget:
+        return None
+    archs = history["arch_index"]
+    if result["budget_unit"] == "query":
+        stop = budget
+    else:
+        first_seen: list[int] = []  # step at which each new architecture appeared
+        seen: set[int] = set()
+        for step, arch in enumerate(archs):
+            if arch not in seen:
+                seen.add(arch)
+                first_seen.append(step)
+        if len(first_seen) < budget:
+            return None
+        stop = first_seen[budget - 1] + 1
+    split = result["reward_metric"]
+    scores = history["test_acc" if split == "test" else "valid_acc"][:stop]
+    best = max(range(stop), key=lambda i: (scores[i], -i))
+    return dict(
+        result,
+        agent=f"{result['agent']} (first {budget} of {result['budget']})",
+        budget=budget,
+        best_valid_acc=history["valid_acc"][best],
+        best_test_acc=history["test_acc"][best],
+        n_unique_queries=len(set(archs[:stop])),
+        steps=stop,
+    )
+
+
+def table(records: list[dict], prefixes: list[int] = ()) -> str:
     """One row per bench cell (agent, budget, unit, dataset, split), seeds pooled."""
     runs = [dict(r["result"], steps=len(r["history"]["arch_index"])) for r in records]
+    runs += [run for b in prefixes for r in records if (run := prefix_run(r, b)) is not None]
     rows = [
         "| agent | budget | reading | dataset | split | seeds | ours (mean ± std) | thesis "
         "| within 1 std | unique queries / run | steps / run |",
@@ -76,9 +115,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("out", nargs="+", help="nas-gym bench --out directories")
+    parser.add_argument(
+        "--prefix",
+        default="",
+        help="also read these budgets off longer runs' histories, e.g. 500 (see prefix_run)",
+    )
     args = parser.parse_args()
     records = [r for out in args.out for r in load_all_records(out)]
-    print(table(records))
+    print(table(records, [int(b) for b in args.prefix.split(",") if b]))
     print()
     print(timing(records))
 
