@@ -1,6 +1,9 @@
-"""One search run in a worker: build the env and the agent, ``learn(budget)``, return its record.
+"""Search runs in a worker: build the env and the agent, ``learn(budget)``, return the record.
 
-Workers only compute; the parent writes each record (``store.py``). With
+A run learns alone (:func:`run_one`), or with the other runs of its unit in lockstep
+when its agent has a batched form (:func:`run_group`, CADAM through
+:class:`~nas_gym.agents.cadam.batched.BatchedCADAM`). Workers only compute; the parent
+writes each record (``store.py``). With
 ``budget_unit="query"`` the run must make exactly ``budget`` queries. With
 ``"unique"`` re-querying a known architecture is free: ``learn`` runs until the
 environment ends the episode at ``budget`` distinct architectures (or at its step
@@ -175,8 +178,18 @@ def start_run(spec: RunSpec, data_dir: str | None, started: float | None = None)
     cpu_s = time.process_time() - cpu0
     hyper = agent_hyperparameters(agent)
     env.clear()  # construction may probe the env; only learn()'s queries count
-    return Run(spec, env_kwargs, env, agent, kwargs, hyper, make_env_s, make_agent_s, started,
-               cpu_s=cpu_s)  # fmt: skip
+    return Run(
+        spec=spec,
+        env_kwargs=env_kwargs,
+        env=env,
+        agent=agent,
+        agent_kwargs=kwargs,
+        hyper=hyper,
+        make_env_s=make_env_s,
+        make_agent_s=make_agent_s,
+        started=started,
+        cpu_s=cpu_s,
+    )
 
 
 def learn_alone(run: Run) -> None:
@@ -225,8 +238,8 @@ def run_group(
     budgets may differ: each run stops where it would stop alone); any other run
     learns alone. ``emit`` gets each run's record as soon as that run ends, so a
     stopped group loses only its unfinished runs; ``progress(n)`` hears every
-    :data:`PROGRESS_EVERY` lockstep steps that ``n`` more queries were made. A failing run fails alone, or with
-    its batch if it fails inside the batched update.
+    :data:`PROGRESS_EVERY` lockstep steps that ``n`` more queries were made. A failing
+    run fails alone, or with its batch if it fails inside the batched update.
     """
     started = time.perf_counter()
     load_worker()
