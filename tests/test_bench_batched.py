@@ -24,7 +24,7 @@ TIME_COLUMNS = ("wall_s", "agent_s", "env_s", "cpu_s")
 
 def bench(out: Path, *extra: str) -> None:
     args = ["bench", "--agents", "tiny,rs", "--variant", TINY, "--datasets", "cifar10,cifar100",
-            "--reward-metrics", "valid,test", "--budgets", "20,45", "--seeds", "1,2",
+            "--budgets", "20,45", "--seeds", "1,2",
             "--jobs", "1", "--out", str(out), "--no-plots", "--no-progress", *extra]  # fmt: skip
     assert main(args) == 0
 
@@ -51,12 +51,12 @@ def both_ways(tmp_path_factory) -> tuple[Path, Path]:
 def test_batched_bench_makes_the_same_queries_as_one_run_per_process(both_ways):
     batched, alone = both_ways
     a, b = runs(batched), runs(alone)
-    assert sorted(a) == sorted(b) and len(a) == 32
+    assert sorted(a) == sorted(b) and len(a) == 16
     for name, record in a.items():
         history = record["history"]
         assert history["arch_index"] == b[name]["history"]["arch_index"], name
         assert len(history["arch_index"]) == record["spec"]["budget"]
-        expected = 16 if record["spec"]["agent"] == "tiny" else 1  # budgets 20 and 45 share it
+        expected = 8 if record["spec"]["agent"] == "tiny" else 1  # budgets 20 and 45 share it
         assert record["timing"]["batch_size"] == expected, name
         assert b[name]["timing"]["batch_size"] == 1
     # the seeds of a batch stay independent
@@ -73,7 +73,7 @@ def test_rerun_of_a_batched_bench_skips_finished_runs_and_redoes_a_missing_one(b
     before = json.loads(missing.read_text())["history"]["arch_index"]
     missing.unlink()
     bench(batched)
-    assert "ran 1, skipped 31 finished" in capsys.readouterr().out
+    assert "ran 1, skipped 15 finished" in capsys.readouterr().out
     after = json.loads(missing.read_text())
     assert after["history"]["arch_index"] == before
     assert after["timing"]["batch_size"] == 1

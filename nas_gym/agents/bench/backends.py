@@ -30,9 +30,13 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
+#: Hears that n more queries were made inside a batched unit (progress between records).
+OnQueries = Callable[[int], None]
 #: Most runs one process runs in lockstep. Larger batches cost less per run until the
-#: stacked weights and optimizer states outgrow the CPU caches (benchmarks/cadam_batched.py).
-MAX_BATCH = 16
+#: stacked weights, gradients and Adam moments (about 2.3 MB per CADAM seed) outgrow the
+#: CPU caches: measured CPU per seed-step fell from S=1 to S=8-10 and rose again at S=16
+#: (``benchmarks/cadam_batched.py --seeds``; docs/cadam_table41.md).
+MAX_BATCH = 10
 
 
 def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[list[RunSpec]]:
@@ -146,8 +150,11 @@ def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
             key = RunSpec(**spec_dict).key
             conn.send(("ok", key, record) if error is None else ("error", key, error))
 
+        def progress(n: int) -> None:
+            conn.send(("queries", None, n))
+
         try:
-            run_group(unit, data_dir, emit)
+            run_group(unit, data_dir, emit, progress)
         except Exception as err:  # the unit's unfinished runs fail; the worker goes on
             conn.send(("failed", None, f"{type(err).__name__}: {err}"))
         conn.send(("done", None, None))
@@ -177,7 +184,12 @@ class _Worker:
         self.conn.close()
 
 
-def run_serial(units: Sequence[Sequence[RunSpec]], data_dir: str | None, on_done: OnDone) -> None:
+def run_serial(
+    units: Sequence[Sequence[RunSpec]],
+    data_dir: str | None,
+    on_done: OnDone,
+    on_queries: OnQueries | None = None,
+) -> None:
     """One unit after another in this process (``--jobs 1``: no worker start-up cost)."""
     for unit in units:
         pending = {spec.key: spec for spec in unit}
@@ -188,7 +200,7 @@ def run_serial(units: Sequence[Sequence[RunSpec]], data_dir: str | None, on_done
             on_done(pending.pop(RunSpec(**spec_dict).key), record, error)
 
         try:
-            run_group([asdict(spec) for spec in unit], data_dir, emit)
+            run_group([asdict(spec) for spec in unit], data_dir, emit, on_queries)
         except EmitError as err:  # on_done stopped the bench (e.g. a full disk)
             raise err.__cause__ from None
         except Exception as err:  # one failed unit must not stop the others
@@ -197,7 +209,11 @@ def run_serial(units: Sequence[Sequence[RunSpec]], data_dir: str | None, on_done
 
 
 def run_local(
-    units: Sequence[Sequence[RunSpec]], jobs: int, data_dir: str | None, on_done: OnDone
+    units: Sequence[Sequence[RunSpec]],
+    jobs: int,
+    data_dir: str | None,
+    on_done: OnDone,
+    on_queries: OnQueries | None = None,
 ) -> None:
     """Spawned worker processes, one unit each at a time (nothing inherited from the parent).
 
@@ -208,7 +224,7 @@ def run_local(
     already written.
     """
     if jobs == 1:
-        run_serial(units, data_dir, on_done)
+        run_serial(units, data_dir, on_done, on_queries)
         return
     import multiprocessing as mp
     from multiprocessing.connection import wait
@@ -239,7 +255,10 @@ def run_local(
                     except (EOFError, OSError):
                         died = True
                         break
-                    if status == "done":
+                    if status == "queries":
+                        if on_queries is not None:
+                            on_queries(payload)
+                    elif status == "done":
                         for spec in worker.pending.values():
                             on_done(spec, None, "the run ended without a record")
                         worker.pending, worker.busy = {}, False
@@ -435,6 +454,7 @@ def execute(
         failures: list[tuple[str, str]] = []
         cpu = [0.0]
         saved = [0]
+        queries = [0]
         start = time.perf_counter()
         if todo:
             bar = tqdm(
@@ -460,11 +480,15 @@ def execute(
                     f"failed={len(failures)}" if failures else spec.agent, refresh=False
                 )
 
+            def on_queries(n: int) -> None:
+                queries[0] += n
+                bar.set_postfix_str(f"{queries[0]} queries in batched runs", refresh=True)
+
             try:
                 units = plan_units(todo, jobs, batch)
                 with sigterm_as_interrupt():
                     if backend == "local":
-                        run_local(units, jobs, data_dir, on_done)
+                        run_local(units, jobs, data_dir, on_done, on_queries)
                     else:
                         run_ray(units, jobs, data_dir, on_done, ray_address, ray_timeout_s)
             except KeyboardInterrupt:

@@ -1,6 +1,9 @@
-"""One search run in a worker: build the env and the agent, ``learn(budget)``, return its record.
+"""Search runs in a worker: build the env and the agent, ``learn(budget)``, return the record.
 
-Workers only compute; the parent writes each record (``store.py``). With
+A run learns alone (:func:`run_one`), or with the other runs of its unit in lockstep
+when its agent has a batched form (:func:`run_group`, CADAM through
+:class:`~nas_gym.agents.cadam.batched.BatchedCADAM`). Workers only compute; the parent
+writes each record (``store.py``). With
 ``budget_unit="query"`` the run must make exactly ``budget`` queries. With
 ``"unique"`` re-querying a known architecture is free: ``learn`` runs until the
 environment ends the episode at ``budget`` distinct architectures (or at its step
@@ -175,8 +178,18 @@ def start_run(spec: RunSpec, data_dir: str | None, started: float | None = None)
     cpu_s = time.process_time() - cpu0
     hyper = agent_hyperparameters(agent)
     env.clear()  # construction may probe the env; only learn()'s queries count
-    return Run(spec, env_kwargs, env, agent, kwargs, hyper, make_env_s, make_agent_s, started,
-               cpu_s=cpu_s)  # fmt: skip
+    return Run(
+        spec=spec,
+        env_kwargs=env_kwargs,
+        env=env,
+        agent=agent,
+        agent_kwargs=kwargs,
+        hyper=hyper,
+        make_env_s=make_env_s,
+        make_agent_s=make_agent_s,
+        started=started,
+        cpu_s=cpu_s,
+    )
 
 
 def learn_alone(run: Run) -> None:
@@ -207,7 +220,16 @@ def run_one(spec_dict: dict[str, Any], data_dir: str | None = None) -> dict[str,
 Emit = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], None]
 
 
-def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: Emit) -> None:
+#: Lockstep steps between two progress reports of a batched unit.
+PROGRESS_EVERY = 50
+
+
+def run_group(
+    spec_dicts: Sequence[dict[str, Any]],
+    data_dir: str | None,
+    emit: Emit,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """Execute several runs in this process, batching the ones that can run in lockstep.
 
     Runs whose agents are plain :class:`~nas_gym.agents.cadam.CADAM` with one
@@ -215,8 +237,9 @@ def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: 
     :class:`~nas_gym.agents.cadam.batched.BatchedCADAM` (seeds, datasets, splits and
     budgets may differ: each run stops where it would stop alone); any other run
     learns alone. ``emit`` gets each run's record as soon as that run ends, so a
-    stopped group loses only its unfinished runs. A failing run fails alone, or with
-    its batch if it fails inside the batched update.
+    stopped group loses only its unfinished runs; ``progress(n)`` hears every
+    :data:`PROGRESS_EVERY` lockstep steps that ``n`` more queries were made. A failing
+    run fails alone, or with its batch if it fails inside the batched update.
     """
     started = time.perf_counter()
     load_worker()
@@ -230,7 +253,7 @@ def run_group(spec_dicts: Sequence[dict[str, Any]], data_dir: str | None, emit: 
         if len(batch) == 1:
             _finish_and_emit(batch[0], emit, learn_alone)
         else:
-            _learn_batched(batch, emit)
+            _learn_batched(batch, emit, progress)
 
 
 def batch_key(spec: RunSpec) -> tuple[str, ...] | None:
@@ -296,11 +319,14 @@ def _emit(emit: Emit, spec: dict[str, Any], record: Any, error: str | None) -> N
         raise EmitError(str(err)) from err
 
 
-def _learn_batched(batch: list[Run], emit: Emit) -> None:
+def _learn_batched(
+    batch: list[Run], emit: Emit, progress: Callable[[int], None] | None = None
+) -> None:
     """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
     from nas_gym.agents.cadam.batched import BatchedCADAM
 
     clock = [time.perf_counter(), time.process_time()]
+    queries = [0]  # made since the last progress report
     for run in batch:
         run.batch_size = len(batch)
 
@@ -310,6 +336,10 @@ def _learn_batched(batch: list[Run], emit: Emit) -> None:
             batch[s].learn_s += (now - clock[0]) / len(seeds)
             batch[s].cpu_s += (cpu - clock[1]) / len(seeds)
         clock[:] = [now, cpu]
+        queries[0] += len(seeds)
+        if progress is not None and (t + 1) % PROGRESS_EVERY == 0:
+            progress(queries[0])
+            queries[0] = 0
 
     finished: set[int] = set()
 

@@ -30,6 +30,7 @@ from nas_gym.agents.cadam.cadam import (
     actor_loss,
     check_loss,
     epsilon_greedy_action,
+    frozen,
     sample_batches,
     update_cycles,
 )
@@ -201,7 +202,7 @@ class BatchedCADAM:
 
     def _collect_step(
         self, histories: list[dict[str, list[Any]]]
-    ) -> tuple[list[list[tuple[torch.Tensor, ...]]], dict[int, bool]]:
+    ) -> tuple[list[tuple[torch.Tensor, ...]], dict[int, bool]]:
         """One query per active seed, then its replay batches for this step's update cycles.
 
         The actor runs for all seeds at once; every random draw (exploration, noise,
@@ -231,16 +232,18 @@ class BatchedCADAM:
             ended[s] = bool(dones[0])
         return batches, ended
 
-    def _train(self, batches: list[list[tuple[torch.Tensor, ...]]]) -> None:
-        """CADAM's ``train`` on the stacked networks: ``batches[seed][cycle] = (s, a, r)``."""
+    def _train(self, batches: list[tuple[torch.Tensor, ...]]) -> None:
+        """CADAM's ``train`` on the stacked networks: ``batches[seed] = (s, a, r)``, each
+        ``(cycles, batch, dim)`` (:func:`sample_batches`)."""
         if not batches:
             return
         first = self.agents[self.active[0]]
         progress = first._current_progress_remaining
         update_learning_rate(self.critic_optimizer, first.lr_schedule(progress))
         update_learning_rate(self.actor_optimizer, first.actor_lr_schedule(progress))
-        for per_seed in zip(*batches, strict=True):
-            obs, actions, rewards = (torch.stack(part) for part in zip(*per_seed, strict=True))
+        # (cycles, seeds, batch, dim): cycle c trains every seed on its own batch c
+        stacked = (torch.stack(part, dim=1) for part in zip(*batches, strict=True))
+        for obs, actions, rewards in zip(*stacked, strict=True):
             critic_loss = check_loss(self.q_values(actions), rewards, first.quantile)
             self.critic_optimizer.zero_grad()
             critic_loss.backward()
@@ -248,7 +251,8 @@ class BatchedCADAM:
 
             self.n_updates += 1
             if self.n_updates % first.policy_delay == 0:
-                loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
+                with frozen(self.critics):
+                    loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
                 self.actor_optimizer.zero_grad()
                 loss.backward()
                 self.actor_optimizer.step()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -292,7 +293,8 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
             policy.actor_optimizer, self.actor_lr_schedule(self._current_progress_remaining)
         )
         critic_losses, actor_losses = [], []
-        for obs, actions, rewards in sample_batches(self.replay_buffer, cycles, batch_size):
+        batches = sample_batches(self.replay_buffer, cycles, batch_size)
+        for obs, actions, rewards in zip(*batches, strict=True):
             critic_loss = check_loss(policy.q_values(actions), rewards, self.quantile)
             policy.critic_optimizer.zero_grad()
             critic_loss.backward()
@@ -301,7 +303,8 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
 
             self._n_updates += 1
             if self._n_updates % self.policy_delay == 0:
-                loss = actor_loss(policy.q_values(policy.actor(obs)), self.actor_q)
+                with frozen(policy.critics):
+                    loss = actor_loss(policy.q_values(policy.actor(obs)), self.actor_q)
                 policy.actor_optimizer.zero_grad()
                 loss.backward()
                 policy.actor_optimizer.step()
@@ -333,6 +336,20 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         )
 
 
+@contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Build the graph without ``module``'s parameters: the actor's loss then skips the
+    critics' weight gradients, which its step would throw away (the critic step zeroes them)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def epsilon_greedy_action(eps: float, mu: Callable[[], np.ndarray], xi: float) -> np.ndarray:
     """With probability ``eps`` a ``U(0, 1)`` action, else ``mu() + U(-xi, xi)`` (Sec. 4.1.3).
 
@@ -352,17 +369,19 @@ def noisy_action(mu: np.ndarray, xi: float) -> np.ndarray:
 
 def sample_batches(
     buffer: Any, cycles: int, batch_size: int
-) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``cycles`` uniform replay batches of ``(s, a, r)``, drawn with one ``torch.randint``.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``cycles`` uniform replay batches ``(s, a, r)``, each ``(cycles, batch_size, dim)``.
 
-    Reads the SB3 replay arrays in place (CADAM needs neither next states nor dones).
+    All rows are drawn with one ``torch.randint`` and gathered with one index per
+    array, read in place from the SB3 replay arrays (CADAM needs neither next
+    states nor dones). Cycle c trains on ``s[c], a[c], r[c]``.
     """
     n = buffer.size() * buffer.n_envs
     obs = torch.from_numpy(buffer.observations[: buffer.size()]).reshape(n, -1)
     actions = torch.from_numpy(buffer.actions[: buffer.size()]).reshape(n, -1)
     rewards = torch.from_numpy(buffer.rewards[: buffer.size()]).reshape(n, 1)
     rows = torch.randint(n, (cycles, batch_size))
-    return [(obs[r], actions[r], rewards[r]) for r in rows]
+    return obs[rows], actions[rows], rewards[rows]
 
 
 def check_hyperparameters(**hp: Any) -> None:
