@@ -131,3 +131,15 @@ def test_train_genotype_on_digits(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["dataset"] == "digits" and result["n_test"] == 364
     assert 0.0 <= result["test_acc"] <= 100.0 and result["params_M"] > 0
+
+
+@pytest.mark.parametrize(("dataset", "flip"), [("digits16", False), ("cifar10", True)])
+def test_oneshot_search_never_mirrors_digits(tmp_path, dataset, flip):
+    """`nas-gym search` augments D_T with flips only where a mirror keeps the label."""
+    from nas_gym.cli import build_parser
+    from nas_gym.commands.search import search_config
+
+    args = build_parser().parse_args(
+        ["search", "darts", "--dataset", dataset, "--out", str(tmp_path / "run")]
+    )
+    assert search_config(args).flip is flip

@@ -197,7 +197,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
     import re
 
     from nas_gym.oneshot.loop import SearchConfig
-    from nas_gym.supernets.datasets import resolve_device
+    from nas_gym.supernets.datasets import hflip_keeps_class, resolve_device
 
     res = args.resolution
     if res is not None and (res < MIN_RESOLUTION or res % 4):
@@ -223,7 +223,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
             device=args.device,
             max_batches=args.max_batches,
             pad=0 if args.no_augment else max(1, round(4 * side / 32)),
-            flip=not args.no_augment,
+            flip=not args.no_augment and hflip_keeps_class(args.dataset),  # no mirrored digits
             cutout=args.cutout,
         )
     except ValueError as err:  # name the flags, not the dataclass fields
