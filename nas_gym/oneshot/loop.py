@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import random
 from abc import ABC, abstractmethod
@@ -43,12 +42,12 @@ from nas_gym.safe_pickle import load_checkpoint
 from nas_gym.spaces import darts as darts_space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.pretrain import (
-    MAX_LR,
     CheckpointMismatchError,
     _canonical,
     _differences,
     _save,
     check_finite_loss,
+    check_sgd_config,
 )
 
 CHECKPOINT_FORMAT = "nas_gym.oneshot_checkpoint/1"
@@ -97,25 +96,7 @@ class SearchConfig:
     log_every: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every"):
-            _check_positive_int(f"SearchConfig.{name}", getattr(self, name))
-        if self.max_batches is not None:
-            _check_positive_int("SearchConfig.max_batches", self.max_batches)
-        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
-            _check_nonneg(f"SearchConfig.{name}", getattr(self, name))
-        if not 0 < self.lr <= MAX_LR:
-            raise ValueError(f"SearchConfig.lr must be in (0, {MAX_LR}], got {self.lr!r}")
-        if self.lr_min > self.lr:
-            raise ValueError(
-                f"SearchConfig.lr_min ({self.lr_min!r}) must be <= lr ({self.lr!r}): the cosine "
-                "schedule decays from lr to lr_min"
-            )
-        if not self.momentum < 1:
-            raise ValueError(f"SearchConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        for name in ("pad", "cutout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"SearchConfig.{name} must be an integer >= 0, got {value!r}")
+        check_sgd_config(self, "SearchConfig")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
@@ -127,17 +108,6 @@ def _check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
-
-
-def _check_nonneg(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 @dataclass

@@ -42,6 +42,42 @@ MAX_LR = 10.0
 _RESUMABLE_FIELDS = ("device", "log_every")
 
 
+def check_sgd_config(config: Any, owner: str) -> None:
+    """Validate the SGD-training fields shared by :class:`PretrainConfig` and the
+    one-shot searchers' ``SearchConfig``; errors name ``owner.field`` and the bad value."""
+    for name in ("epochs", "batch_size", "log_every"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
+    value = config.max_batches
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{owner}.max_batches must be a positive integer or None, got {value!r}")
+    for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
+        value = getattr(config, name)
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not np.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(f"{owner}.{name} must be a finite number >= 0, got {value!r}")
+    if not 0 < config.lr <= MAX_LR:
+        raise ValueError(
+            f"{owner}.lr must be in (0, {MAX_LR}] (SGD diverges far below that), got {config.lr!r}"
+        )
+    if config.lr_min > config.lr:
+        raise ValueError(
+            f"{owner}.lr_min ({config.lr_min!r}) must be <= lr ({config.lr!r}): the cosine "
+            "schedule decays from lr to lr_min"
+        )
+    if not config.momentum < 1:
+        raise ValueError(f"{owner}.momentum must be in [0, 1), got {config.momentum!r}")
+    for name in ("pad", "cutout"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{owner}.{name} must be an integer >= 0, got {value!r}")
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint was built for another search space, supernet or data configuration."""
 
@@ -83,45 +119,7 @@ class PretrainConfig:
     max_batches: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PretrainConfig.{name} must be a positive integer, got {value!r}")
-        if self.max_batches is not None and (
-            isinstance(self.max_batches, bool)
-            or not isinstance(self.max_batches, int)
-            or self.max_batches < 1
-        ):
-            raise ValueError(
-                f"PretrainConfig.max_batches must be a positive integer or None, got {self.max_batches!r}"
-            )
-        for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not np.isfinite(value)
-                or value < 0
-            ):
-                raise ValueError(
-                    f"PretrainConfig.{name} must be a finite number >= 0, got {value!r}"
-                )
-        if not 0 < self.lr <= MAX_LR:
-            raise ValueError(
-                f"PretrainConfig.lr must be in (0, {MAX_LR}] (SGD diverges far below that), "
-                f"got {self.lr!r}"
-            )
-        if self.lr_min > self.lr:
-            raise ValueError(
-                f"PretrainConfig.lr_min ({self.lr_min!r}) must be <= lr ({self.lr!r}): the cosine "
-                "schedule decays from lr to lr_min"
-            )
-        if not self.momentum < 1:
-            raise ValueError(f"PretrainConfig.momentum must be in [0, 1), got {self.momentum!r}")
-        for name in ("pad", "cutout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"PretrainConfig.{name} must be an integer >= 0, got {value!r}")
+        check_sgd_config(self, "PretrainConfig")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
