@@ -20,7 +20,7 @@ Resumable: every finished step writes its result atomically under ``--out`` and 
 skipped on the next run; pre-training and each retraining resume from their
 per-epoch checkpoints. Single-threaded; run it niced on a shared machine::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_study.py --out results/digits_study
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_study.py --out results/digits_study --jobs 2
     python benchmarks/digits_study.py --out results/digits_study --figures docs/figures
 
 ``--size smoke`` runs the same pipeline at a toy size (a minute) to check it.
@@ -42,9 +42,9 @@ import numpy as np
 
 from nas_gym.data import atomic_write_text
 
-#: Study sizes: ``full`` is the run in docs/digits_study.md (53 min wall on the shared,
-#: loaded 2-core machine; the issue aims at 30 min on 2 idle cores); ``smoke`` checks
-#: the pipeline in a few minutes.
+#: Study sizes: ``full`` is the run in docs/digits_study.md (1,178 CPU-s in all; with
+#: ``--jobs 2`` about 15 min on two free cores, the issue's target being 30); ``smoke``
+#: checks the pipeline in a few minutes.
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "C": 8,
