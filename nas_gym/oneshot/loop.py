@@ -44,10 +44,10 @@ from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.pretrain import (
     CheckpointMismatchError,
     _canonical,
-    _differences,
     _save,
     check_finite_loss,
     check_sgd_config,
+    refuse_changed_resume,
 )
 
 CHECKPOINT_FORMAT = "nas_gym.oneshot_checkpoint/1"
@@ -311,14 +311,13 @@ def run_search(
     start_epoch, history = 0, []
     if path.is_file():
         state = read_search_checkpoint(path)
-        diffs = _differences(state["identity"], identity)
-        diffs += _differences(state["config"], asdict(config), skip=_RESUMABLE_FIELDS)
-        if diffs:
-            raise CheckpointMismatchError(
-                f"cannot resume {str(path)!r}: it was made with another configuration ("
-                + "; ".join(diffs)
-                + "). Use a new output directory or the original settings."
-            )
+        refuse_changed_resume(
+            path,
+            (state["identity"], identity),
+            (state["config"], asdict(config)),
+            _RESUMABLE_FIELDS,
+            "output directory",
+        )
         trainer.load_state_dict(state["trainer"])
         rng.set_state(state["rng"]["search"])
         aug_gen.set_state(state["rng"]["augment"])

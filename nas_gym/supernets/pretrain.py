@@ -147,6 +147,27 @@ def _differences(
     return out
 
 
+def refuse_changed_resume(
+    path: Path,
+    identity: tuple[dict[str, Any], dict[str, Any]],
+    config: tuple[dict[str, Any], dict[str, Any]],
+    resumable: tuple[str, ...],
+    where: str,
+) -> None:
+    """Refuse to resume ``path`` when its (stored, requested) identity or config differ.
+
+    Config fields in ``resumable`` may change between a run and its resumption; every
+    other difference is named in the error, so the user sees which setting changed.
+    """
+    diffs = _differences(*identity) + _differences(*config, skip=resumable)
+    if diffs:
+        raise CheckpointMismatchError(
+            f"cannot resume {str(path)!r}: it was made with another configuration ("
+            + "; ".join(diffs)
+            + f"). Use a new {where} or the original settings."
+        )
+
+
 class TrainingDivergedError(ValueError):
     """A training loss became NaN or infinite; training stopped instead of saving NaN weights."""
 
@@ -348,14 +369,13 @@ def pretrain_supernet(
 
     if path.is_file():
         state = read_checkpoint(path)
-        diffs = _differences(state["fingerprint"], fingerprint)
-        diffs += _differences(state["config"], asdict(config), skip=_RESUMABLE_FIELDS)
-        if diffs:
-            raise CheckpointMismatchError(
-                f"cannot resume {str(path)!r}: it was made with another configuration ("
-                + "; ".join(diffs)
-                + "). Use a new checkpoint directory or the original settings."
-            )
+        refuse_changed_resume(
+            path,
+            (state["fingerprint"], fingerprint),
+            (state["config"], asdict(config)),
+            _RESUMABLE_FIELDS,
+            "checkpoint directory",
+        )
         supernet.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
