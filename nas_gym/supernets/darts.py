@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from nas_gym.spaces import darts as space
 from nas_gym.supernets.darts_ops import FactorizedReduce, ReLUConvBN, channel_shuffle, make_op
+from nas_gym.supernets.op_weights import batched_weights
 
 Path = tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
 """``path[cell][node]`` = the node's two ``(edge, op)`` pairs; cell 0 normal, 1 reduce; op in
@@ -83,21 +84,7 @@ def path_from_alpha_d(alpha_d: np.ndarray | Tensor) -> Path:
 
 def _as_weights(weights: Tensor | np.ndarray, x: Tensor) -> Tensor:
     """Validate op weights for :meth:`DARTSSupernet.forward_weighted`; return ``(B or 1, 2, 14, 7)``."""
-    w = torch.as_tensor(weights, device=x.device).to(x.dtype)
-    shapes = (space.shape(False), space.shape(True))
-    if tuple(w.shape) in shapes:
-        w = w.unsqueeze(0)
-    elif w.dim() != 4 or tuple(w.shape[1:]) not in shapes:
-        raise ValueError(
-            f"weights must have shape {shapes[0]} or {shapes[1]} (shared), or "
-            f"(B, *that) per example; got {tuple(w.shape)}"
-        )
-    elif w.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"per-example weights have batch size {w.shape[0]} but x has {x.shape[0]} examples"
-        )
-    if not torch.isfinite(w).all():
-        raise ValueError("weights contain NaN or inf")
+    w = batched_weights(weights, x, [space.shape(False), space.shape(True)])
     if w.shape[-1] == space.N_OPS + 1:
         w = w[..., 1:]  # 'none' contributes zeros
     return w

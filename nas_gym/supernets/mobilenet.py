@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nas_gym.spaces import proxyless as space
+from nas_gym.supernets.op_weights import batched_weights
 
 
 def scale_channels(channels: int, width_mult: float, divisor: int = 8) -> int:
@@ -175,20 +176,7 @@ class ProxylessSupernet(nn.Module):
 
 def _as_weights(weights: torch.Tensor | np.ndarray, x: torch.Tensor) -> torch.Tensor:
     """Validate op weights for :meth:`ProxylessSupernet.forward_weighted`; return ``(B or 1, 21, 7)``."""
-    w = torch.as_tensor(weights, device=x.device).to(x.dtype)
-    if tuple(w.shape) == space.SHAPE:
-        w = w.unsqueeze(0)
-    elif w.dim() != 3 or tuple(w.shape[1:]) != space.SHAPE:
-        raise ValueError(
-            f"weights must have shape {space.SHAPE} (shared) or (B, {space.N_LAYERS}, "
-            f"{space.N_OPS}) per example; got {tuple(w.shape)}"
-        )
-    elif w.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"per-example weights have batch size {w.shape[0]} but x has {x.shape[0]} examples"
-        )
-    if not torch.isfinite(w).all():
-        raise ValueError("weights contain NaN or inf")
+    w = batched_weights(weights, x, [space.SHAPE])
     bad = [
         layer.index
         for layer in space.LAYERS
