@@ -86,3 +86,30 @@ def test_agents_of_another_configuration_are_refused_with_the_difference():
     )
     with pytest.raises(ValueError, match="different step totals need constant learning rates"):
         batched.learn([10, 20])
+
+
+def test_batch_threads_hold_inside_learn_and_the_callers_count_comes_back():
+    """``batch_threads`` is torch's thread count for the whole batch, also inside each
+    seed's private scope (whose own ``torch_threads`` would say 1); afterwards the
+    caller's count and the agents' settings are back."""
+    seen: set[int] = set()
+
+    class ThreadsSeen(gym.Wrapper):  # the env steps inside each seed's private scope
+        def step(self, action):
+            seen.add(torch.get_num_threads())
+            return super().step(action)
+
+    seeds = [1, 2]
+    envs = [ThreadsSeen(gym.make("NASBench201-v0", max_queries=20)) for _ in seeds]
+    batched = BatchedCADAM(envs, seeds, batch_threads=2, net_arch=(8,))
+    outer = torch.get_num_threads()
+    batched.learn(20, on_step=lambda t, active: seen.add(torch.get_num_threads()))
+    assert seen == {2}
+    assert torch.get_num_threads() == outer
+    assert [agent.torch_threads for agent in batched.agents] == [1, 1]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_batch_threads_are_refused_by_name(bad):
+    with pytest.raises(ValueError, match=r"batch_threads must be a positive integer.*got"):
+        BatchedCADAM([gym.make("NASBench201-v0")], [1], batch_threads=bad)

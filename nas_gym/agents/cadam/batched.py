@@ -16,7 +16,8 @@ gives the same queries alone or in a batch, up to floating-point reassociation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -35,6 +36,7 @@ from nas_gym.agents.cadam.cadam import (
     update_cycles,
 )
 from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.common.threads import check_threads, torch_threads
 
 
 class StackedMLP(nn.Module):
@@ -88,23 +90,42 @@ class BatchedCADAM:
     :meth:`learn`, ``agents[s]`` holds seed s's trained weights (its optimizer state
     is not written back).
 
+    **Threads.** One CADAM is too small for a second torch thread (see
+    :mod:`nas_gym.agents.common.threads`), but ten stacked seeds are not: each
+    batched matmul and the fused Adam step split over seeds. ``batch_threads``
+    (default: the agents' ``torch_threads``, 1) is torch's intra-op thread count
+    inside :meth:`learn`; the caller's count comes back afterwards. Give it the cores
+    that are free; on a machine shared with other jobs, 1 (measured in
+    ``benchmarks/cadam_batched.py --threads``). Threads change the order of
+    floating-point sums, so results agree with one thread up to reassociation.
+
     Args:
         envs: one environment per seed (e.g. ``gym.make("NASBench201-v0", ...)``).
         seeds: one seed per environment.
+        batch_threads: torch intra-op threads while the batch learns (None: the
+            agents' ``torch_threads``).
         **kwargs: CADAM constructor arguments, the same for every seed.
     """
 
-    def __init__(self, envs: Sequence[gym.Env], seeds: Sequence[int], **kwargs: Any):
+    def __init__(
+        self,
+        envs: Sequence[gym.Env],
+        seeds: Sequence[int],
+        batch_threads: int | None = None,
+        **kwargs: Any,
+    ):
         if len(envs) != len(seeds) or not seeds:
             raise ValueError(
                 f"need one environment per seed, got {len(envs)} environments and {len(seeds)} seeds"
             )
+        check_threads(batch_threads, "batch_threads")
         self._stack(
             [CADAM("MlpPolicy", env, seed=s, **kwargs) for env, s in zip(envs, seeds, strict=True)]
         )
+        self.batch_threads = batch_threads
 
     @classmethod
-    def from_agents(cls, agents: Sequence[CADAM]) -> BatchedCADAM:
+    def from_agents(cls, agents: Sequence[CADAM], batch_threads: int | None = None) -> BatchedCADAM:
         """Batch already built agents (e.g. from ``make_agent``); they must share a configuration.
 
         Raises:
@@ -117,8 +138,10 @@ class BatchedCADAM:
             problem = batch_mismatch(agents[0], agent)
             if problem:
                 raise ValueError(f"cannot batch these agents: {problem}")
+        check_threads(batch_threads, "batch_threads")
         self = cls.__new__(cls)
         self._stack(list(agents))
+        self.batch_threads = batch_threads
         return self
 
     def _stack(self, agents: list[CADAM]) -> None:
@@ -180,6 +203,17 @@ class BatchedCADAM:
                 "seeds with different step totals need constant learning rates; "
                 "group seeds by budget for a learning-rate schedule"
             )
+        threads = self.batch_threads if self.batch_threads is not None else agents[0].torch_threads
+        with torch_threads(threads), batch_thread_count(agents):
+            return self._learn(totals, on_step, on_finish)
+
+    def _learn(
+        self,
+        totals: list[int],
+        on_step: Callable[[int, list[int]], None] | None,
+        on_finish: Callable[[int], None] | None,
+    ) -> list[dict[str, list[Any]]]:
+        agents = self.agents
         for agent, total in zip(agents, totals, strict=True):
             with private_rng(agent):
                 agent._setup_learn(total, callback=None, progress_bar=False)
@@ -281,6 +315,24 @@ class BatchedCADAM:
                 for name, value in state.items():
                     if torch.is_tensor(value) and value.dim() > 0:
                         state[name] = value[index]
+
+
+@contextmanager
+def batch_thread_count(agents: Sequence[CADAM]) -> Iterator[None]:
+    """Let each seed's private scope keep the batch's thread count instead of its own.
+
+    ``private_rng(agent)`` also sets torch's threads to ``agent.torch_threads``; inside
+    a batch that would flip the count twice per seed per step. The agents' values come
+    back afterwards.
+    """
+    saved = [agent.torch_threads for agent in agents]
+    for agent in agents:
+        agent.torch_threads = None
+    try:
+        yield
+    finally:
+        for agent, n in zip(agents, saved, strict=True):
+            agent.torch_threads = n
 
 
 def batch_mismatch(first: Any, other: Any) -> str | None:

@@ -24,13 +24,13 @@ from contextlib import AbstractContextManager, contextmanager
 import torch
 
 
-def check_threads(n: int | None) -> int | None:
+def check_threads(n: int | None, name: str = "torch_threads") -> int | None:
     """``n`` if it is a valid thread count (None = leave torch's setting alone)."""
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(
-            f"torch_threads must be a positive integer or None (leave torch's setting), got {n!r}"
+            f"{name} must be a positive integer or None (leave torch's setting), got {n!r}"
         )
     return n
 
