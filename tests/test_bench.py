@@ -461,3 +461,23 @@ def test_canonical_command_round_trips_every_result_changing_option(tmp_path):
     for name in ("agents", "seeds", "budgets", "report_at", "reference", "log_x", "budget_unit"):
         assert getattr(again, name) == getattr(args, name), name
     assert again.jobs == 1 and again.out == str(tmp_path)
+
+
+def test_a_record_keeps_the_settings_learn_resolved_from_the_budget(data_dir):
+    """DDAS scales its phases to the budget inside ``learn``: the record's
+    hyperparameters are the ones that ran, and the construction-time values that
+    ``learn`` replaced are kept beside them."""
+    from nas_gym.agents.bench.run import finish_run, learn_alone, start_run
+    from nas_gym.agents.bench.spec import RunSpec
+    from nas_gym.agents.ddas.ddas import THESIS_STEPS, phase_steps
+
+    run = start_run(RunSpec("ddas-4s", "cifar10", "valid", 30, 1), str(data_dir))
+    learn_alone(run)  # what the bench's worker does, without importing every agent first
+    record = finish_run(run)
+    explore, exploit = phase_steps(30)
+    preset_explore, _ = phase_steps(THESIS_STEPS[2])
+    assert record["hyperparameters"]["explore_steps"] == explore == 10
+    assert record["hyperparameters"]["exploit_steps"] == exploit
+    changed = record["hyperparameters_set_by_learn"]
+    assert changed["explore_steps"] == [preset_explore, explore]
+    assert "seed" not in changed and "learning_rate" not in changed

@@ -229,7 +229,7 @@ def jsonable(value: Any, depth: int = 0) -> Any:
 
 
 def agent_hyperparameters(agent: Any) -> dict[str, Any]:
-    """Public settings of an agent, read before it learns.
+    """Public settings of an agent (the bench reads them before and after ``learn``).
 
     Uses the agent's own ``hyperparameters()`` when it has one; otherwise the public
     plain-valued attributes (SB3 keeps its hyperparameters as attributes), skipping

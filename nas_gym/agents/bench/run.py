@@ -360,6 +360,22 @@ def _learn_batched(
                 _emit(emit, asdict(run.spec), None, message)
 
 
+def settings_after_learn(run: Run) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The agent's settings as it ran them, and those ``learn`` changed: ``{key: [before, after]}``.
+
+    Some agents resolve settings from the budget inside ``learn`` (DDAS scales its
+    phase lengths to ``total_timesteps``), so the values read at construction are not
+    the ones that ran; the record keeps both.
+    """
+    after = agent_hyperparameters(run.agent)
+    changed = {
+        key: [run.hyper.get(key), value]
+        for key, value in after.items()
+        if run.hyper.get(key) != value
+    }
+    return after, changed
+
+
 def finish_run(run: Run) -> dict[str, Any]:
     """Check the run's queries against its budget and build its record.
 
@@ -391,6 +407,7 @@ def finish_run(run: Run) -> dict[str, Any]:
             f"differs from the environment's ({env_best})"
         )
     inner = env.unwrapped
+    hyper, changed = settings_after_learn(run)
     wall_s = make_agent_s + learn_s
     fraction, bf_acc, bf_cost = feasible_summary(history, spec.reward_metric)
     ckey = cost_key(history)
@@ -442,7 +459,8 @@ def finish_run(run: Run) -> dict[str, Any]:
         },
         "agent_class": f"{type(agent).__module__}.{type(agent).__qualname__}",
         "agent_kwargs": run.agent_kwargs,
-        "hyperparameters": run.hyper,
+        "hyperparameters": hyper,
+        "hyperparameters_set_by_learn": changed,
         "timing": {
             "make_env_s": run.make_env_s,
             "make_agent_s": make_agent_s,
