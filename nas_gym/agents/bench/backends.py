@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nas_gym.agents.bench.run import EmitError, batch_key, run_group
+from nas_gym.agents.bench.run import EmitError, batch_key, prefix_key, run_group
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import out_dir_lock, record_variants, split_done, write_record
 
@@ -40,32 +40,54 @@ MAX_BATCH = 10
 
 
 def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[list[RunSpec]]:
-    """Units of work, largest first: lockstep groups of at most :data:`MAX_BATCH` runs, or single runs.
+    """Units of work, largest first: lockstep groups, or single runs.
 
-    Runs with the same :func:`~nas_gym.agents.bench.run.batch_key` form a group, split
-    into near-equal chunks, more of them while there are fewer units than ``jobs``, so
-    ``--jobs`` still runs in parallel. Runs whose agent has no batched form (or all runs
-    with ``batch=False``) are units of one.
+    Runs with the same :func:`~nas_gym.agents.bench.run.batch_key` form a group. Within
+    it, runs that differ only in budget (the same :func:`~nas_gym.agents.bench.run.prefix_key`)
+    form a family that stays in one unit: only its longest run searches, the shorter ones
+    replay its first queries (:func:`~nas_gym.agents.bench.run.prefix_families`). A group is
+    split into near-equal chunks of at most :data:`MAX_BATCH` families (lockstep rows),
+    more of them while there are fewer units than ``jobs``, so ``--jobs`` still runs in
+    parallel. Runs whose agent has no batched form (or all runs with ``batch=False``)
+    are units of one.
     """
-    groups: dict[Any, list[RunSpec]] = {}
+    families: dict[Any, dict[Any, list[RunSpec]]] = {}
     units: list[list[RunSpec]] = []
     for spec in todo:
         key = batch_key(spec) if batch else None
         if key is None:
             units.append([spec])
         else:
-            groups.setdefault(key, []).append(spec)
-    counts = {key: math.ceil(len(specs) / MAX_BATCH) for key, specs in groups.items()}
+            families.setdefault(key, {}).setdefault(prefix_key(spec), []).append(spec)
+    # a family (twins that differ only in budget) stays in one unit: one lockstep row
+    groups = {
+        key: sorted(
+            (sorted(fam, key=lambda spec: -spec.budget) for fam in fams.values()),
+            key=lambda fam: -fam[0].budget,  # similar lengths run together
+        )
+        for key, fams in families.items()
+    }
+    counts = {key: math.ceil(len(fams) / MAX_BATCH) for key, fams in groups.items()}
     while groups and len(units) + sum(counts.values()) < jobs:
         key = max(groups, key=lambda k: len(groups[k]) / counts[k])
         if len(groups[key]) <= counts[key]:
-            break  # every chunk holds one run already
+            break  # every chunk holds one family already
         counts[key] += 1
-    for key, specs in groups.items():
-        specs = sorted(specs, key=lambda spec: -spec.budget)  # similar lengths run together
+    for key, fams in groups.items():
         n = counts[key]
-        units += [specs[i * len(specs) // n : (i + 1) * len(specs) // n] for i in range(n)]
-    return sorted(units, key=lambda unit: -sum(spec.budget for spec in unit))
+        for i in range(n):
+            chunk = fams[i * len(fams) // n : (i + 1) * len(fams) // n]
+            units.append([spec for fam in chunk for spec in fam])
+    return sorted(units, key=lambda unit: -unit_cost(unit, batch))
+
+
+def unit_cost(unit: Sequence[RunSpec], batch: bool = True) -> int:
+    """Queries a unit searches: each family's longest budget (its shorter twins replay it)."""
+    longest: dict[Any, int] = {}
+    for i, spec in enumerate(unit):
+        key = (prefix_key(spec) if batch else None) or i
+        longest[key] = max(longest.get(key, 0), spec.budget)
+    return sum(longest.values())
 
 
 @dataclass
@@ -472,7 +494,8 @@ def execute(
                             ) from None
                         raise
                     saved[0] += 1
-                    cpu[0] += float(record["result"].get("cpu_s", 0.0))
+                    shared = float(record["timing"].get("shared_cpu_s", 0.0))
+                    cpu[0] += float(record["result"].get("cpu_s", 0.0)) - shared
                 else:
                     failures.append((spec.key, error or "unknown error"))
                 bar.update(1)

@@ -18,7 +18,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nas_gym.agents.bench.record import (
@@ -135,6 +135,13 @@ class Run:
     cpu_s: float = 0.0
     #: seeds that shared this run's process in lockstep (1: it ran alone)
     batch_size: int = 1
+    #: shorter-budget twins whose environments replay this run's actions (:func:`prefix_families`)
+    followers: list[Run] = field(default_factory=list)
+    #: the key of the run whose first queries this run's are (None: it searched itself)
+    prefix_of: str | None = None
+    #: learn CPU seconds of the leader's prefix, counted in ``cpu_s`` but spent once for both
+    shared_cpu_s: float = 0.0
+    finished: bool = False
 
     @property
     def timed(self) -> bool:
@@ -249,8 +256,8 @@ def run_group(
             runs.append(start_run(RunSpec(**spec_dict), data_dir, started))
         except Exception as err:  # one failed run must not stop the others
             _emit(emit, spec_dict, None, f"{type(err).__name__}: {err}")
-    for batch in lockstep_batches(runs):
-        if len(batch) == 1:
+    for batch in lockstep_batches(prefix_families(runs)):
+        if len(batch) == 1 and not batch[0].followers:
             _finish_and_emit(batch[0], emit, learn_alone)
         else:
             _learn_batched(batch, emit, progress)
@@ -273,6 +280,50 @@ def batch_key(spec: RunSpec) -> tuple[str, ...] | None:
     if json.loads(spec.env_kwargs).get("time_budget_s") is not None:
         return None
     return (spec.base_agent, spec.agent_kwargs, spec.env_id, spec.env_kwargs, spec.budget_unit)
+
+
+def prefix_key(spec: RunSpec) -> tuple[str, ...] | None:
+    """Runs with equal keys make the same queries up to the smaller budget; None: no such twin.
+
+    A batched agent's search does not depend on its budget: CADAM's exploration schedule
+    counts steps, and its top-K state does not see ``max_queries``. So with constant
+    learning rates (checked on the built agents, :func:`prefix_families`) a budget-B run
+    is the first B queries of a longer run with the same seed, dataset, split,
+    configuration and budget unit.
+    """
+    key = batch_key(spec)
+    return None if key is None else (*key, spec.dataset, spec.reward_metric, str(spec.seed))
+
+
+def prefix_families(runs: Sequence[Run]) -> list[Run]:
+    """The runs that must search; each shorter twin becomes a follower of its longest twin.
+
+    A follower does not search: its own environment is stepped with the actions its
+    leader sends to the leader's environment, and it ends where its own environment
+    ends the episode (its budget), so its record is what the run alone would write.
+    Runs with a learning-rate schedule (whose progress depends on the step total) or
+    without a batched form search themselves.
+    """
+    from nas_gym.agents.cadam.batched import batch_mismatch, constant_schedules
+
+    families: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        key = prefix_key(run.spec)
+        shareable = (
+            key is not None
+            and not run.timed
+            and batch_mismatch(run.agent, run.agent) is None
+            and constant_schedules(run.agent)
+        )
+        families.setdefault(key if shareable else (str(id(run)),), []).append(run)
+    leaders = []
+    for family in families.values():
+        leader, *rest = sorted(family, key=lambda run: -run.max_steps)
+        leader.followers = rest
+        for follower in rest:
+            follower.prefix_of = leader.spec.key
+        leaders.append(leader)
+    return leaders
 
 
 def lockstep_batches(runs: Sequence[Run]) -> list[list[Run]]:
@@ -324,18 +375,27 @@ def _learn_batched(
 ) -> None:
     """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
     from nas_gym.agents.cadam.batched import BatchedCADAM
+    from nas_gym.agents.common.rng import private_rng
 
     clock = [time.perf_counter(), time.process_time()]
     queries = [0]  # made since the last progress report
+    learn_cpu = [0.0] * len(batch)  # each leader's learn CPU so far (a follower's share)
     for run in batch:
         run.batch_size = len(batch)
+        for follower in run.followers:
+            follower.batch_size = len(batch)
+            with private_rng(follower.agent):
+                follower.agent.env.reset()  # as its own learn() would (same seed, same env)
 
     def on_step(t: int, seeds: list[int]) -> None:
         now, cpu = time.perf_counter(), time.process_time()
         for s in seeds:
             batch[s].learn_s += (now - clock[0]) / len(seeds)
             batch[s].cpu_s += (cpu - clock[1]) / len(seeds)
-        clock[:] = [now, cpu]
+            learn_cpu[s] += (cpu - clock[1]) / len(seeds)
+        clock[:] = [now, cpu]  # the followers' steps count in the next step's share
+        for s in seeds:
+            queries[0] += replay_step(batch[s], batched.last_actions[s], learn_cpu[s], emit)
         queries[0] += len(seeds)
         if progress is not None and (t + 1) % PROGRESS_EVERY == 0:
             progress(queries[0])
@@ -346,6 +406,10 @@ def _learn_batched(
     def on_finish(s: int) -> None:
         finished.add(s)
         _finish_and_emit(batch[s], emit)  # closes the run's environment
+        for follower in batch[s].followers:
+            if not follower.finished:  # cannot happen: a follower's budget is the smaller
+                follower.finished = True
+                _emit(emit, asdict(follower.spec), None, "its leader ended before its budget")
         clock[:] = [time.perf_counter(), time.process_time()]
 
     try:
@@ -356,8 +420,35 @@ def _learn_batched(
     except Exception as err:  # the batch fails together; finished runs are already out
         message = f"{type(err).__name__} in a batch of {len(batch)} runs: {err}"
         for s, run in enumerate(batch):
-            if s not in finished:
-                _emit(emit, asdict(run.spec), None, message)
+            for member in ([] if s in finished else [run]) + run.followers:
+                if not member.finished:
+                    member.finished = True
+                    _emit(emit, asdict(member.spec), None, message)
+
+
+def replay_step(leader: Run, action: Any, learn_cpu_s: float, emit: Emit) -> int:
+    """Send ``leader``'s last action to its unfinished followers; finish those whose episode ended.
+
+    Each follower's environment steps through its own agent's vectorized wrapper, inside
+    its own random streams, exactly as in its own ``learn``. A finished follower's time is
+    the leader's so far. Returns the number of follower queries made.
+    """
+    from nas_gym.agents.common.rng import private_rng
+
+    n = 0
+    for follower in leader.followers:
+        if follower.finished:
+            continue
+        with private_rng(follower.agent):
+            follower.agent.env.step(action)
+        n += 1
+        if follower.env.episode_ended:
+            follower.finished = True
+            follower.learn_s = leader.learn_s
+            follower.shared_cpu_s = learn_cpu_s
+            follower.cpu_s += learn_cpu_s
+            _finish_and_emit(follower, emit)
+    return n
 
 
 def settings_after_learn(run: Run) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -473,6 +564,8 @@ def finish_run(run: Run) -> dict[str, Any]:
             "cpu_s": cpu_s,
             "process_s": time.perf_counter() - run.started,
             "batch_size": run.batch_size,
+            "prefix_of": run.prefix_of,
+            "shared_cpu_s": run.shared_cpu_s,
         },
         "budget": {
             "unit": spec.budget_unit,

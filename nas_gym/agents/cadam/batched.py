@@ -162,6 +162,8 @@ class BatchedCADAM:
         self.n_updates = 0
         #: indices (into ``agents``) of the seeds still searching, i.e. rows of the stacks
         self.active = list(range(len(agents)))
+        #: the action each seed last sent to its (vectorized) environment
+        self.last_actions: list[np.ndarray | None] = [None] * len(agents)
 
     def q_values(self, actions: torch.Tensor) -> torch.Tensor:
         """``(S, batch, n_critics)`` quantile estimates."""
@@ -255,6 +257,7 @@ class BatchedCADAM:
             with private_rng(agent):
                 action = epsilon_greedy_action(agent.epsilon(), lambda m=seed_mu: m, agent.xi)
                 new_obs, rewards, dones, infos = agent.env.step(action)
+                self.last_actions[s] = action
                 agent.num_timesteps += 1
                 agent._store_transition(agent.replay_buffer, action, new_obs, rewards, dones, infos)
                 cycles = update_cycles(
