@@ -234,7 +234,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-batch",
         action="store_true",
         help="run every run in its own process (default: runs of a batched agent, CADAM, that "
-        "differ only in seed, dataset, split or budget run in lockstep in one process)",
+        "differ only in seed, dataset, split or budget run in lockstep in one process, and "
+        "runs that differ only in budget replay the longest one's queries)",
     )
     parser.set_defaults(func=_bench)
 
