@@ -281,6 +281,11 @@ def analyse(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     "unique": (len(set(a["genotypes"])), len(set(b["genotypes"]))),
                     "same_cell": a["best_genotype"] == b["best_genotype"],
                     "diverge": first_divergence(a["genotypes"], b["genotypes"]),
+                    "n_differ": sum(
+                        x != y for x, y in zip(a["genotypes"], b["genotypes"], strict=False)
+                    )
+                    + abs(len(a["genotypes"]) - len(b["genotypes"])),
+                    "n_queries": max(len(a["genotypes"]), len(b["genotypes"])),
                 }
             )
         result.append(
@@ -359,7 +364,12 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
             "|---:|---:|---:|---:|---:|---|",
         ]
         for r in pair["rows"]:
-            seq = "identical" if r["diverge"] is None else f"differ from query {r['diverge']}"
+            seq = (
+                "identical"
+                if r["diverge"] is None
+                else f"first differ at query {r['diverge']}; {r['n_differ']} of "
+                f"{r['n_queries']} queries differ"
+            )
             if r["same_cell"]:
                 seq += "; same best cell"
             lines.append(

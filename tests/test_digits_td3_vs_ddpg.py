@@ -74,7 +74,7 @@ def test_analyse_and_markdown_pair_by_seed(bench):
     assert [r["seed"] for r in pair["rows"]] == [1, 2]
     r1, r2 = pair["rows"]
     assert r1["diverge"] is None and r1["same_cell"]
-    assert r2["diverge"] == 2 and not r2["same_cell"]
+    assert r2["diverge"] == 2 and r2["n_differ"] == 1 and not r2["same_cell"]
     assert r2["acc"] == (62.0, 68.0) and r2["unique"] == (2, 2)
     assert pair["acc"]["diff_mean"] == pytest.approx(3.0)
     text = bench.markdown(summary, [pair])
@@ -82,7 +82,7 @@ def test_analyse_and_markdown_pair_by_seed(bench):
         "| 1 | 40.00 / 40.00 | 71.00 ± 1.41 | 71.00 ± 1.41 | 3 / 3 | identical; same best cell |"
         in text
     )
-    assert "differ from query 2" in text
+    assert "first differ at query 2; 1 of 2 queries differ" in text
     assert "**12** (0.2 CPU-min)" in text
 
 
