@@ -104,6 +104,15 @@ def paired_summary(ddpg: list[float], td3: list[float]) -> dict[str, float]:
     }
 
 
+def identical_curves(ddpg: dict[str, Any], td3: dict[str, Any]) -> int:
+    """Seeds (present in both) whose best-so-far search curves are equal at every query."""
+    return sum(
+        np.array_equal(stats.best_so_far(ddpg[s]["valid_acc"]), stats.best_so_far(r["valid_acc"]))
+        for s, r in td3.items()
+        if s in ddpg
+    )
+
+
 def min_wilcoxon_p(n: int) -> float:
     """Smallest two-sided exact Wilcoxon p with ``n`` nonzero pairs (all signs equal): 2 / 2^n.
 
@@ -391,9 +400,8 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
             s = pair[key]
             lines.append(
                 f"| {label} | {s['ddpg_mean']:.2f} | {s['td3_mean']:.2f} | {s['diff_mean']:+.2f} "
-                f"[{s['diff_low']:+.2f}, {s['diff_high']:+.2f}] | {s['td3_wins']} higher, {s['ties']} equal "
-                f"(of {s['n']})"
-                f"| {_p(s['wilcoxon_p'])} |"
+                f"[{s['diff_low']:+.2f}, {s['diff_high']:+.2f}] | {s['td3_wins']} higher, {s['ties']} equal, "
+                f"{s['n'] - s['td3_wins'] - s['ties']} lower | {_p(s['wilcoxon_p'])} |"
             )
         n = len(pair["rows"])
         lines += [
@@ -443,25 +451,32 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
             ax.set_visible(False)
             continue
         fam, agents = families[col]
-        for a in agents:
+        for j, a in enumerate(agents):
             color, ls = STYLE[a]
             curves = [stats.best_so_far(r["valid_acc"]) for r in runs[a].values()]
             for c in curves:
                 ax.plot(np.arange(1, len(c) + 1), c, color=color, ls=ls, lw=0.8, alpha=0.45)
             mean = np.mean(np.stack(curves), axis=0)
+            every = max(1, len(mean) // 8)  # staggered markers: coinciding curves stay visible
             ax.plot(
                 np.arange(1, len(mean) + 1),
                 mean,
                 color=color,
                 ls=ls,
                 lw=2.4,
+                marker="os^"[j % 3],
+                markevery=(j * every // len(agents), every),
                 label=f"{a}: mean of {len(curves)} seeds (thin: each seed)",
             )
+        same = ", ".join(
+            f"{t} {identical_curves(runs[agents[0]], runs[t])}/{len(runs[t])}" for t in agents[1:]
+        )
+        note = f"\nseeds whose best-so-far curve equals {agents[0]}'s: {same}"
         if fam == "CADAM":
-            ax.set_title("CADAM twins, sequential mode: frozen supernet")
+            ax.set_title("CADAM twins, sequential mode: frozen supernet" + note, fontsize=10)
             ax.set_ylabel("best D_V accuracy so far, frozen supernet (%)")
         else:
-            ax.set_title("DDAS twins, parallel mode: each run's own supernet")
+            ax.set_title("DDAS twins, parallel mode: each run's own supernet" + note, fontsize=10)
             ax.set_ylabel("best D_V accuracy so far, run's own supernet (%)")
         ax.set_xlabel("query (environment step)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -482,13 +497,13 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         for k, pair in enumerate(result):
             x0, x1 = 3 * k, 3 * k + 1
             cd, ct = STYLE[pair["ddpg"]][0], STYLE[pair["td3"]][0]
-            for r in pair["rows"]:
+            for k_seed, r in enumerate(pair["rows"]):
                 y0, y1 = r[key]
                 ax.plot([x0, x1], [y0, y1], color="0.6", lw=0.8, zorder=1)
                 ax.annotate(
                     str(r["seed"]),
                     (x1, y1),
-                    xytext=(4, 0),
+                    xytext=(4 + 6 * (k_seed % 5), 0),  # coinciding points: labels side by side
                     textcoords="offset points",
                     fontsize=7,
                     va="center",
@@ -512,7 +527,7 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
             ticks += [x0, x1]
             labels += [pair["ddpg"], pair["td3"]]
         ax.set_xticks(ticks, labels, rotation=20, fontsize=8)
-        ax.set_xlim(-0.6, 3 * max(len(result), 1) - 1.4)
+        ax.set_xlim(-0.6, 3 * max(len(result), 1) - 1.0)
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title("per seed, lines join the two runs of one seed (number: seed)", fontsize=9)
         ax.grid(alpha=0.3, axis="y")

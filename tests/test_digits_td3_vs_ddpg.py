@@ -83,6 +83,10 @@ def test_analyse_and_markdown_pair_by_seed(bench):
         in text
     )
     assert "first differ at query 2; 1 of 2 queries differ" in text
+    assert (
+        "| stand-alone test accuracy (%) | 66.50 | 69.50 | +3.00 [+0.00, +6.00] | 1 higher, 1 equal, 0 lower |"
+        in text
+    )
     assert "**12** (0.2 CPU-min)" in text
 
 
