@@ -123,46 +123,78 @@ def min_wilcoxon_p(n: int) -> float:
 
 
 # -- steps ---------------------------------------------------------------------------------
+def study_config(size_name: str) -> dict[str, Any]:
+    """What identifies a study directory: its size and the pair seeds."""
+    seeds = list(PAIR_SEEDS[size_name])
+    return {
+        "size": size_name,
+        **study.SIZES[size_name],
+        "dataset": study.DATASET,
+        "pair_seeds": seeds,
+    }
+
+
+def check_inputs(out: Path, size_name: str, supernet: Path | None) -> None:
+    """Refuse, before any work, a changed study in ``out`` or a supernet that does not fit.
+
+    Raises:
+        ValueError: naming the mismatch and what is allowed.
+    """
+    from nas_gym.data import DataError
+    from nas_gym.supernets.pretrain import read_checkpoint
+
+    config = study_config(size_name)
+    if (out / "config.json").exists() and study.read_json(out / "config.json") != config:
+        raise ValueError(
+            f"{out} holds a study with another configuration ({out / 'config.json'}); "
+            "use another --out"
+        )
+    link = out / "supernet"
+    if supernet is None:
+        return
+    target = supernet.resolve()
+    if link.is_symlink() and link.resolve() != target:
+        raise ValueError(
+            f"{link} points at {link.resolve()}, not --supernet {target}; use another --out"
+        )
+    if link.exists() and not link.is_symlink():
+        raise ValueError(
+            f"{link} holds a supernet trained here; drop --supernet or use another --out"
+        )
+    try:
+        state = read_checkpoint(target)  # a CheckpointMismatchError is a ValueError
+    except (FileNotFoundError, DataError) as err:
+        raise ValueError(str(err)) from err
+    size, fp = study.SIZES[size_name], state["fingerprint"]
+    want = {"space": "darts", "dataset": study.DATASET, "C": size["C"], "num_cells": size["cells"]}
+    got = {"space": fp["space"], "dataset": fp["dataset"]}
+    got |= {"C": fp["supernet"]["C"], "num_cells": fp["supernet"]["num_cells"]}
+    if got != want:
+        raise ValueError(f"--supernet {target} has {got}; --size {size_name} needs {want}")
+    if state["epoch"] != state["config"]["epochs"]:
+        raise ValueError(
+            f"--supernet {target} stopped at epoch {state['epoch']} of "
+            f"{state['config']['epochs']}; finish its pre-training first"
+        )
+
+
 def link_supernet(out: Path, size: dict[str, Any], supernet: Path | None) -> dict[str, Any]:
-    """Point ``out/supernet`` at an existing pre-trained supernet, checked against ``size``.
+    """Point ``out/supernet`` at an existing pre-trained supernet (checked by
+    :func:`check_inputs`), or pre-train one there.
 
     Returns the checkpoint's fingerprint and training config (for the report). Without
-    ``supernet`` the digits study's ``pretrain`` step trains one into ``out/supernet``.
+    ``supernet`` the digits study's ``pretrain`` step trains one into ``out/supernet``,
+    unless an earlier run linked one there (never written through the link).
     """
     from nas_gym.supernets.pretrain import read_checkpoint
 
     link = out / "supernet"
-    if supernet is None:
+    if supernet is None and link.is_symlink():  # a study started with --supernet: reuse it
+        print(f"[skip] pretrain: {link} -> {link.resolve()}", flush=True)
+    elif supernet is None:
         study.timed_step(out, "pretrain", lambda: study.pretrain(out, size))
-    else:
-        target = supernet.resolve()
-        if link.is_symlink() and link.resolve() != target:
-            raise ValueError(
-                f"{link} points at {link.resolve()}, not --supernet {target}; use another --out"
-            )
-        if link.exists() and not link.is_symlink():
-            raise ValueError(
-                f"{link} holds a supernet trained here; drop --supernet or use another --out"
-            )
-        state = read_checkpoint(target)  # clear error if DIR/last.pt is missing or not ours
-        net = state["fingerprint"]["supernet"]
-        want = {
-            "space": "darts",
-            "dataset": study.DATASET,
-            "C": size["C"],
-            "num_cells": size["cells"],
-        }
-        got = {"space": state["fingerprint"]["space"], "dataset": state["fingerprint"]["dataset"]}
-        got |= {"C": net["C"], "num_cells": net["num_cells"]}
-        if got != want:
-            raise ValueError(f"--supernet {target} has {got}; this size needs {want}")
-        if state["epoch"] != state["config"]["epochs"]:
-            raise ValueError(
-                f"--supernet {target} stopped at epoch {state['epoch']} of "
-                f"{state['config']['epochs']}; finish its pre-training first"
-            )
-        if not link.is_symlink():
-            link.symlink_to(target, target_is_directory=True)
+    elif not link.is_symlink():
+        link.symlink_to(supernet.resolve(), target_is_directory=True)
     state = read_checkpoint(link)
     return {
         "path": str(link.resolve()),
@@ -185,15 +217,9 @@ def run_study(
     out: Path, size_name: str, agents: list[str], supernet: Path | None, jobs: int = 1
 ) -> dict[str, Any]:
     """All steps for ``agents``; agents can be added to a finished study (only new work runs)."""
-    size = study.SIZES[size_name]
-    seeds = PAIR_SEEDS[size_name]
+    check_inputs(out, size_name, supernet)
+    size, seeds, config = study.SIZES[size_name], PAIR_SEEDS[size_name], study_config(size_name)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"size": size_name, **size, "dataset": study.DATASET, "pair_seeds": list(seeds)}
-    if (out / "config.json").exists() and study.read_json(out / "config.json") != config:
-        raise ValueError(
-            f"{out} holds a study with another configuration ({out / 'config.json'}); "
-            "use another --out"
-        )
     study.write_json(out / "config.json", config)
     checkpoint = link_supernet(out, size, supernet)
 
@@ -575,6 +601,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     out = Path(args.out)
+    try:
+        check_inputs(out, args.size, supernet)
+    except ValueError as err:
+        p.error(str(err))
     summary = run_study(out, args.size, agents, supernet, jobs=args.jobs)
     result = analyse(summary)
     table = markdown(summary, result) + "\n" + budget_notes(summary)
