@@ -245,11 +245,18 @@ def darts_regularized_evolution(
             population.popleft()
 
 
-def search_in_env(out: Path, size: dict[str, Any], name: str, seed: int) -> dict[str, Any]:
+def search_in_env(
+    out: Path,
+    size: dict[str, Any],
+    name: str,
+    seed: int,
+    searcher: tuple[str, str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One search run; ``searcher`` (agent, mode, overrides) defaults to ``ENV_SEARCHERS[name]``."""
     from nas_gym.agents.registry import make_agent
     from nas_gym.wrappers import QueryRecorder
 
-    agent_name, mode, overrides = ENV_SEARCHERS[name]
+    agent_name, mode, overrides = searcher or ENV_SEARCHERS[name]
     budget = size["ddas_queries"] if mode == "parallel" else size["queries"]
     env = QueryRecorder(make_env(out, size, mode, budget), keys=("genotype", "valid_acc"))
     if agent_name == "darts-rs":

@@ -1,0 +1,97 @@
+"""The pairing and report helpers of ``benchmarks/digits_td3_vs_ddpg.py`` on small inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = ROOT / "benchmarks" / "digits_td3_vs_ddpg.py"
+    spec = importlib.util.spec_from_file_location("digits_td3_vs_ddpg", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["digits_td3_vs_ddpg"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_first_divergence(bench):
+    assert bench.first_divergence(["a", "b", "c"], ["a", "b", "c"]) is None
+    assert bench.first_divergence(["a", "b", "c"], ["a", "x", "c"]) == 2
+    assert bench.first_divergence(["x"], ["y"]) == 1
+    assert bench.first_divergence(["a", "b"], ["a", "b", "c"]) == 3  # one run is longer
+
+
+def test_paired_summary_signs_ties_and_power(bench):
+    s = bench.paired_summary([1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 3.0, 4.5, 6.0, 7.5])
+    assert s["diff_mean"] == pytest.approx(1.5)
+    assert (s["td3_wins"], s["ties"], s["n_nonzero"]) == (5, 0, 5)
+    # five distinct differences of one sign: the smallest exact p five pairs give, > 0.05
+    assert s["wilcoxon_p"] == pytest.approx(bench.min_wilcoxon_p(5)) == pytest.approx(0.0625)
+    assert 0.5 <= s["diff_low"] < 1.5 < s["diff_high"] <= 2.5
+    same = bench.paired_summary([1.0, 2.0], [1.0, 2.0])
+    assert math.isnan(same["wilcoxon_p"]) and same["ties"] == 2
+    with pytest.raises(ValueError, match="equal length"):
+        bench.paired_summary([1.0], [1.0, 2.0])
+
+
+def _run(genotypes, score, accs):
+    return {
+        "best_genotype": genotypes[-1],
+        "genotypes": genotypes,
+        "valid_acc": [10.0] * len(genotypes),
+        "supernet_score": score,
+        "standalone_acc": accs,
+    }
+
+
+def test_analyse_and_markdown_pair_by_seed(bench):
+    runs = {
+        "CADAM": {
+            "1": _run(["a", "b", "c"], 40.0, [70.0, 72.0]),
+            "2": _run(["a", "d"], 30.0, [60.0, 64.0]),
+        },
+        "CADAM-TD3": {
+            "1": _run(["a", "b", "c"], 40.0, [70.0, 72.0]),
+            "2": _run(["a", "e"], 35.0, [66.0, 70.0]),
+            "3": _run(["z"], 1.0, [1.0, 1.0]),  # no CADAM twin: left out of the pair
+        },
+    }
+    summary = {
+        "config": {"seeds": 2},
+        "runs": runs,
+        "cpu_seconds": {"pretrain": None, "search": 12.0},
+    }
+    (pair,) = bench.analyse(summary)  # DDAS pairs did not run: no entry
+    assert (pair["ddpg"], pair["td3"]) == ("CADAM", "CADAM-TD3")
+    assert [r["seed"] for r in pair["rows"]] == [1, 2]
+    r1, r2 = pair["rows"]
+    assert r1["diverge"] is None and r1["same_cell"]
+    assert r2["diverge"] == 2 and r2["n_differ"] == 1 and not r2["same_cell"]
+    assert r2["acc"] == (62.0, 68.0) and r2["unique"] == (2, 2)
+    assert pair["acc"]["diff_mean"] == pytest.approx(3.0)
+    text = bench.markdown(summary, [pair])
+    assert (
+        "| 1 | 40.00 / 40.00 | 71.00 ± 1.41 | 71.00 ± 1.41 | 3 / 3 | identical; same best cell |"
+        in text
+    )
+    assert "first differ at query 2; 1 of 2 queries differ" in text
+    assert (
+        "| stand-alone test accuracy (%) | 66.50 | 69.50 | +3.00 [+0.00, +6.00] | 1 higher, 1 equal, 0 lower |"
+        in text
+    )
+    assert "**12** (0.2 CPU-min)" in text
+
+
+def test_bad_agent_is_named_with_the_allowed_ones(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--out", "unused", "--agents", "CADAM,PPO"])
+    err = capsys.readouterr().err
+    assert "PPO" in err and "CADAM-TD3" in err and "DDAS-TD3" in err
