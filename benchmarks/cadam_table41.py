@@ -102,10 +102,14 @@ def timing(records: list[dict]) -> str:
     lines = []
     for (agent, budget, unit), cell in sorted(cells.items()):
         cpu = [r["result"]["cpu_s"] for r in cell]
+        own = [r["result"]["cpu_s"] - r["timing"].get("shared_cpu_s", 0.0) for r in cell]
         batch = [r["timing"].get("batch_size", 1) for r in cell]
+        replayed = sum(r["timing"].get("prefix_of") is not None for r in cell)
         lines.append(
             f"{agent} {budget} {unit}: {len(cell)} runs, {np.mean(cpu):.2f} CPU-s/run "
-            f"(sum {np.sum(cpu):.0f}), runs per process {min(batch)}-{max(batch)}"
+            f"(sum {np.sum(cpu):.0f}; spent by these runs themselves {np.sum(own):.0f}: "
+            f"{replayed} replayed a longer twin's queries), "
+            f"runs per process {min(batch)}-{max(batch)}"
         )
     return "\n".join(lines)
 
