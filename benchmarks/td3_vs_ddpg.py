@@ -386,9 +386,43 @@ def overview_table(idx: dict) -> str:
     )
 
 
+def stage_seeds(text: str) -> list[int]:
+    """The seeds of a stage's ``--seeds`` text, e.g. ``"11-20"``."""
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def coverage_table(idx: dict) -> str:
+    """Which stages ran: finished runs against planned runs, stage by stage in priority order."""
+    lines = [
+        "| stage | agents | budget | seeds | runs finished / planned | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage in STAGES:
+        seeds = stage_seeds(stage.seeds)
+        planned = len(stage.agents) * len(DATASETS) * len(seeds)
+        done = sum(
+            seed in idx.get((agent, stage.unit, stage.budget, dataset), {})
+            for agent in stage.agents
+            for dataset in DATASETS
+            for seed in seeds
+        )
+        status = "complete" if done == planned else ("not run" if done == 0 else "partial")
+        what = "distinct cells" if stage.unit == "unique" else "queries"
+        agents = ", ".join(f"`{a}`" for a in stage.agents)
+        lines.append(
+            f"| `{stage.name}` | {agents} | {stage.budget} {what} | {stage.seeds} | "
+            f"{done} / {planned} | {status} |"
+        )
+    return (
+        "**Coverage** (the stages in their fixed priority order; a pair is compared only on "
+        "the seeds both twins ran)\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 def all_tables(records: Sequence[dict[str, Any]]) -> str:
     idx = index(records)
-    parts = [overview_table(idx)]
+    parts = [coverage_table(idx), overview_table(idx)]
     for family in FAMILIES:
         for unit in ("query", "unique"):
             for budget in (500, 2000):
