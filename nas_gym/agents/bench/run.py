@@ -452,11 +452,12 @@ def replay_step(leader: Run, action: Any, learn_cpu_s: float, emit: Emit) -> int
 
 
 def settings_after_learn(run: Run) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """The agent's settings as it ran them, and those ``learn`` changed: ``{key: [before, after]}``.
+    """The agent's public values after ``learn``, and those it changed: ``{key: [before, after]}``.
 
     Some agents resolve settings from the budget inside ``learn`` (DDAS scales its
     phase lengths to ``total_timesteps``), so the values read at construction are not
-    the ones that ran; the record keeps both.
+    the ones that ran; the record keeps both. Public run counters change too (DDAS's
+    ``n_ou_bursts``, the OU noise bursts it fired) and are kept the same way.
     """
     after = agent_hyperparameters(run.agent)
     changed = {
