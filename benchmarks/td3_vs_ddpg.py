@@ -463,7 +463,13 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
     from matplotlib.figure import Figure
 
     labels = (family.ddpg, *family.td3)
-    present = [d for d in DATASETS if any(idx.get((a, unit, budget, d)) for a in labels)]
+    # a panel needs the DDPG twin and at least one TD3 twin: one agent alone compares nothing
+    present = [
+        d
+        for d in DATASETS
+        if idx.get((family.ddpg, unit, budget, d))
+        and any(idx.get((a, unit, budget, d)) for a in family.td3)
+    ]
     if not present:
         return None
     fig = Figure(figsize=(4.2 * len(present) + 2.6, 7.0), dpi=100)
