@@ -81,10 +81,22 @@ def _records(out: Path) -> list[Path]:
     return sorted((out / "runs").glob("*.json"))
 
 
+def _default_sigint() -> None:
+    """Give the bench SIGINT's default disposition. A process started in the background
+    (``pytest ... &``) inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler, so the bench would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path, seeds: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen(
-        _bench_cmd(out, seeds), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _bench_cmd(out, seeds),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
