@@ -112,3 +112,21 @@ def test_plan_units_groups_batched_agents_and_keeps_parallelism():
     assert all(len(u) == 1 for u in backends.plan_units(todo, jobs=2, batch=False))
     timed = RunSpec("cadam", "cifar10", "valid", 500, 1, env_kwargs='{"time_budget_s": 100}')
     assert [len(u) for u in backends.plan_units([timed, timed], jobs=1)] == [1, 1]
+
+
+def test_bench_cpu_total_counts_a_replayed_prefix_once(tmp_path):
+    """The bench's CPU total is each record's CPU minus what it shares with its twin."""
+    kwargs = '{"actor_learning_rate": 0.001, "epsilon_decay_steps": 5, "net_arch": [8, 8]}'
+    env = '{"observation": "topk", "reward": "cadam"}'
+    specs = [
+        RunSpec("cadam", "cifar10", "valid", budget, 1, agent_kwargs=kwargs, env_kwargs=env)
+        for budget in (12, 24)
+    ]
+    outcome = backends.execute(specs, tmp_path, jobs=1, progress=False)
+    assert outcome.n_ran == 2 and not outcome.failures
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "runs").glob("*.json"))]
+    cpu = [r["result"]["cpu_s"] for r in records]
+    shared = [r["timing"]["shared_cpu_s"] for r in records]
+    assert sorted(s > 0 for s in shared) == [False, True]  # the budget-12 run replays
+    assert outcome.cpu_s == pytest.approx(sum(cpu) - sum(shared))
+    assert outcome.cpu_s < sum(cpu)
