@@ -9,6 +9,14 @@ the baseline. The issue-12 target is batched S=10 in at most 2x the single seed'
 wall time.
 
     python benchmarks/cadam_batched.py --seeds 10 --steps 500 --threads 1,2
+
+``--sweep 1,2,5,10,20`` instead times the update alone (``BatchedCADAM._train``, C_max
+= 10 cycles of replay batches drawn like the real ones) at each stack size S: the cost
+of one update cycle and its share per seed. Where the per-seed share stops falling,
+stacking more seeds no longer amortises per-call overhead and the batch runs at the
+machine's memory and matmul rate for these tiny (8-row) batches.
+
+    python benchmarks/cadam_batched.py --sweep 1,2,5,10,20 --threads 1,2
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import torch
 import nas_gym  # noqa: F401
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.common.threads import torch_threads
 
 
 def make_env(steps: int) -> gym.Env:
@@ -46,6 +55,48 @@ def time_batched(n_seeds: int, steps: int, threads: int) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def time_update(n_seeds: int, threads: int, repeats: int = 30) -> float:
+    """Milliseconds per update cycle of ``n_seeds`` stacked CADAM seeds (C_max cycles per call)."""
+    seeds = list(range(1, n_seeds + 1))
+    batched = BatchedCADAM([make_env(10) for _ in seeds], seeds, batch_threads=threads)
+    agent = batched.agents[0]
+    cycles, rows = agent.max_cycles, agent.batch_size
+    obs_dim = int(torch.tensor(agent.observation_space.shape).prod())
+    act_dim = int(torch.tensor(agent.action_space.shape).prod())
+    gen = torch.Generator().manual_seed(0)
+
+    def batches() -> list[tuple[torch.Tensor, ...]]:
+        return [
+            (
+                torch.rand(cycles, rows, obs_dim, generator=gen),
+                torch.rand(cycles, rows, act_dim, generator=gen),
+                torch.rand(cycles, rows, 1, generator=gen),
+            )
+            for _ in seeds
+        ]
+
+    with torch_threads(threads):
+        batched._train(batches())  # warm-up: optimizer state, allocator
+        data = [batches() for _ in range(repeats)]
+        t0 = time.perf_counter()
+        for part in data:
+            batched._train(part)
+        return (time.perf_counter() - t0) / (repeats * cycles) * 1e3
+
+
+def sweep(sizes: list[int], thread_counts: list[int]) -> None:
+    """Print the update-cycle cost per stack size and thread count (see the module doc)."""
+    print("| threads | seeds S | ms per cycle | ms per seed-cycle | vs S=1 per seed |")
+    print("|---|---|---|---|---|")
+    for threads in thread_counts:
+        base = None
+        for n in sizes:
+            ms = time_update(n, threads)
+            base = ms if base is None and n == 1 else base
+            rel = f"{ms / n / base:.2f}" if base else "-"
+            print(f"| {threads} | {n} | {ms:.2f} | {ms / n:.3f} | {rel} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,6 +107,9 @@ def main() -> None:
         "--threads", default="1", help="comma-separated torch thread counts, e.g. 1,2"
     )
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
+    )
     args = parser.parse_args()
     try:
         thread_counts = [int(n) for n in args.threads.split(",")]
@@ -63,12 +117,23 @@ def main() -> None:
         parser.error(f"--threads must be comma-separated integers, got {args.threads!r}")
     if not thread_counts or min(thread_counts) < 1:
         parser.error(f"--threads must be positive, got {args.threads!r}")
+    sizes = None
+    if args.sweep is not None:
+        try:
+            sizes = [int(n) for n in args.sweep.split(",")]
+        except ValueError:
+            parser.error(f"--sweep must be comma-separated integers, got {args.sweep!r}")
+        if not sizes or min(sizes) < 1:
+            parser.error(f"--sweep sizes must be positive, got {args.sweep!r}")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, torch {torch.__version__}; "
         f"CADAM-{args.steps}, cifar100"
     )
+    if sizes is not None:
+        sweep(sizes, thread_counts)
+        return
     for repeat in range(args.repeats):
         rows = []
         for threads in thread_counts:
