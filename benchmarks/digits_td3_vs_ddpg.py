@@ -123,18 +123,42 @@ def min_wilcoxon_p(n: int) -> float:
 
 
 # -- steps ---------------------------------------------------------------------------------
-def study_config(size_name: str) -> dict[str, Any]:
-    """What identifies a study directory: its size and the pair seeds."""
+def parse_cadam_queries(text: str) -> int:
+    """``--cadam-queries``: a whole number of queries >= 1 (argparse names the option)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1 or str(n) != text.strip():
+        raise argparse.ArgumentTypeError(f"must be a whole number of queries >= 1, got {text!r}")
+    return n
+
+
+def study_size(size_name: str, cadam_queries: int | None = None) -> dict[str, Any]:
+    """The digits study's size, with the sequential (CADAM) budget ``cadam_queries`` if given.
+
+    The one place the CADAM budget is set: every step reads ``size["queries"]``.
+    """
+    size = dict(study.SIZES[size_name])
+    if cadam_queries is not None:
+        size["queries"] = int(cadam_queries)
+    return size
+
+
+def study_config(size_name: str, cadam_queries: int | None = None) -> dict[str, Any]:
+    """What identifies a study directory: its size (with its CADAM budget) and the pair seeds."""
     seeds = list(PAIR_SEEDS[size_name])
     return {
         "size": size_name,
-        **study.SIZES[size_name],
+        **study_size(size_name, cadam_queries),
         "dataset": study.DATASET,
         "pair_seeds": seeds,
     }
 
 
-def check_inputs(out: Path, size_name: str, supernet: Path | None) -> None:
+def check_inputs(
+    out: Path, size_name: str, supernet: Path | None, cadam_queries: int | None = None
+) -> None:
     """Refuse, before any work, a changed study in ``out`` or a supernet that does not fit.
 
     Raises:
@@ -143,8 +167,15 @@ def check_inputs(out: Path, size_name: str, supernet: Path | None) -> None:
     from nas_gym.data import DataError
     from nas_gym.supernets.pretrain import read_checkpoint
 
-    config = study_config(size_name)
-    if (out / "config.json").exists() and study.read_json(out / "config.json") != config:
+    config = study_config(size_name, cadam_queries)
+    old = study.read_json(out / "config.json") if (out / "config.json").exists() else None
+    if old is not None and old.get("size") == size_name and old.get("queries") != config["queries"]:
+        raise ValueError(
+            f"{out} was run with --cadam-queries {old.get('queries')}, not "
+            f"{config['queries']}; resume it with --cadam-queries {old.get('queries')} "
+            "or use another --out"
+        )
+    if old is not None and old != config:
         raise ValueError(
             f"{out} holds a study with another configuration ({out / 'config.json'}); "
             "use another --out"
@@ -204,21 +235,84 @@ def link_supernet(out: Path, size: dict[str, Any], supernet: Path | None) -> dic
     }
 
 
+class ActorQueryLog:
+    """Records, per environment step, whether CADAM's epsilon-greedy action came from the
+    actor (True) or was a uniform random cell (False), without changing the run.
+
+    Wraps the agent's ``_sample_action``. The decision in
+    :func:`nas_gym.agents.cadam.cadam.epsilon_greedy_action` is the first draw of the
+    global numpy stream (the agent's private one inside ``learn``): ``random() < eps`` is
+    a random cell. The log replays that draw on a copy of the stream's state, so the
+    agent's own draws are untouched.
+    """
+
+    def __init__(self, agent: Any) -> None:
+        self.agent, self.sample = agent, agent._sample_action
+        self.from_actor: list[bool] = []
+        agent._sample_action = self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        eps = self.agent.epsilon()
+        copy = np.random.RandomState()
+        copy.set_state(np.random.get_state())
+        self.from_actor.append(bool(eps < 1.0 and copy.random_sample() >= eps))
+        return self.sample(*args, **kwargs)
+
+
+def search_cadam(out: Path, size: dict[str, Any], name: str, seed: int) -> dict[str, Any]:
+    """One sequential-mode search, as ``digits_study.search_in_env``, plus ``from_actor``:
+    which of its queries the actor chose (:class:`ActorQueryLog`)."""
+    from nas_gym.agents.registry import make_agent
+    from nas_gym.wrappers import QueryRecorder
+
+    agent_name, mode, overrides = AGENTS[name]
+    budget = size["queries"]
+    env = QueryRecorder(study.make_env(out, size, mode, budget), keys=("genotype", "valid_acc"))
+    agent = make_agent(agent_name, env, seed=seed, **overrides)
+    log = ActorQueryLog(agent)
+    agent.learn(total_timesteps=budget)
+    accs = env.history["valid_acc"][:budget]
+    best = int(np.argmax(accs))
+    env.close()
+    return {
+        "searcher": name,
+        "agent": agent_name,
+        "seed": seed,
+        "mode": mode,
+        "queries": len(accs),
+        "valid_acc": accs,
+        "genotypes": env.history["genotype"][:budget],
+        "from_actor": log.from_actor[:budget],
+        "best_genotype": env.history["genotype"][best],
+        "best_valid_acc": accs[best],
+    }
+
+
 def run_search(out: Path, size: dict[str, Any], agent: str, seed: int) -> dict[str, Any]:
-    """One search run (``digits_study.search_in_env``), skipped when already done."""
-    return study.timed_step(
-        out,
-        f"search-{agent}-seed{seed}",
-        lambda: study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent]),
-    )
+    """One search run, skipped when already done: CADAM and its twins by
+    :func:`search_cadam`, DDAS by ``digits_study.search_in_env``."""
+    if AGENTS[agent][1] == "sequential":
+        search = lambda: search_cadam(out, size, agent, seed)  # noqa: E731
+    else:
+        search = lambda: study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent])  # noqa: E731
+    return study.timed_step(out, f"search-{agent}-seed{seed}", search)
 
 
 def run_study(
-    out: Path, size_name: str, agents: list[str], supernet: Path | None, jobs: int = 1
+    out: Path,
+    size_name: str,
+    agents: list[str],
+    supernet: Path | None,
+    jobs: int = 1,
+    cadam_queries: int | None = None,
 ) -> dict[str, Any]:
-    """All steps for ``agents``; agents can be added to a finished study (only new work runs)."""
-    check_inputs(out, size_name, supernet)
-    size, seeds, config = study.SIZES[size_name], PAIR_SEEDS[size_name], study_config(size_name)
+    """All steps for ``agents``; agents can be added to a finished study (only new work runs).
+
+    ``cadam_queries`` is the sequential agents' budget (default: the size's, 60 in full).
+    """
+    check_inputs(out, size_name, supernet, cadam_queries)
+    size, seeds = study_size(size_name, cadam_queries), PAIR_SEEDS[size_name]
+    config = study_config(size_name, cadam_queries)
     out.mkdir(parents=True, exist_ok=True)
     study.write_json(out / "config.json", config)
     checkpoint = link_supernet(out, size, supernet)
@@ -265,6 +359,7 @@ def run_study(
                     "search_best_valid_acc": r["best_valid_acc"],
                     "valid_acc": r["valid_acc"],
                     "genotypes": r["genotypes"],
+                    "from_actor": r.get("from_actor"),
                     "supernet_score": scores["score"][r["best_genotype"]],
                     "standalone_acc": accs[r["best_genotype"]],
                     "search_cpu_seconds": cpu.get(f"search-{a}-seed{s}"),
@@ -457,6 +552,13 @@ STYLE = {
 }
 
 
+def figure_name(config: dict[str, Any]) -> str:
+    """``td3_vs_ddpg_digits.png`` at the size's CADAM budget, else ``..._q<N>.png``."""
+    if config["queries"] == study.SIZES[config["size"]]["queries"]:
+        return "td3_vs_ddpg_digits.png"
+    return f"td3_vs_ddpg_digits_q{config['queries']}.png"
+
+
 def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) -> Path:
     """Top: best D_V accuracy so far vs query (mean bold, each seed thin) per family;
     bottom: the best cell's supernet score and stand-alone accuracy, pairs joined by seed."""
@@ -578,6 +680,14 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(AGENTS),
         help="comma-separated, from " + ", ".join(AGENTS) + " (default: all)",
     )
+    p.add_argument(
+        "--cadam-queries",
+        type=parse_cadam_queries,
+        default=None,
+        metavar="N",
+        help="budget of CADAM and its TD3 twins (sequential mode), a whole number >= 1 "
+        "(default: the size's, 60 in full, 6 in smoke); recorded in OUT/config.json",
+    )
     p.add_argument("--figures", default=None, help="write the PNG here (default: --out)")
     p.add_argument(
         "--jobs", type=int, default=1, help="worker processes for retraining (default 1)"
@@ -602,16 +712,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     out = Path(args.out)
     try:
-        check_inputs(out, args.size, supernet)
+        check_inputs(out, args.size, supernet, args.cadam_queries)
     except ValueError as err:
         p.error(str(err))
-    summary = run_study(out, args.size, agents, supernet, jobs=args.jobs)
+    summary = run_study(out, args.size, agents, supernet, args.jobs, args.cadam_queries)
     result = analyse(summary)
     table = markdown(summary, result) + "\n" + budget_notes(summary)
     study.write_json(out / "analysis.json", result)
     atomic_write_text(out / "table.md", table)
     fig_dir = Path(args.figures) if args.figures else out
-    print(f"figure: {figure(summary, result, fig_dir / 'td3_vs_ddpg_digits.png')}")
+    print(f"figure: {figure(summary, result, fig_dir / figure_name(summary['config']))}")
     print(table)
     return 0
 
