@@ -104,6 +104,14 @@ def paired_summary(ddpg: list[float], td3: list[float]) -> dict[str, float]:
     }
 
 
+def actor_queries(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, int] | None:
+    """Queries the actor chose in each of two runs (None: a run without the log, e.g. DDAS
+    or a CADAM run of a study made before :class:`ActorQueryLog`)."""
+    if a.get("from_actor") is None or b.get("from_actor") is None:
+        return None
+    return sum(a["from_actor"]), sum(b["from_actor"])
+
+
 def identical_curves(ddpg: dict[str, Any], td3: dict[str, Any]) -> int:
     """Seeds (present in both) whose best-so-far search curves are equal at every query."""
     return sum(
@@ -416,6 +424,7 @@ def analyse(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     )
                     + abs(len(a["genotypes"]) - len(b["genotypes"])),
                     "n_queries": max(len(a["genotypes"]), len(b["genotypes"])),
+                    "actor": actor_queries(a, b),
                 }
             )
         result.append(
@@ -467,6 +476,13 @@ def budget_notes(summary: dict[str, Any]) -> str:
         f"{explore + exploit + 1}-{cfg['ddas_queries']} the 4S stage."
     )
     seq = [r for a, rs in runs.items() if AGENTS[a][1] == "sequential" for r in rs.values()]
+    logged = [sum(r["from_actor"]) for r in seq if r.get("from_actor") is not None]
+    if logged:
+        lines.append(
+            f"* Measured (each query's epsilon-greedy draw, logged): {min(logged)}-"
+            f"{max(logged)} actor-chosen queries per run, mean {np.mean(logged):.1f}, over "
+            f"{len(logged)} CADAM runs."
+        )
     same = sum(abs(r["search_best_valid_acc"] - r["supernet_score"]) < 1e-9 for r in seq)
     lines.append(
         f"* Check: in {same} of {len(seq)} sequential runs the best D_V accuracy seen while "
@@ -484,14 +500,17 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for pair in result:
         d, t = pair["ddpg"], pair["td3"]
+        actor = all(r.get("actor") is not None for r in pair["rows"])
         lines += [
             f"**{d} vs {t}** (paired by search seed; supernet score = D_V accuracy of the best "
             f"cell through the frozen supernet; stand-alone = test accuracy, mean ± std of "
             f"{retrain_seeds} retraining seeds)",
             "",
             f"| seed | supernet score {d} / {t} (%) | stand-alone {d} (%) | stand-alone {t} (%) "
-            f"| unique queries {d} / {t} | query sequences |",
-            "|---:|---:|---:|---:|---:|---|",
+            f"| unique queries {d} / {t} | "
+            + (f"actor-chosen queries {d} / {t} | " if actor else "")
+            + "query sequences |",
+            "|---:|---:|---:|---:|---:|" + ("---:|" if actor else "") + "---|",
         ]
         for r in pair["rows"]:
             seq = (
@@ -505,7 +524,9 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['seed']} | {r['score'][0]:.2f} / {r['score'][1]:.2f} | "
                 f"{r['acc'][0]:.2f} ± {r['acc_std'][0]:.2f} | {r['acc'][1]:.2f} ± {r['acc_std'][1]:.2f} "
-                f"| {r['unique'][0]} / {r['unique'][1]} | {seq} |"
+                f"| {r['unique'][0]} / {r['unique'][1]} | "
+                + (f"{r['actor'][0]} / {r['actor'][1]} | " if actor else "")
+                + f"{seq} |"
             )
         lines += [
             "",
@@ -550,6 +571,15 @@ STYLE = {
     "DDAS-4S": ("C3", "-"),
     "DDAS-TD3": ("C4", "--"),
 }
+
+
+def epsilon_floor_step() -> int:
+    """CADAM's default ``epsilon_decay_steps``: from this step on epsilon is at its floor."""
+    import inspect
+
+    from nas_gym.agents.cadam import CADAM
+
+    return int(inspect.signature(CADAM.__init__).parameters["epsilon_decay_steps"].default)
 
 
 def figure_name(config: dict[str, Any]) -> str:
@@ -601,7 +631,20 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         )
         note = f"\nseeds whose best-so-far curve equals {agents[0]}'s: {same}"
         if fam == "CADAM":
-            ax.set_title("CADAM twins, sequential mode: frozen supernet" + note, fontsize=10)
+            decay = epsilon_floor_step()
+            if decay < summary["config"]["queries"]:
+                ax.axvline(
+                    decay,
+                    color="0.4",
+                    ls="-.",
+                    lw=1.0,
+                    label=f"epsilon at its floor from query {decay + 1}",
+                )
+            ax.set_title(
+                f"CADAM twins, sequential mode, {summary['config']['queries']} queries: "
+                "frozen supernet" + note,
+                fontsize=10,
+            )
             ax.set_ylabel("best D_V accuracy so far, frozen supernet (%)")
         else:
             ax.set_title("DDAS twins, parallel mode: each run's own supernet" + note, fontsize=10)

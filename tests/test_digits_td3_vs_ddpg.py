@@ -168,3 +168,20 @@ def test_actor_query_log_matches_the_actions_and_changes_nothing(bench):
     assert log.from_actor == [d <= xi + 1e-6 for d in off_actor]
     assert not log.from_actor[0] and all(log.from_actor[30:])  # epsilon 1, then 0
     assert 0 < sum(log.from_actor[1:30]) < 29  # both kinds while epsilon decays
+
+
+def test_actor_chosen_queries_are_reported_when_logged(bench):
+    a, b = _run(["a", "b", "c"], 40.0, [70.0, 72.0]), _run(["a", "b", "d"], 41.0, [71.0, 73.0])
+    a["from_actor"], b["from_actor"] = [False, True, True], [False, False, True]
+    summary = {"config": {"seeds": 2}, "runs": {"CADAM": {"1": a}, "CADAM-TD3": {"1": b}}}
+    summary["cpu_seconds"] = {"search": 1.0}
+    (pair,) = bench.analyse(summary)
+    assert pair["rows"][0]["actor"] == (2, 1)
+    text = bench.markdown(summary, [pair])
+    assert "| actor-chosen queries CADAM / CADAM-TD3 |" in text
+    assert "| 3 / 3 | 2 / 1 | first differ at query 3" in text
+    del a["from_actor"]  # a run without the log (DDAS, or a study made before it)
+    (pair,) = bench.analyse(summary)
+    assert pair["rows"][0]["actor"] is None and "actor-chosen" not in bench.markdown(
+        summary, [pair]
+    )
