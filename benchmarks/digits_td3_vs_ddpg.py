@@ -112,6 +112,17 @@ def actor_queries(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, int] | Non
     return sum(a["from_actor"]), sum(b["from_actor"])
 
 
+def actor_vs_random(run: dict[str, Any]) -> dict[str, Any]:
+    """Mean D_V accuracy (%) of a run's actor-chosen and of its random queries, and whether
+    its best cell was chosen by the actor (NaN for a kind the run never made)."""
+    acc, actor = np.asarray(run["valid_acc"], float), np.asarray(run["from_actor"], bool)
+    return {
+        "actor_mean": float(acc[actor].mean()) if actor.any() else math.nan,
+        "random_mean": float(acc[~actor].mean()) if (~actor).any() else math.nan,
+        "best_from_actor": bool(actor[int(np.argmax(acc))]),
+    }
+
+
 def identical_curves(ddpg: dict[str, Any], td3: dict[str, Any]) -> int:
     """Seeds (present in both) whose best-so-far search curves are equal at every query."""
     return sum(
@@ -425,6 +436,8 @@ def analyse(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     + abs(len(a["genotypes"]) - len(b["genotypes"])),
                     "n_queries": max(len(a["genotypes"]), len(b["genotypes"])),
                     "actor": actor_queries(a, b),
+                    "same_draws": a.get("from_actor") is not None
+                    and a.get("from_actor") == b.get("from_actor"),
                 }
             )
         result.append(
@@ -464,17 +477,18 @@ def budget_notes(summary: dict[str, Any]) -> str:
         for t in range(cfg["queries"])
     ]
     lines.append(
-        f"* CADAM (all three) at {cfg['queries']} queries: epsilon-greedy from {eps[0]:.2f} "
+        f"* CADAM and its TD3 twins at {cfg['queries']} queries: epsilon-greedy from {eps[0]:.2f} "
         f"down to {eps[-1]:.2f} at the last query (cosine over {d['epsilon_decay_steps']} "
         f"steps), so on average {sum(1 - e for e in eps):.1f} of the {cfg['queries']} "
         "queries come from the actor; the rest are uniform random cells."
     )
     explore, exploit = phase_steps(cfg["ddas_queries"])
-    lines.append(
-        f"* DDAS (both) at {cfg['ddas_queries']} queries: queries 1-{explore} explore "
-        f"(U(0,1) actions, no updates), {explore + 1}-{explore + exploit} exploit, "
-        f"{explore + exploit + 1}-{cfg['ddas_queries']} the 4S stage."
-    )
+    if any(AGENTS[a][1] == "parallel" for a in runs):
+        lines.append(
+            f"* DDAS (both) at {cfg['ddas_queries']} queries: queries 1-{explore} explore "
+            f"(U(0,1) actions, no updates), {explore + 1}-{explore + exploit} exploit, "
+            f"{explore + exploit + 1}-{cfg['ddas_queries']} the 4S stage."
+        )
     seq = [r for a, rs in runs.items() if AGENTS[a][1] == "sequential" for r in rs.values()]
     logged = [sum(r["from_actor"]) for r in seq if r.get("from_actor") is not None]
     if logged:
@@ -483,6 +497,18 @@ def budget_notes(summary: dict[str, Any]) -> str:
             f"{max(logged)} actor-chosen queries per run, mean {np.mean(logged):.1f}, over "
             f"{len(logged)} CADAM runs."
         )
+        for a, rs in runs.items():
+            split = [actor_vs_random(r) for r in rs.values() if r.get("from_actor") is not None]
+            if not split:
+                continue
+            best = sum(s["best_from_actor"] for s in split)
+            lines.append(
+                f"* {a}: mean D_V accuracy of the actor-chosen queries "
+                f"{np.mean([s['actor_mean'] for s in split]):.2f} %, of the random ones "
+                f"{np.mean([s['random_mean'] for s in split]):.2f} % (mean over "
+                f"{len(split)} runs); the best cell was an actor-chosen query in {best} of "
+                f"{len(split)} runs."
+            )
     same = sum(abs(r["search_best_valid_acc"] - r["supernet_score"]) < 1e-9 for r in seq)
     lines.append(
         f"* Check: in {same} of {len(seq)} sequential runs the best D_V accuracy seen while "
@@ -521,6 +547,8 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
             )
             if r["same_cell"]:
                 seq += "; same best cell"
+            if r.get("same_draws"):
+                seq += "; same actor/random draws"
             lines.append(
                 f"| {r['seed']} | {r['score'][0]:.2f} / {r['score'][1]:.2f} | "
                 f"{r['acc'][0]:.2f} ± {r['acc_std'][0]:.2f} | {r['acc'][1]:.2f} ± {r['acc_std'][1]:.2f} "
@@ -589,6 +617,65 @@ def figure_name(config: dict[str, Any]) -> str:
     return f"td3_vs_ddpg_digits_q{config['queries']}.png"
 
 
+def window_means(
+    runs: list[dict[str, Any]], pick: bool, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean D_V accuracy (%) of the queries with ``from_actor == pick``, pooled over
+    ``runs``, per window of ``width`` queries: (window centres, means, counts)."""
+    n = max(len(r["valid_acc"]) for r in runs)
+    centres, means, counts = [], [], []
+    for lo in range(0, n, width):
+        accs = [
+            acc
+            for r in runs
+            for acc, f in zip(
+                r["valid_acc"][lo : lo + width], r["from_actor"][lo : lo + width], strict=True
+            )
+            if f == pick
+        ]
+        centres.append(lo + (min(lo + width, n) - lo + 1) / 2)
+        means.append(np.mean(accs) if accs else np.nan)
+        counts.append(len(accs))
+    return np.asarray(centres), np.asarray(means), np.asarray(counts)
+
+
+def actor_panel(ax: Any, runs: dict[str, dict[str, Any]], width: int = 25) -> None:
+    """Mean D_V accuracy of the actor-chosen queries of each agent, and of the random
+    queries, per window of ``width`` queries (windows with < 5 pooled queries left out)."""
+    from matplotlib.ticker import MaxNLocator
+
+    first = next(iter(runs.values()))
+    x, y, k = window_means(list(first.values()), False, width)
+    ax.plot(x[k >= 5], y[k >= 5], color="0.35", lw=2.0, marker="x", label="random queries")
+    for j, (a, rs) in enumerate(runs.items()):
+        color, ls = STYLE[a]
+        x, y, k = window_means(list(rs.values()), True, width)
+        ax.plot(
+            x[k >= 5] + 1.5 * j,  # nudged: coinciding points stay visible
+            y[k >= 5],
+            color=color,
+            ls=ls,
+            lw=2.0,
+            marker="os^"[j % 3],
+            label=f"{a}: actor-chosen queries",
+        )
+    ax.axvline(
+        epsilon_floor_step(), color="0.4", ls="-.", lw=1.0, label="epsilon reaches its floor"
+    )
+    ax.set_title(
+        f"What the actors propose: queries of each {width}-query window, {len(first)} seeds "
+        "pooled\n(random queries: the same cells for every twin; windows of < 5 left out)",
+        fontsize=10,
+    )
+    ax.set_xlabel("query (environment step)")
+    ax.set_ylabel("mean D_V accuracy, frozen supernet (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.35 * (high - low), high)  # room for the legend below the curves
+    ax.legend(fontsize=8, loc="lower center", ncol=2)
+
+
 def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) -> Path:
     """Top: best D_V accuracy so far vs query (mean bold, each seed thin) per family;
     bottom: the best cell's supernet score and stand-alone accuracy, pairs joined by seed."""
@@ -606,7 +693,13 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
     for col in range(2):
         ax = axes[0, col]
         if col >= len(families):
-            ax.set_visible(False)
+            logged = [
+                a for a in families[0][1] if all(r.get("from_actor") for r in runs[a].values())
+            ]
+            if families[0][0] == "CADAM" and logged:
+                actor_panel(ax, {a: runs[a] for a in logged})
+            else:
+                ax.set_visible(False)
             continue
         fam, agents = families[col]
         for j, a in enumerate(agents):
@@ -702,7 +795,10 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title("per seed, lines join the two runs of one seed (number: seed)", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("TD3 vs DDPG under CADAM and DDAS on DARTSSupernet-v0, digits (real 8x8 images)")
+    fig.suptitle(
+        f"TD3 vs DDPG under {' and '.join(f for f, _ in families)} on DARTSSupernet-v0, "
+        "digits (real 8x8 images)"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path

@@ -185,3 +185,23 @@ def test_actor_chosen_queries_are_reported_when_logged(bench):
     assert pair["rows"][0]["actor"] is None and "actor-chosen" not in bench.markdown(
         summary, [pair]
     )
+
+
+def test_window_means_split_actor_and_random_queries(bench):
+    runs = [
+        {
+            "valid_acc": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "from_actor": [False, True, True, False, True],
+        },
+        {
+            "valid_acc": [12.0, 22.0, 32.0, 42.0, 52.0],
+            "from_actor": [False, False, True, True, True],
+        },
+    ]
+    x, y, k = bench.window_means(runs, True, 2)
+    assert x.tolist() == [1.5, 3.5, 5.0] and k.tolist() == [1, 3, 2]
+    assert y.tolist() == pytest.approx([20.0, (30.0 + 32.0 + 42.0) / 3, 51.0])
+    x, y, k = bench.window_means(runs, False, 2)
+    assert k.tolist() == [3, 1, 0] and y[0] == 44.0 / 3 and math.isnan(y[2])
+    split = bench.actor_vs_random(runs[0])
+    assert split == {"actor_mean": 100.0 / 3, "random_mean": 25.0, "best_from_actor": True}
