@@ -11,22 +11,31 @@ functions this script imports):
    one given with ``--supernet DIR`` (linked as ``OUT/supernet``; checked against the size);
 2. ``search``: every agent of :data:`AGENTS` for every seed of :data:`PAIR_SEEDS`;
    CADAM and its TD3 twins in sequential mode (the frozen supernet scores each cell on
-   D_V, 60 queries), DDAS-4S and DDAS-TD3 in parallel mode (each query trains the chosen
-   path for 4 minibatches first, 40 queries);
+   D_V, 60 queries, or ``--cadam-queries N``), DDAS-4S and DDAS-TD3 in parallel mode (each
+   query trains the chosen path for 4 minibatches first, 40 queries); each CADAM query
+   is logged as actor-chosen or random (:class:`ActorQueryLog`);
 3. ``score``: each run's best cell through the frozen supernet (D_V accuracy, %);
 4. ``retrain``: each distinct best cell trained stand-alone with ``nas-gym train-genotype``
    exactly as the digits study retrains (2 epochs, seeds 0-2), test accuracy on the 364
    held-out digits;
 5. ``report``: per pair and seed, both runs' supernet score and stand-alone accuracy,
-   unique queries, whether the two query sequences are identical (else the first query
-   where they differ); paired Wilcoxon signed-rank and bootstrap CIs of the differences
-   (``nas_gym.agents.bench.stats``); one PNG.
+   unique queries, actor-chosen queries, whether the two query sequences are identical
+   (else the first query where they differ); paired Wilcoxon signed-rank and bootstrap
+   CIs of the differences (``nas_gym.agents.bench.stats``); one PNG.
+
+At 60 queries CADAM's epsilon (cosine 1 -> 0.05 over 175 steps) is still 0.76, so only
+about 5 queries come from the actor; ``--cadam-queries 250`` lets it choose about 154.
+The budget is recorded in ``OUT/config.json``; a directory made with another budget is
+refused.
 
 Resumable: each search, the scores and each retraining are written atomically under
 ``--out`` and skipped (retraining resumed from its checkpoint) on the next run::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_td3_vs_ddpg.py --out results/digits_td3_vs_ddpg
     python benchmarks/digits_td3_vs_ddpg.py --out results/digits_td3_vs_ddpg --figures docs/figures
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_td3_vs_ddpg.py \
+        --out results/digits_td3_vs_ddpg_250 --supernet results/digits_study/supernet \
+        --cadam-queries 250 --agents CADAM,CADAM-TD3,CADAM-TD3-min --figures docs/figures
 
 ``--size smoke`` checks the whole pipeline at toy sizes in about a minute (61 CPU-s).
 """
@@ -310,10 +319,12 @@ def search_cadam(out: Path, size: dict[str, Any], name: str, seed: int) -> dict[
 def run_search(out: Path, size: dict[str, Any], agent: str, seed: int) -> dict[str, Any]:
     """One search run, skipped when already done: CADAM and its twins by
     :func:`search_cadam`, DDAS by ``digits_study.search_in_env``."""
-    if AGENTS[agent][1] == "sequential":
-        search = lambda: search_cadam(out, size, agent, seed)  # noqa: E731
-    else:
-        search = lambda: study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent])  # noqa: E731
+
+    def search() -> dict[str, Any]:
+        if AGENTS[agent][1] == "sequential":
+            return search_cadam(out, size, agent, seed)
+        return study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent])
+
     return study.timed_step(out, f"search-{agent}-seed{seed}", search)
 
 
