@@ -11,22 +11,31 @@ functions this script imports):
    one given with ``--supernet DIR`` (linked as ``OUT/supernet``; checked against the size);
 2. ``search``: every agent of :data:`AGENTS` for every seed of :data:`PAIR_SEEDS`;
    CADAM and its TD3 twins in sequential mode (the frozen supernet scores each cell on
-   D_V, 60 queries), DDAS-4S and DDAS-TD3 in parallel mode (each query trains the chosen
-   path for 4 minibatches first, 40 queries);
+   D_V, 60 queries, or ``--cadam-queries N``), DDAS-4S and DDAS-TD3 in parallel mode (each
+   query trains the chosen path for 4 minibatches first, 40 queries); each CADAM query
+   is logged as actor-chosen or random (:class:`ActorQueryLog`);
 3. ``score``: each run's best cell through the frozen supernet (D_V accuracy, %);
 4. ``retrain``: each distinct best cell trained stand-alone with ``nas-gym train-genotype``
    exactly as the digits study retrains (2 epochs, seeds 0-2), test accuracy on the 364
    held-out digits;
 5. ``report``: per pair and seed, both runs' supernet score and stand-alone accuracy,
-   unique queries, whether the two query sequences are identical (else the first query
-   where they differ); paired Wilcoxon signed-rank and bootstrap CIs of the differences
-   (``nas_gym.agents.bench.stats``); one PNG.
+   unique queries, actor-chosen queries, whether the two query sequences are identical
+   (else the first query where they differ); paired Wilcoxon signed-rank and bootstrap
+   CIs of the differences (``nas_gym.agents.bench.stats``); one PNG.
+
+At 60 queries CADAM's epsilon (cosine 1 -> 0.05 over 175 steps) is still 0.76, so only
+about 5 queries come from the actor; ``--cadam-queries 250`` lets it choose about 154.
+The budget is recorded in ``OUT/config.json``; a directory made with another budget is
+refused.
 
 Resumable: each search, the scores and each retraining are written atomically under
 ``--out`` and skipped (retraining resumed from its checkpoint) on the next run::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_td3_vs_ddpg.py --out results/digits_td3_vs_ddpg
     python benchmarks/digits_td3_vs_ddpg.py --out results/digits_td3_vs_ddpg --figures docs/figures
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/digits_td3_vs_ddpg.py \
+        --out results/digits_td3_vs_ddpg_250 --supernet results/digits_study/supernet \
+        --cadam-queries 250 --agents CADAM,CADAM-TD3,CADAM-TD3-min --figures docs/figures
 
 ``--size smoke`` checks the whole pipeline at toy sizes in about a minute (61 CPU-s).
 """
@@ -104,6 +113,25 @@ def paired_summary(ddpg: list[float], td3: list[float]) -> dict[str, float]:
     }
 
 
+def actor_queries(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, int] | None:
+    """Queries the actor chose in each of two runs (None: a run without the log, e.g. DDAS
+    or a CADAM run of a study made before :class:`ActorQueryLog`)."""
+    if a.get("from_actor") is None or b.get("from_actor") is None:
+        return None
+    return sum(a["from_actor"]), sum(b["from_actor"])
+
+
+def actor_vs_random(run: dict[str, Any]) -> dict[str, Any]:
+    """Mean D_V accuracy (%) of a run's actor-chosen and of its random queries, and whether
+    its best cell was chosen by the actor (NaN for a kind the run never made)."""
+    acc, actor = np.asarray(run["valid_acc"], float), np.asarray(run["from_actor"], bool)
+    return {
+        "actor_mean": float(acc[actor].mean()) if actor.any() else math.nan,
+        "random_mean": float(acc[~actor].mean()) if (~actor).any() else math.nan,
+        "best_from_actor": bool(actor[int(np.argmax(acc))]),
+    }
+
+
 def identical_curves(ddpg: dict[str, Any], td3: dict[str, Any]) -> int:
     """Seeds (present in both) whose best-so-far search curves are equal at every query."""
     return sum(
@@ -123,18 +151,42 @@ def min_wilcoxon_p(n: int) -> float:
 
 
 # -- steps ---------------------------------------------------------------------------------
-def study_config(size_name: str) -> dict[str, Any]:
-    """What identifies a study directory: its size and the pair seeds."""
+def parse_cadam_queries(text: str) -> int:
+    """``--cadam-queries``: a whole number of queries >= 1 (argparse names the option)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1 or str(n) != text.strip():
+        raise argparse.ArgumentTypeError(f"must be a whole number of queries >= 1, got {text!r}")
+    return n
+
+
+def study_size(size_name: str, cadam_queries: int | None = None) -> dict[str, Any]:
+    """The digits study's size, with the sequential (CADAM) budget ``cadam_queries`` if given.
+
+    The one place the CADAM budget is set: every step reads ``size["queries"]``.
+    """
+    size = dict(study.SIZES[size_name])
+    if cadam_queries is not None:
+        size["queries"] = int(cadam_queries)
+    return size
+
+
+def study_config(size_name: str, cadam_queries: int | None = None) -> dict[str, Any]:
+    """What identifies a study directory: its size (with its CADAM budget) and the pair seeds."""
     seeds = list(PAIR_SEEDS[size_name])
     return {
         "size": size_name,
-        **study.SIZES[size_name],
+        **study_size(size_name, cadam_queries),
         "dataset": study.DATASET,
         "pair_seeds": seeds,
     }
 
 
-def check_inputs(out: Path, size_name: str, supernet: Path | None) -> None:
+def check_inputs(
+    out: Path, size_name: str, supernet: Path | None, cadam_queries: int | None = None
+) -> None:
     """Refuse, before any work, a changed study in ``out`` or a supernet that does not fit.
 
     Raises:
@@ -143,8 +195,15 @@ def check_inputs(out: Path, size_name: str, supernet: Path | None) -> None:
     from nas_gym.data import DataError
     from nas_gym.supernets.pretrain import read_checkpoint
 
-    config = study_config(size_name)
-    if (out / "config.json").exists() and study.read_json(out / "config.json") != config:
+    config = study_config(size_name, cadam_queries)
+    old = study.read_json(out / "config.json") if (out / "config.json").exists() else None
+    if old is not None and old.get("size") == size_name and old.get("queries") != config["queries"]:
+        raise ValueError(
+            f"{out} was run with --cadam-queries {old.get('queries')}, not "
+            f"{config['queries']}; resume it with --cadam-queries {old.get('queries')} "
+            "or use another --out"
+        )
+    if old is not None and old != config:
         raise ValueError(
             f"{out} holds a study with another configuration ({out / 'config.json'}); "
             "use another --out"
@@ -204,21 +263,86 @@ def link_supernet(out: Path, size: dict[str, Any], supernet: Path | None) -> dic
     }
 
 
+class ActorQueryLog:
+    """Records, per environment step, whether CADAM's epsilon-greedy action came from the
+    actor (True) or was a uniform random cell (False), without changing the run.
+
+    Wraps the agent's ``_sample_action``. The decision in
+    :func:`nas_gym.agents.cadam.cadam.epsilon_greedy_action` is the first draw of the
+    global numpy stream (the agent's private one inside ``learn``): ``random() < eps`` is
+    a random cell. The log replays that draw on a copy of the stream's state, so the
+    agent's own draws are untouched.
+    """
+
+    def __init__(self, agent: Any) -> None:
+        self.agent, self.sample = agent, agent._sample_action
+        self.from_actor: list[bool] = []
+        agent._sample_action = self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        eps = self.agent.epsilon()
+        copy = np.random.RandomState()
+        copy.set_state(np.random.get_state())
+        self.from_actor.append(bool(eps < 1.0 and copy.random_sample() >= eps))
+        return self.sample(*args, **kwargs)
+
+
+def search_cadam(out: Path, size: dict[str, Any], name: str, seed: int) -> dict[str, Any]:
+    """One sequential-mode search, as ``digits_study.search_in_env``, plus ``from_actor``:
+    which of its queries the actor chose (:class:`ActorQueryLog`)."""
+    from nas_gym.agents.registry import make_agent
+    from nas_gym.wrappers import QueryRecorder
+
+    agent_name, mode, overrides = AGENTS[name]
+    budget = size["queries"]
+    env = QueryRecorder(study.make_env(out, size, mode, budget), keys=("genotype", "valid_acc"))
+    agent = make_agent(agent_name, env, seed=seed, **overrides)
+    log = ActorQueryLog(agent)
+    agent.learn(total_timesteps=budget)
+    accs = env.history["valid_acc"][:budget]
+    best = int(np.argmax(accs))
+    env.close()
+    return {
+        "searcher": name,
+        "agent": agent_name,
+        "seed": seed,
+        "mode": mode,
+        "queries": len(accs),
+        "valid_acc": accs,
+        "genotypes": env.history["genotype"][:budget],
+        "from_actor": log.from_actor[:budget],
+        "best_genotype": env.history["genotype"][best],
+        "best_valid_acc": accs[best],
+    }
+
+
 def run_search(out: Path, size: dict[str, Any], agent: str, seed: int) -> dict[str, Any]:
-    """One search run (``digits_study.search_in_env``), skipped when already done."""
-    return study.timed_step(
-        out,
-        f"search-{agent}-seed{seed}",
-        lambda: study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent]),
-    )
+    """One search run, skipped when already done: CADAM and its twins by
+    :func:`search_cadam`, DDAS by ``digits_study.search_in_env``."""
+
+    def search() -> dict[str, Any]:
+        if AGENTS[agent][1] == "sequential":
+            return search_cadam(out, size, agent, seed)
+        return study.search_in_env(out, size, agent, seed, searcher=AGENTS[agent])
+
+    return study.timed_step(out, f"search-{agent}-seed{seed}", search)
 
 
 def run_study(
-    out: Path, size_name: str, agents: list[str], supernet: Path | None, jobs: int = 1
+    out: Path,
+    size_name: str,
+    agents: list[str],
+    supernet: Path | None,
+    jobs: int = 1,
+    cadam_queries: int | None = None,
 ) -> dict[str, Any]:
-    """All steps for ``agents``; agents can be added to a finished study (only new work runs)."""
-    check_inputs(out, size_name, supernet)
-    size, seeds, config = study.SIZES[size_name], PAIR_SEEDS[size_name], study_config(size_name)
+    """All steps for ``agents``; agents can be added to a finished study (only new work runs).
+
+    ``cadam_queries`` is the sequential agents' budget (default: the size's, 60 in full).
+    """
+    check_inputs(out, size_name, supernet, cadam_queries)
+    size, seeds = study_size(size_name, cadam_queries), PAIR_SEEDS[size_name]
+    config = study_config(size_name, cadam_queries)
     out.mkdir(parents=True, exist_ok=True)
     study.write_json(out / "config.json", config)
     checkpoint = link_supernet(out, size, supernet)
@@ -265,6 +389,7 @@ def run_study(
                     "search_best_valid_acc": r["best_valid_acc"],
                     "valid_acc": r["valid_acc"],
                     "genotypes": r["genotypes"],
+                    "from_actor": r.get("from_actor"),
                     "supernet_score": scores["score"][r["best_genotype"]],
                     "standalone_acc": accs[r["best_genotype"]],
                     "search_cpu_seconds": cpu.get(f"search-{a}-seed{s}"),
@@ -321,6 +446,9 @@ def analyse(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     )
                     + abs(len(a["genotypes"]) - len(b["genotypes"])),
                     "n_queries": max(len(a["genotypes"]), len(b["genotypes"])),
+                    "actor": actor_queries(a, b),
+                    "same_draws": a.get("from_actor") is not None
+                    and a.get("from_actor") == b.get("from_actor"),
                 }
             )
         result.append(
@@ -360,18 +488,38 @@ def budget_notes(summary: dict[str, Any]) -> str:
         for t in range(cfg["queries"])
     ]
     lines.append(
-        f"* CADAM (all three) at {cfg['queries']} queries: epsilon-greedy from {eps[0]:.2f} "
+        f"* CADAM and its TD3 twins at {cfg['queries']} queries: epsilon-greedy from {eps[0]:.2f} "
         f"down to {eps[-1]:.2f} at the last query (cosine over {d['epsilon_decay_steps']} "
         f"steps), so on average {sum(1 - e for e in eps):.1f} of the {cfg['queries']} "
         "queries come from the actor; the rest are uniform random cells."
     )
     explore, exploit = phase_steps(cfg["ddas_queries"])
-    lines.append(
-        f"* DDAS (both) at {cfg['ddas_queries']} queries: queries 1-{explore} explore "
-        f"(U(0,1) actions, no updates), {explore + 1}-{explore + exploit} exploit, "
-        f"{explore + exploit + 1}-{cfg['ddas_queries']} the 4S stage."
-    )
+    if any(AGENTS[a][1] == "parallel" for a in runs):
+        lines.append(
+            f"* DDAS (both) at {cfg['ddas_queries']} queries: queries 1-{explore} explore "
+            f"(U(0,1) actions, no updates), {explore + 1}-{explore + exploit} exploit, "
+            f"{explore + exploit + 1}-{cfg['ddas_queries']} the 4S stage."
+        )
     seq = [r for a, rs in runs.items() if AGENTS[a][1] == "sequential" for r in rs.values()]
+    logged = [sum(r["from_actor"]) for r in seq if r.get("from_actor") is not None]
+    if logged:
+        lines.append(
+            f"* Measured (each query's epsilon-greedy draw, logged): {min(logged)}-"
+            f"{max(logged)} actor-chosen queries per run, mean {np.mean(logged):.1f}, over "
+            f"{len(logged)} CADAM runs."
+        )
+        for a, rs in runs.items():
+            split = [actor_vs_random(r) for r in rs.values() if r.get("from_actor") is not None]
+            if not split:
+                continue
+            best = sum(s["best_from_actor"] for s in split)
+            lines.append(
+                f"* {a}: mean D_V accuracy of the actor-chosen queries "
+                f"{np.mean([s['actor_mean'] for s in split]):.2f} %, of the random ones "
+                f"{np.mean([s['random_mean'] for s in split]):.2f} % (mean over "
+                f"{len(split)} runs); the best cell was an actor-chosen query in {best} of "
+                f"{len(split)} runs."
+            )
     same = sum(abs(r["search_best_valid_acc"] - r["supernet_score"]) < 1e-9 for r in seq)
     lines.append(
         f"* Check: in {same} of {len(seq)} sequential runs the best D_V accuracy seen while "
@@ -389,14 +537,17 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for pair in result:
         d, t = pair["ddpg"], pair["td3"]
+        actor = all(r.get("actor") is not None for r in pair["rows"])
         lines += [
             f"**{d} vs {t}** (paired by search seed; supernet score = D_V accuracy of the best "
             f"cell through the frozen supernet; stand-alone = test accuracy, mean ± std of "
             f"{retrain_seeds} retraining seeds)",
             "",
             f"| seed | supernet score {d} / {t} (%) | stand-alone {d} (%) | stand-alone {t} (%) "
-            f"| unique queries {d} / {t} | query sequences |",
-            "|---:|---:|---:|---:|---:|---|",
+            f"| unique queries {d} / {t} | "
+            + (f"actor-chosen queries {d} / {t} | " if actor else "")
+            + "query sequences |",
+            "|---:|---:|---:|---:|---:|" + ("---:|" if actor else "") + "---|",
         ]
         for r in pair["rows"]:
             seq = (
@@ -407,10 +558,14 @@ def markdown(summary: dict[str, Any], result: list[dict[str, Any]]) -> str:
             )
             if r["same_cell"]:
                 seq += "; same best cell"
+            if r.get("same_draws"):
+                seq += "; same actor/random draws"
             lines.append(
                 f"| {r['seed']} | {r['score'][0]:.2f} / {r['score'][1]:.2f} | "
                 f"{r['acc'][0]:.2f} ± {r['acc_std'][0]:.2f} | {r['acc'][1]:.2f} ± {r['acc_std'][1]:.2f} "
-                f"| {r['unique'][0]} / {r['unique'][1]} | {seq} |"
+                f"| {r['unique'][0]} / {r['unique'][1]} | "
+                + (f"{r['actor'][0]} / {r['actor'][1]} | " if actor else "")
+                + f"{seq} |"
             )
         lines += [
             "",
@@ -457,6 +612,81 @@ STYLE = {
 }
 
 
+def epsilon_floor_step() -> int:
+    """CADAM's default ``epsilon_decay_steps``: from this step on epsilon is at its floor."""
+    import inspect
+
+    from nas_gym.agents.cadam import CADAM
+
+    return int(inspect.signature(CADAM.__init__).parameters["epsilon_decay_steps"].default)
+
+
+def figure_name(config: dict[str, Any]) -> str:
+    """``td3_vs_ddpg_digits.png`` at the size's CADAM budget, else ``..._q<N>.png``."""
+    if config["queries"] == study.SIZES[config["size"]]["queries"]:
+        return "td3_vs_ddpg_digits.png"
+    return f"td3_vs_ddpg_digits_q{config['queries']}.png"
+
+
+def window_means(
+    runs: list[dict[str, Any]], pick: bool, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean D_V accuracy (%) of the queries with ``from_actor == pick``, pooled over
+    ``runs``, per window of ``width`` queries: (window centres, means, counts)."""
+    n = max(len(r["valid_acc"]) for r in runs)
+    centres, means, counts = [], [], []
+    for lo in range(0, n, width):
+        accs = [
+            acc
+            for r in runs
+            for acc, f in zip(
+                r["valid_acc"][lo : lo + width], r["from_actor"][lo : lo + width], strict=True
+            )
+            if f == pick
+        ]
+        centres.append(lo + (min(lo + width, n) - lo + 1) / 2)
+        means.append(np.mean(accs) if accs else np.nan)
+        counts.append(len(accs))
+    return np.asarray(centres), np.asarray(means), np.asarray(counts)
+
+
+def actor_panel(ax: Any, runs: dict[str, dict[str, Any]], width: int = 25) -> None:
+    """Mean D_V accuracy of the actor-chosen queries of each agent, and of the random
+    queries, per window of ``width`` queries (windows with < 5 pooled queries left out)."""
+    from matplotlib.ticker import MaxNLocator
+
+    first = next(iter(runs.values()))
+    x, y, k = window_means(list(first.values()), False, width)
+    ax.plot(x[k >= 5], y[k >= 5], color="0.35", lw=2.0, marker="x", label="random queries")
+    for j, (a, rs) in enumerate(runs.items()):
+        color, ls = STYLE[a]
+        x, y, k = window_means(list(rs.values()), True, width)
+        ax.plot(
+            x[k >= 5] + 1.5 * j,  # nudged: coinciding points stay visible
+            y[k >= 5],
+            color=color,
+            ls=ls,
+            lw=2.0,
+            marker="os^"[j % 3],
+            label=f"{a}: actor-chosen queries",
+        )
+    ax.axvline(
+        epsilon_floor_step(), color="0.4", ls="-.", lw=1.0, label="epsilon reaches its floor"
+    )
+    ax.set_title(
+        f"What the actors propose: queries of each {width}-query window, {len(first)} seeds "
+        "pooled\n(random queries: the same cells for every twin; windows of < 5 left out)",
+        fontsize=10,
+    )
+    ax.set_xlabel("query (environment step)")
+    ax.set_ylabel("mean D_V accuracy, frozen supernet (%)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.35 * (high - low), high)  # room for the legend below the curves
+    ax.legend(fontsize=8, loc="lower center", ncol=2)
+
+
 def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) -> Path:
     """Top: best D_V accuracy so far vs query (mean bold, each seed thin) per family;
     bottom: the best cell's supernet score and stand-alone accuracy, pairs joined by seed."""
@@ -474,7 +704,13 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
     for col in range(2):
         ax = axes[0, col]
         if col >= len(families):
-            ax.set_visible(False)
+            logged = [
+                a for a in families[0][1] if all(r.get("from_actor") for r in runs[a].values())
+            ]
+            if families[0][0] == "CADAM" and logged:
+                actor_panel(ax, {a: runs[a] for a in logged})
+            else:
+                ax.set_visible(False)
             continue
         fam, agents = families[col]
         for j, a in enumerate(agents):
@@ -499,7 +735,20 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         )
         note = f"\nseeds whose best-so-far curve equals {agents[0]}'s: {same}"
         if fam == "CADAM":
-            ax.set_title("CADAM twins, sequential mode: frozen supernet" + note, fontsize=10)
+            decay = epsilon_floor_step()
+            if decay < summary["config"]["queries"]:
+                ax.axvline(
+                    decay,
+                    color="0.4",
+                    ls="-.",
+                    lw=1.0,
+                    label=f"epsilon at its floor from query {decay + 1}",
+                )
+            ax.set_title(
+                f"CADAM twins, sequential mode, {summary['config']['queries']} queries: "
+                "frozen supernet" + note,
+                fontsize=10,
+            )
             ax.set_ylabel("best D_V accuracy so far, frozen supernet (%)")
         else:
             ax.set_title("DDAS twins, parallel mode: each run's own supernet" + note, fontsize=10)
@@ -557,7 +806,10 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title("per seed, lines join the two runs of one seed (number: seed)", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("TD3 vs DDPG under CADAM and DDAS on DARTSSupernet-v0, digits (real 8x8 images)")
+    fig.suptitle(
+        f"TD3 vs DDPG under {' and '.join(f for f, _ in families)} on DARTSSupernet-v0, "
+        "digits (real 8x8 images)"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
@@ -577,6 +829,14 @@ def main(argv: list[str] | None = None) -> int:
         "--agents",
         default=",".join(AGENTS),
         help="comma-separated, from " + ", ".join(AGENTS) + " (default: all)",
+    )
+    p.add_argument(
+        "--cadam-queries",
+        type=parse_cadam_queries,
+        default=None,
+        metavar="N",
+        help="budget of CADAM and its TD3 twins (sequential mode), a whole number >= 1 "
+        "(default: the size's, 60 in full, 6 in smoke); recorded in OUT/config.json",
     )
     p.add_argument("--figures", default=None, help="write the PNG here (default: --out)")
     p.add_argument(
@@ -602,16 +862,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     out = Path(args.out)
     try:
-        check_inputs(out, args.size, supernet)
+        check_inputs(out, args.size, supernet, args.cadam_queries)
     except ValueError as err:
         p.error(str(err))
-    summary = run_study(out, args.size, agents, supernet, jobs=args.jobs)
+    summary = run_study(out, args.size, agents, supernet, args.jobs, args.cadam_queries)
     result = analyse(summary)
     table = markdown(summary, result) + "\n" + budget_notes(summary)
     study.write_json(out / "analysis.json", result)
     atomic_write_text(out / "table.md", table)
     fig_dir = Path(args.figures) if args.figures else out
-    print(f"figure: {figure(summary, result, fig_dir / 'td3_vs_ddpg_digits.png')}")
+    print(f"figure: {figure(summary, result, fig_dir / figure_name(summary['config']))}")
     print(table)
     return 0
 
