@@ -266,18 +266,25 @@ def search_in_env(
     else:
         agent = make_agent(agent_name, env, seed=seed, **overrides)
         agent.learn(total_timesteps=budget)
-    accs = env.history["valid_acc"][:budget]
-    best = int(np.argmax(accs))
     env.close()
+    return search_record(env.history, budget, name, agent_name, seed, mode)
+
+
+def search_record(
+    history: dict[str, list[Any]], budget: int, name: str, agent: str, seed: int, mode: str
+) -> dict[str, Any]:
+    """A search's result from its ``QueryRecorder`` history: every query and the best by D_V."""
+    accs = history["valid_acc"][:budget]
+    best = int(np.argmax(accs))
     return {
         "searcher": name,
-        "agent": agent_name,
+        "agent": agent,
         "seed": seed,
         "mode": mode,
         "queries": len(accs),
         "valid_acc": accs,
-        "genotypes": env.history["genotype"][:budget],
-        "best_genotype": env.history["genotype"][best],
+        "genotypes": history["genotype"][:budget],
+        "best_genotype": history["genotype"][best],
         "best_valid_acc": accs[best],
     }
 

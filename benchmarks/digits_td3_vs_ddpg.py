@@ -299,21 +299,9 @@ def search_cadam(out: Path, size: dict[str, Any], name: str, seed: int) -> dict[
     agent = make_agent(agent_name, env, seed=seed, **overrides)
     log = ActorQueryLog(agent)
     agent.learn(total_timesteps=budget)
-    accs = env.history["valid_acc"][:budget]
-    best = int(np.argmax(accs))
     env.close()
-    return {
-        "searcher": name,
-        "agent": agent_name,
-        "seed": seed,
-        "mode": mode,
-        "queries": len(accs),
-        "valid_acc": accs,
-        "genotypes": env.history["genotype"][:budget],
-        "from_actor": log.from_actor[:budget],
-        "best_genotype": env.history["genotype"][best],
-        "best_valid_acc": accs[best],
-    }
+    record = study.search_record(env.history, budget, name, agent_name, seed, mode)
+    return {**record, "from_actor": log.from_actor[:budget]}
 
 
 def run_search(out: Path, size: dict[str, Any], agent: str, seed: int) -> dict[str, Any]:
