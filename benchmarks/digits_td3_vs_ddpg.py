@@ -132,6 +132,15 @@ def actor_vs_random(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def mean_pct(values: list[float]) -> str:
+    """Mean of per-run percentages, skipping runs that made no such query (their NaN)."""
+    kept = [v for v in values if not math.isnan(v)]
+    if not kept:
+        return "none (no run made such a query)"
+    text = f"{np.mean(kept):.2f} %"
+    return text if len(kept) == len(values) else f"{text} (the {len(kept)} runs that made one)"
+
+
 def identical_curves(ddpg: dict[str, Any], td3: dict[str, Any]) -> int:
     """Seeds (present in both) whose best-so-far search curves are equal at every query."""
     return sum(
@@ -503,8 +512,8 @@ def budget_notes(summary: dict[str, Any]) -> str:
             best = sum(s["best_from_actor"] for s in split)
             lines.append(
                 f"* {a}: mean D_V accuracy of the actor-chosen queries "
-                f"{np.mean([s['actor_mean'] for s in split]):.2f} %, of the random ones "
-                f"{np.mean([s['random_mean'] for s in split]):.2f} % (mean over "
+                f"{mean_pct([s['actor_mean'] for s in split])}, of the random ones "
+                f"{mean_pct([s['random_mean'] for s in split])} (mean over "
                 f"{len(split)} runs); the best cell was an actor-chosen query in {best} of "
                 f"{len(split)} runs."
             )

@@ -205,3 +205,9 @@ def test_window_means_split_actor_and_random_queries(bench):
     assert k.tolist() == [3, 1, 0] and y[0] == 44.0 / 3 and math.isnan(y[2])
     split = bench.actor_vs_random(runs[0])
     assert split == {"actor_mean": 100.0 / 3, "random_mean": 25.0, "best_from_actor": True}
+
+
+def test_mean_pct_skips_runs_without_such_queries_and_says_none(bench):
+    assert bench.mean_pct([30.0, 32.0]) == "31.00 %"
+    assert bench.mean_pct([30.0, math.nan]) == "30.00 % (the 1 runs that made one)"
+    assert bench.mean_pct([math.nan, math.nan]) == "none (no run made such a query)"
