@@ -22,6 +22,7 @@ machine's memory and matmul rate for these tiny (8-row) batches.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import time
@@ -61,8 +62,8 @@ def time_update(n_seeds: int, threads: int, repeats: int = 30) -> float:
     batched = BatchedCADAM([make_env(10) for _ in seeds], seeds, batch_threads=threads)
     agent = batched.agents[0]
     cycles, rows = agent.max_cycles, agent.batch_size
-    obs_dim = int(torch.tensor(agent.observation_space.shape).prod())
-    act_dim = int(torch.tensor(agent.action_space.shape).prod())
+    obs_dim = math.prod(agent.observation_space.shape)
+    act_dim = math.prod(agent.action_space.shape)
     gen = torch.Generator().manual_seed(0)
 
     def batches() -> list[tuple[torch.Tensor, ...]]:
@@ -97,6 +98,17 @@ def sweep(sizes: list[int], thread_counts: list[int]) -> None:
             print(f"| {threads} | {n} | {ms:.2f} | {ms / n:.3f} | {rel} |", flush=True)
 
 
+def positive_ints(parser: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
+    """A comma-separated list of positive integers, or a parser error naming ``flag``."""
+    try:
+        values = [int(n) for n in text.split(",")]
+    except ValueError:
+        parser.error(f"{flag} must be comma-separated integers, got {text!r}")
+    if not values or min(values) < 1:
+        parser.error(f"{flag} must be positive integers, got {text!r}")
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -111,20 +123,8 @@ def main() -> None:
         "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
     )
     args = parser.parse_args()
-    try:
-        thread_counts = [int(n) for n in args.threads.split(",")]
-    except ValueError:
-        parser.error(f"--threads must be comma-separated integers, got {args.threads!r}")
-    if not thread_counts or min(thread_counts) < 1:
-        parser.error(f"--threads must be positive, got {args.threads!r}")
-    sizes = None
-    if args.sweep is not None:
-        try:
-            sizes = [int(n) for n in args.sweep.split(",")]
-        except ValueError:
-            parser.error(f"--sweep must be comma-separated integers, got {args.sweep!r}")
-        if not sizes or min(sizes) < 1:
-            parser.error(f"--sweep sizes must be positive, got {args.sweep!r}")
+    thread_counts = positive_ints(parser, "--threads", args.threads)
+    sizes = None if args.sweep is None else positive_ints(parser, "--sweep", args.sweep)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
