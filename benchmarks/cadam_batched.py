@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import os
 import platform
 import time
@@ -54,6 +55,39 @@ def time_batched(n_seeds: int, steps: int, threads: int) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     batched.learn(steps)
     return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _batch_worker(seeds: list[int], steps: int, start, results) -> None:
+    """One process of :func:`time_processes`: build, wait for the others, learn, report."""
+    batched = BatchedCADAM([make_env(steps) for _ in seeds], seeds, batch_threads=1)
+    start.wait()
+    c0 = time.process_time()
+    batched.learn(steps)
+    results.put((time.perf_counter(), time.process_time() - c0))
+
+
+def time_processes(n_seeds: int, steps: int, processes: int) -> tuple[float, float]:
+    """``n_seeds`` split near-equally over ``processes`` one-thread batches, as
+    ``nas-gym bench --jobs`` splits a cell's seeds (:func:`~nas_gym.agents.bench.backends.plan_units`).
+
+    Every process builds its agents first; the clock starts when all are built, so
+    the row times learning alone, like the in-process rows.
+    """
+    ctx = mp.get_context("spawn")
+    seeds = list(range(1, n_seeds + 1))
+    chunks = [
+        seeds[i * n_seeds // processes : (i + 1) * n_seeds // processes] for i in range(processes)
+    ]
+    start, results = ctx.Barrier(processes + 1), ctx.Queue()
+    workers = [ctx.Process(target=_batch_worker, args=(c, steps, start, results)) for c in chunks]
+    for w in workers:
+        w.start()
+    start.wait()
+    t0 = time.perf_counter()
+    ends = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return max(end for end, _ in ends) - t0, sum(cpu for _, cpu in ends)
 
 
 def time_update(n_seeds: int, threads: int, repeats: int = 30) -> float:
@@ -118,6 +152,12 @@ def main() -> None:
     parser.add_argument(
         "--threads", default="1", help="comma-separated torch thread counts, e.g. 1,2"
     )
+    parser.add_argument(
+        "--processes",
+        default=None,
+        help="comma-separated process counts: also run the seeds split over that many "
+        "one-thread batched processes, as nas-gym bench --jobs does (e.g. 2)",
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
         "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
@@ -125,6 +165,9 @@ def main() -> None:
     args = parser.parse_args()
     thread_counts = positive_ints(parser, "--threads", args.threads)
     sizes = None if args.sweep is None else positive_ints(parser, "--sweep", args.sweep)
+    procs = [] if args.processes is None else positive_ints(parser, "--processes", args.processes)
+    if procs and max(procs) > args.seeds:
+        parser.error(f"--processes {max(procs)} is more than --seeds {args.seeds}")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
@@ -145,6 +188,15 @@ def main() -> None:
                     args.seeds,
                     threads,
                     *time_batched(args.seeds, args.steps, threads),
+                )
+            )
+        for n in procs:
+            rows.append(
+                (
+                    f"BatchedCADAM x {n} processes",
+                    args.seeds,
+                    1,
+                    *time_processes(args.seeds, args.steps, n),
                 )
             )
         wall1 = min(r[3] for r in rows if r[1] == 1)
