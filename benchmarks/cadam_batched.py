@@ -8,7 +8,10 @@ seed with ``CADAM.learn`` and ``--seeds`` seeds with
 the baseline. The issue-12 target is batched S=10 in at most 2x the single seed's
 wall time.
 
-    python benchmarks/cadam_batched.py --seeds 10 --steps 500 --threads 1,2
+    python benchmarks/cadam_batched.py --seeds 10 --steps 500 --threads 1,2 --processes 2
+
+``--processes 2`` adds a row with the seeds split over two one-thread batched
+processes (5 + 5), which is how ``nas-gym bench --jobs 2`` runs one cell's 10 seeds.
 
 ``--sweep 1,2,5,10,20`` instead times the update alone (``BatchedCADAM._train``, C_max
 = 10 cycles of replay batches drawn like the real ones) at each stack size S: the cost
@@ -17,6 +20,12 @@ stacking more seeds no longer amortises per-call overhead and the batch runs at 
 machine's memory and matmul rate for these tiny (8-row) batches.
 
     python benchmarks/cadam_batched.py --sweep 1,2,5,10,20 --threads 1,2
+
+``--bandwidth`` prints this machine's memory copy rate (read + write, GB/s) for
+buffers the size of one process's stacked state and larger, at each ``--threads``
+count: the denominator of the memory floor in docs/cadam_table41.md, "Speed".
+
+    python benchmarks/cadam_batched.py --bandwidth --threads 1,2
 """
 
 from __future__ import annotations
@@ -132,6 +141,22 @@ def sweep(sizes: list[int], thread_counts: list[int]) -> None:
             print(f"| {threads} | {n} | {ms:.2f} | {ms / n:.3f} | {rel} |", flush=True)
 
 
+def copy_rate(mib: int, threads: int) -> float:
+    """GB/s read + written by ``Tensor.copy_`` of a ``mib``-MiB fp32 buffer (best of 3)."""
+    src = torch.rand(mib * 2**20 // 4)
+    dst = torch.empty_like(src)
+    reps = max(3, 1000 // mib)
+    best = math.inf
+    with torch_threads(threads):
+        dst.copy_(src)
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                dst.copy_(src)
+            best = min(best, (time.perf_counter() - t0) / reps)
+    return 2 * src.numel() * 4 / best / 1e9
+
+
 def positive_ints(parser: argparse.ArgumentParser, flag: str, text: str) -> list[int]:
     """A comma-separated list of positive integers, or a parser error naming ``flag``."""
     try:
@@ -160,6 +185,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
+        "--bandwidth", action="store_true", help="print the memory copy rate and exit"
+    )
+    parser.add_argument(
         "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
     )
     args = parser.parse_args()
@@ -176,6 +204,13 @@ def main() -> None:
     )
     if sizes is not None:
         sweep(sizes, thread_counts)
+        return
+    if args.bandwidth:
+        print("| threads | buffer MiB | copy GB/s (read + write) |")
+        print("|---|---|---|")
+        for threads in thread_counts:
+            for mib in (2, 12, 24, 256):
+                print(f"| {threads} | {mib} | {copy_rate(mib, threads):.1f} |", flush=True)
         return
     for repeat in range(args.repeats):
         rows = []

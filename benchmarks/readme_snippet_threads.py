@@ -15,7 +15,9 @@ Usage: ``python benchmarks/readme_snippet_threads.py --repeats 1 --steps 500``
 Measured on the project's 2-core x86_64 machine, shared with other jobs (load
 average 7-15, so the two settings did not see the same load): 500 queries, default
 threads 2,487 s wall / 445 CPU-s, one thread 45 s / 21 CPU-s; 150 queries, back to
-back, 138 s / 51 CPU-s vs 15 s / 4.6 CPU-s (9.5x wall, 11x CPU).
+back, 138 s / 51 CPU-s vs 15 s / 4.6 CPU-s (9.5x wall, 11x CPU). Issue 12, with CADAM's
+autograd update, 150 queries back to back, beside three other search processes (load 2.7-3.3):
+196.6 s / 119.2 CPU-s vs 11.1 s / 7.4 CPU-s (17.6x wall, 16.1x CPU).
 """
 
 from __future__ import annotations
