@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    path = ROOT / "benchmarks" / "digits_td3_vs_ddpg.py"
-    spec = importlib.util.spec_from_file_location("digits_td3_vs_ddpg", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["digits_td3_vs_ddpg"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/digits_td3_vs_ddpg.py")
 
 
 def test_first_divergence(bench):

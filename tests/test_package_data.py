@@ -16,6 +16,7 @@ import pytest
 from nas_gym import data
 from nas_gym.checks import KNOWN_TABLES, check_bundled
 from nas_gym.cli import main
+from tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,14 +91,7 @@ def test_manifest_covers_every_known_table_with_matching_checksums():
 
 
 def _build_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "build_package_data", REPO / "scripts" / "build_package_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/build_package_data.py")
 
 
 def test_build_script_reproduces_the_bundled_files(data_dir, tmp_path):

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def study():
-    path = ROOT / "benchmarks" / "td3_vs_ddpg.py"
-    spec = importlib.util.spec_from_file_location("td3_vs_ddpg", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["td3_vs_ddpg"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/td3_vs_ddpg.py")
 
 
 def record(agent: str, seed: int, test: float, valid: float) -> dict:
