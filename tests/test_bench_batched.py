@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,17 @@ def test_bench_cpu_total_counts_a_replayed_prefix_once(tmp_path):
     assert sorted(s > 0 for s in shared) == [False, True]  # the budget-12 run replays
     assert outcome.cpu_s == pytest.approx(sum(cpu) - sum(shared))
     assert outcome.cpu_s < sum(cpu)
+
+
+def test_bench_cli_counts_runs_in_its_own_process_once(tmp_path, capsys):
+    """With one job the runs share the command's process: its CPU total must not add them twice."""
+    cpu0 = time.process_time()
+    args = ["bench", "--agents", "tiny", "--variant", TINY, "--datasets", "cifar10",
+            "--budgets", "30", "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path),
+            "--no-plots", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    spent = time.process_time() - cpu0
+    printed = float(re.search(r"([\d.]+) CPU-s \(this process", capsys.readouterr().out)[1])
+    runs_cpu = sum(r["result"]["cpu_s"] for r in runs(tmp_path).values())
+    assert runs_cpu > 0.1
+    assert runs_cpu <= printed <= spent + 0.05

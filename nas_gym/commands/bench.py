@@ -471,6 +471,7 @@ def _bench(args: argparse.Namespace) -> int:
     print()
     print(
         f"measured: {time.perf_counter() - wall0:.1f} s wall for this command, "
-        f"{time.process_time() - cpu0 + outcome.cpu_s:.1f} CPU-s (this process + the runs it ran)"
+        f"{outcome.total_cpu_s(time.process_time() - cpu0):.1f} CPU-s "
+        "(this process and the runs it ran)"
     )
     return 1 if outcome.failures else 0

@@ -101,6 +101,13 @@ class BenchOutcome:
     wall_s: float
     #: CPU seconds of the runs that ran (make_agent + learn): the load-independent cost.
     cpu_s: float = 0.0
+    #: the runs ran in the calling process (the local backend with one job), so its own
+    #: CPU time already contains ``cpu_s``
+    ran_in_process: bool = False
+
+    def total_cpu_s(self, caller_cpu_s: float) -> float:
+        """The bench's whole CPU cost: the caller's CPU time plus that of runs it did not hold."""
+        return caller_cpu_s if self.ran_in_process else caller_cpu_s + self.cpu_s
 
 
 class BenchStopped(RuntimeError):
@@ -525,4 +532,5 @@ def execute(
         failures=failures,
         wall_s=time.perf_counter() - start,
         cpu_s=cpu[0],
+        ran_in_process=backend == "local" and jobs == 1,  # run_local: run_serial
     )
