@@ -8,9 +8,12 @@ same queries and write the same result row.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import time
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,11 +27,22 @@ TINY = 'tiny=cadam:{"net_arch": [16, 16], "epsilon_decay_steps": 15, "actor_lear
 TIME_COLUMNS = ("wall_s", "agent_s", "env_s", "cpu_s")
 
 
-def bench(out: Path, *extra: str) -> None:
+@dataclass
+class BenchCall:
+    out: Path
+    stdout: str
+    #: CPU seconds this (the test's) process spent in the call; with --jobs 1 the runs ran here
+    cpu_s: float
+
+
+def bench(out: Path, *extra: str) -> BenchCall:
     args = ["bench", "--agents", "tiny,rs", "--variant", TINY, "--datasets", "cifar10,cifar100",
             "--budgets", "20,45", "--seeds", "1,2",
             "--jobs", "1", "--out", str(out), "--no-plots", "--no-progress", *extra]  # fmt: skip
-    assert main(args) == 0
+    text, cpu0 = io.StringIO(), time.process_time()
+    with redirect_stdout(text):
+        assert main(args) == 0
+    return BenchCall(out, text.getvalue(), time.process_time() - cpu0)
 
 
 def runs(out: Path) -> dict[str, dict]:
@@ -43,15 +57,13 @@ def rows(out: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def both_ways(tmp_path_factory) -> tuple[Path, Path]:
+def both_ways(tmp_path_factory) -> tuple[BenchCall, BenchCall]:
     batched, alone = tmp_path_factory.mktemp("batched"), tmp_path_factory.mktemp("alone")
-    bench(batched)
-    bench(alone, "--no-batch")
-    return batched, alone
+    return bench(batched), bench(alone, "--no-batch")
 
 
 def test_batched_bench_makes_the_same_queries_as_one_run_per_process(both_ways):
-    batched, alone = both_ways
+    batched, alone = (call.out for call in both_ways)
     a, b = runs(batched), runs(alone)
     assert sorted(a) == sorted(b) and len(a) == 16
     for name, record in a.items():
@@ -77,13 +89,12 @@ def test_batched_bench_makes_the_same_queries_as_one_run_per_process(both_ways):
     assert rows(batched) == rows(alone)
 
 
-def test_rerun_of_a_batched_bench_skips_finished_runs_and_redoes_a_missing_one(both_ways, capsys):
-    batched, _ = both_ways
+def test_rerun_of_a_batched_bench_skips_finished_runs_and_redoes_a_missing_one(both_ways):
+    batched = both_ways[0].out
     missing = sorted((batched / "runs").glob("tiny__*__45__2.json"))[0]
     before = json.loads(missing.read_text())["history"]["arch_index"]
     missing.unlink()
-    bench(batched)
-    assert "ran 1, skipped 15 finished" in capsys.readouterr().out
+    assert "ran 1, skipped 15 finished" in bench(batched).stdout
     after = json.loads(missing.read_text())
     assert after["history"]["arch_index"] == before
     assert after["timing"]["batch_size"] == 1
@@ -134,15 +145,10 @@ def test_bench_cpu_total_counts_a_replayed_prefix_once(tmp_path):
     assert outcome.cpu_s < sum(cpu)
 
 
-def test_bench_cli_counts_runs_in_its_own_process_once(tmp_path, capsys):
+def test_bench_cli_counts_runs_in_its_own_process_once(both_ways):
     """With one job the runs share the command's process: its CPU total must not add them twice."""
-    cpu0 = time.process_time()
-    args = ["bench", "--agents", "tiny", "--variant", TINY, "--datasets", "cifar10",
-            "--budgets", "30", "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path),
-            "--no-plots", "--no-progress"]  # fmt: skip
-    assert main(args) == 0
-    spent = time.process_time() - cpu0
-    printed = float(re.search(r"([\d.]+) CPU-s \(this process", capsys.readouterr().out)[1])
-    runs_cpu = sum(r["result"]["cpu_s"] for r in runs(tmp_path).values())
-    assert runs_cpu > 0.1
-    assert runs_cpu <= printed <= spent + 0.05
+    for call in both_ways:
+        printed = float(re.search(r"([\d.]+) CPU-s \(this process", call.stdout)[1])
+        runs_cpu = sum(r["result"]["cpu_s"] for r in runs(call.out).values())
+        assert runs_cpu > 0.1
+        assert runs_cpu <= printed <= call.cpu_s + 0.05
