@@ -156,4 +156,5 @@ def test_bench_cli_counts_runs_in_its_own_process_once(both_ways):
     for call in both_ways:
         printed = float(re.search(r"([\d.]+) CPU-s \(this process", call.stdout)[1])
         assert call.runs_cpu_s > 0.1
-        assert call.runs_cpu_s <= printed <= call.cpu_s + 0.05
+        # printed to 0.1 s: counted once it lies within rounding of [runs' CPU, CPU spent]
+        assert call.runs_cpu_s - 0.05 <= printed <= call.cpu_s + 0.05
