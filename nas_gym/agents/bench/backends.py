@@ -252,9 +252,6 @@ def run_local(
     worker is stopped before the exception propagates; records of finished runs are
     already written.
     """
-    if jobs == 1:
-        run_serial(units, data_dir, on_done, on_queries)
-        return
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
@@ -477,6 +474,7 @@ def execute(
             f"--ray-address {ray_address!r} needs --backend ray (got --backend {backend})"
         )
     out = Path(out_dir)
+    in_process = backend == "local" and jobs == 1  # no worker start-up cost
     with out_dir_lock(out):
         record_variants(out, specs)
         done, todo = split_done(specs, out)
@@ -517,7 +515,9 @@ def execute(
             try:
                 units = plan_units(todo, jobs, batch)
                 with sigterm_as_interrupt():
-                    if backend == "local":
+                    if in_process:
+                        run_serial(units, data_dir, on_done, on_queries)
+                    elif backend == "local":
                         run_local(units, jobs, data_dir, on_done, on_queries)
                     else:
                         run_ray(units, jobs, data_dir, on_done, ray_address, ray_timeout_s)
@@ -532,5 +532,5 @@ def execute(
         failures=failures,
         wall_s=time.perf_counter() - start,
         cpu_s=cpu[0],
-        ran_in_process=backend == "local" and jobs == 1,  # run_local: run_serial
+        ran_in_process=in_process,
     )
