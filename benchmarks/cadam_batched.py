@@ -87,13 +87,14 @@ def time_processes(n_seeds: int, steps: int, processes: int) -> tuple[float, flo
     chunks = [
         seeds[i * n_seeds // processes : (i + 1) * n_seeds // processes] for i in range(processes)
     ]
-    start, results = ctx.Barrier(processes + 1), ctx.Queue()
+    # a worker that dies before the barrier breaks it after 10 minutes instead of hanging
+    start, results = ctx.Barrier(processes + 1, timeout=600), ctx.Queue()
     workers = [ctx.Process(target=_batch_worker, args=(c, steps, start, results)) for c in chunks]
     for w in workers:
         w.start()
     start.wait()
     t0 = time.perf_counter()
-    ends = [results.get() for _ in workers]
+    ends = [results.get(timeout=3600) for _ in workers]
     for w in workers:
         w.join()
     return max(end for end, _ in ends) - t0, sum(cpu for _, cpu in ends)
