@@ -127,7 +127,8 @@ class Stage:
 #: the bench). So: DDAS at 500 first (done, seeds 1-20), then seeds in blocks across the
 #: pairs, 500 queries before 2,000, the query reading before the unique one. The frozen
 #: actor (lr 1e-8) needs about 8,700 steps for 500 unique cells (issue 12), 17x a
-#: 500-query run, so its unique-reading stage comes last but one.
+#: 500-query run, so its unique-reading stages come last but one (split into two seed
+#: blocks in session 7, before either ran, so that the first block fits one session).
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
@@ -144,7 +145,8 @@ STAGES = (
     Stage("ddas-2000b", DDAS_AGENTS, 2000, "query", "11-20"),
     Stage("cadam-2000b", CADAM_AGENTS, 2000, "query", "11-20"),
     Stage("sb3-2000b", SB3_AGENTS, 2000, "query", "11-20"),
-    Stage("cadam-printed-500u", CADAM_PRINTED, 500, "unique", "1-20"),
+    Stage("cadam-printed-500u", CADAM_PRINTED, 500, "unique", "1-10"),
+    Stage("cadam-printed-500u-b", CADAM_PRINTED, 500, "unique", "11-20"),
     Stage("cadam-2000u", CADAM_AGENTS, 2000, "unique", "1-20"),
 )
 
