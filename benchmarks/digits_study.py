@@ -343,7 +343,7 @@ def supernet_scores(out: Path, size: dict[str, Any], cells: list[str]) -> dict[s
 
 def retrain(out: Path, size: dict[str, Any], cell_id: str, genotype: str, seed: int) -> float:
     """Stand-alone test accuracy (%) of one cell and seed (``nas-gym train-genotype``)."""
-    run = out / "retrain" / f"{cell_id}_seed{seed}"
+    run = retrain_dir(out, cell_id, seed)
     if not (run / "result.json").exists():
         clock = Clock()
         cli(
@@ -354,6 +354,11 @@ def retrain(out: Path, size: dict[str, Any], cell_id: str, genotype: str, seed: 
         )
         write_json(run / "seconds.json", clock.elapsed())  # last invocation
     return float(read_json(run / "result.json")["test_acc"])
+
+
+def retrain_dir(out: Path, cell_id: str, seed: int) -> Path:
+    """Where :func:`retrain` keeps one (cell, seed) run; its ``result.json`` marks it finished."""
+    return out / "retrain" / f"{cell_id}_seed{seed}"
 
 
 def _retrain_job(job: tuple[str, dict[str, Any], str, str, int]) -> float:
@@ -458,25 +463,39 @@ def retrain_all(
     runs: list[tuple[str, int]],
     jobs: int,
 ) -> dict[str, list[float]]:
-    """Stand-alone accuracy of every (cell, seed) run, in ``jobs`` processes; finished runs are read back."""
-    work = [(str(out), size, cell_key(g), g, s) for g, s in runs]
-    results: list[float] = []
+    """Stand-alone accuracy of every (cell, seed) run, in ``jobs`` processes.
+
+    Finished runs are read back without a progress line (one summary line says how
+    many); the progress lines count only the runs that train.
+    """
+    finished = [(retrain_dir(out, cell_key(g), s) / "result.json").exists() for g, s in runs]
+    todo = [i for i, done in enumerate(finished) if not done]
+    if len(todo) < len(runs):
+        print(
+            f"[retrain] {len(runs) - len(todo)} of {len(runs)} runs already finished in "
+            f"{out / 'retrain'}; reading them back",
+            flush=True,
+        )
+    results: dict[int, float] = {}
     if jobs <= 1:
-        for k, (g, s) in enumerate(runs, 1):
+        for k, i in enumerate(todo, 1):
+            g, s = runs[i]
             names = ", ".join(c for c, v in cells.items() if v == g)
-            print(f"[retrain {k}/{len(runs)}] {names} (cell {cell_key(g)}) seed {s}", flush=True)
-            results.append(retrain(out, size, cell_key(g), g, s))
-    else:
+            print(f"[retrain {k}/{len(todo)}] {names} (cell {cell_key(g)}) seed {s}", flush=True)
+            results[i] = retrain(out, size, cell_key(g), g, s)
+    elif todo:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        work = [(str(out), size, cell_key(runs[i][0]), *runs[i]) for i in todo]
         ctx = mp.get_context("spawn")  # no forked torch state in the workers
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            for k, acc in enumerate(pool.map(_retrain_job, work), 1):
-                print(f"[retrain {k}/{len(runs)}] done: {acc:.2f} %", flush=True)
-                results.append(acc)
+            for k, (i, acc) in enumerate(zip(todo, pool.map(_retrain_job, work), strict=True), 1):
+                print(f"[retrain {k}/{len(todo)}] done: {acc:.2f} %", flush=True)
+                results[i] = acc
     accs: dict[str, list[float]] = {}
-    for (g, _), acc in zip(runs, results, strict=True):
+    for i, (g, s) in enumerate(runs):
+        acc = results[i] if i in results else retrain(out, size, cell_key(g), g, s)
         accs.setdefault(g, []).append(acc)
     return accs
 
