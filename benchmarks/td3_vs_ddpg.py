@@ -127,8 +127,12 @@ class Stage:
 #: the bench). So: DDAS at 500 first (done, seeds 1-20), then seeds in blocks across the
 #: pairs, 500 queries before 2,000, the query reading before the unique one. The frozen
 #: actor (lr 1e-8) needs about 8,700 steps for 500 unique cells (issue 12), 17x a
-#: 500-query run, so its unique-reading stages come last but one (split into two seed
-#: blocks in session 7, before either ran, so that the first block fits one session).
+#: 500-query run, so its unique-reading stages come last. Session 7, before any of the
+#: last four stages ran, split them by cost: the frozen actor's 500-cell stage into seed
+#: blocks (the first fits one session), and the 2,000-cell stage into the default actor
+#: (about 2,300 steps a run) and the frozen one (about 40,000, extrapolating 8,700 steps at
+#: 500 cells and 19,400 at 1,000), the
+#: cheap default stage ahead of the frozen actor's second seed block.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
@@ -146,8 +150,9 @@ STAGES = (
     Stage("cadam-2000b", CADAM_AGENTS, 2000, "query", "11-20"),
     Stage("sb3-2000b", SB3_AGENTS, 2000, "query", "11-20"),
     Stage("cadam-printed-500u", CADAM_PRINTED, 500, "unique", "1-10"),
+    Stage("cadam-2000u", CADAM_DEFAULT, 2000, "unique", "1-20"),
     Stage("cadam-printed-500u-b", CADAM_PRINTED, 500, "unique", "11-20"),
-    Stage("cadam-2000u", CADAM_AGENTS, 2000, "unique", "1-20"),
+    Stage("cadam-printed-2000u", CADAM_PRINTED, 2000, "unique", "1-20"),
 )
 
 
