@@ -131,8 +131,8 @@ class Stage:
 #: last four stages ran, split them by cost: the frozen actor's 500-cell stage into seed
 #: blocks (the first fits one session), and the 2,000-cell stage into the default actor
 #: (about 2,300 steps a run) and the frozen one (about 40,000, extrapolating 8,700 steps at
-#: 500 cells and 19,400 at 1,000), the
-#: cheap default stage ahead of the frozen actor's second seed block.
+#: 500 cells and 19,400 at 1,000), the cheap default stage ahead of the frozen actor's
+#: second seed block.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
