@@ -128,11 +128,10 @@ class Stage:
 #: pairs, 500 queries before 2,000, the query reading before the unique one. The frozen
 #: actor (lr 1e-8) needs about 8,700 steps for 500 unique cells (issue 12), 17x a
 #: 500-query run, so its unique-reading stages come last. Session 7, before any of the
-#: last four stages ran, split them by cost: the frozen actor's 500-cell stage into seed
-#: blocks (the first fits one session), and the 2,000-cell stage into the default actor
-#: (about 2,300 steps a run) and the frozen one (about 40,000, extrapolating 8,700 steps at
-#: 500 cells and 19,400 at 1,000), the cheap default stage ahead of the frozen actor's
-#: second seed block.
+#: last stages ran, split them by cost so that each fits a session: the frozen actor's
+#: 500-cell stage and the default actor's 2,000-cell stage (about 2,600-3,600 steps a run)
+#: into seed blocks 1-10 and 11-20, and the frozen actor's 2,000-cell stage (about 40,000
+#: steps a run, extrapolating 8,700 at 500 cells and 19,400 at 1,000) into its own, last.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
@@ -150,7 +149,8 @@ STAGES = (
     Stage("cadam-2000b", CADAM_AGENTS, 2000, "query", "11-20"),
     Stage("sb3-2000b", SB3_AGENTS, 2000, "query", "11-20"),
     Stage("cadam-printed-500u", CADAM_PRINTED, 500, "unique", "1-10"),
-    Stage("cadam-2000u", CADAM_DEFAULT, 2000, "unique", "1-20"),
+    Stage("cadam-2000u", CADAM_DEFAULT, 2000, "unique", "1-10"),
+    Stage("cadam-2000u-b", CADAM_DEFAULT, 2000, "unique", "11-20"),
     Stage("cadam-printed-500u-b", CADAM_PRINTED, 500, "unique", "11-20"),
     Stage("cadam-printed-2000u", CADAM_PRINTED, 2000, "unique", "1-20"),
 )
