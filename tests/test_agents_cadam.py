@@ -14,7 +14,7 @@ from stable_baselines3.common.utils import LinearSchedule
 import nas_gym  # noqa: F401
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
-from nas_gym.agents.cadam.cadam import check_loss, cosine_epsilon, update_cycles
+from nas_gym.agents.cadam.cadam import check_loss, cosine_epsilon, sample_batches, update_cycles
 from nas_gym.agents.common.rng import private_rng
 from nas_gym.agents.registry import make_agent
 
@@ -103,6 +103,16 @@ def test_agent_runs_exactly_c_cycles_per_step():
     agent.learn(60, callback=cb)
     expected = [sum(update_cycles(j, 8, 3) for j in range(1, t)) for t in range(1, 61)]
     assert cb.seen == expected
+
+
+def test_replay_batches_are_moved_to_the_requested_device():
+    agent = make_agent("cadam", gym.make("NASBench201-v0", max_queries=20), seed=0, net_arch=(16,))
+    agent.learn(20)
+    # "meta" (shapes without data) stands in for a GPU on this CPU-only machine
+    for device in ("cpu", "meta"):
+        batches = sample_batches(agent.replay_buffer, 3, 8, device)
+        assert [b.device.type for b in batches] == [device] * 3
+        assert [tuple(b.shape) for b in batches] == [(3, 8, 30), (3, 8, 30), (3, 8, 1)]
 
 
 def test_cosine_epsilon_schedule_values():

@@ -88,6 +88,17 @@ def test_agents_of_another_configuration_are_refused_with_the_difference():
         batched.learn([10, 20])
 
 
+def test_agents_on_another_device_are_refused_by_name():
+    # "meta" (shapes without data) stands in for a GPU on this CPU-only machine
+    env = lambda: gym.make("NASBench201-v0", max_queries=STEPS)  # noqa: E731
+    a = CADAM("MlpPolicy", env(), seed=1, **SMALL)
+    b = CADAM("MlpPolicy", env(), seed=2, device="meta", **SMALL)
+    with pytest.raises(
+        ValueError, match=r"device differs \(device\(type='cpu'\) vs device\(type='meta'\)\)"
+    ):
+        BatchedCADAM.from_agents([a, b])
+
+
 def test_batch_threads_hold_inside_learn_and_the_callers_count_comes_back():
     """``batch_threads`` is torch's thread count for the whole batch, also inside each
     seed's private scope (whose own ``torch_threads`` would say 1); afterwards the

@@ -102,6 +102,13 @@ class BatchedCADAM:
     ``benchmarks/cadam_batched.py --threads``). Threads change the order of
     floating-point sums, so results agree with one thread up to reassociation.
 
+    **Device.** The stacks live on the agents' device (``device="cuda"`` among the
+    CADAM arguments): one seed's networks are too small for a GPU, a stack of many
+    seeds may not be. The environments and replay buffers stay on the CPU; each step
+    moves the observations and the step's replay batches to the device (one copy per
+    array for all seeds) and the actions back. Not yet run on a GPU: none was
+    available to issue 12.
+
     Args:
         envs: one environment per seed (e.g. ``gym.make("NASBench201-v0", ...)``).
         seeds: one seed per environment.
@@ -162,6 +169,8 @@ class BatchedCADAM:
         self.critic_optimizer = cls(
             self.critics.parameters(), lr=first.lr_schedule(1), **opt_kwargs
         )
+        #: where the stacked networks live: the agents' device (their ``device`` argument)
+        self.device = first.device
         self.n_updates = 0
         #: indices (into ``agents``) of the seeds still searching, i.e. rows of the stacks
         self.active = list(range(len(agents)))
@@ -253,7 +262,7 @@ class BatchedCADAM:
             [np.asarray(agent._last_obs, dtype=np.float32).reshape(-1) for agent in agents]
         )
         with torch.no_grad():
-            mu = self.actor(torch.from_numpy(obs)[:, None]).numpy()
+            mu = self.actor(torch.from_numpy(obs).to(self.device)[:, None]).cpu().numpy()
         batches, ended = [], {}
         for row, (s, agent) in enumerate(zip(self.active, agents, strict=True)):
             seed_mu = mu[row].reshape(1, *agent.action_space.shape)
@@ -282,7 +291,7 @@ class BatchedCADAM:
         update_learning_rate(self.critic_optimizer, first.lr_schedule(progress))
         update_learning_rate(self.actor_optimizer, first.actor_lr_schedule(progress))
         # (cycles, seeds, batch, dim): cycle c trains every seed on its own batch c
-        stacked = (torch.stack(part, dim=1) for part in zip(*batches, strict=True))
+        stacked = (torch.stack(part, dim=1).to(self.device) for part in zip(*batches, strict=True))
         for obs, actions, rewards in zip(*stacked, strict=True):
             critic_loss = check_loss(self.q_values(actions), rewards, first.quantile)
             self.critic_optimizer.zero_grad()
@@ -309,7 +318,7 @@ class BatchedCADAM:
         self.active = [self.active[row] for row in keep]
         if not keep:
             return
-        index = torch.tensor(keep)
+        index = torch.tensor(keep, device=self.device)
         for module, optimizer in (
             (self.actor, self.actor_optimizer),
             (self.critics, self.critic_optimizer),
@@ -354,7 +363,7 @@ def batch_mismatch(first: Any, other: Any) -> str | None:
     settings = (
         "quantile", "batch_size", "xi", "max_cycles", "exploration", "epsilon_start",
         "epsilon_end", "epsilon_decay_steps", "warmup_steps", "buffer_size", "policy_delay",
-        "actor_q", "observation_space", "action_space",
+        "actor_q", "observation_space", "action_space", "device",
     )  # fmt: skip
     for name in settings:
         if getattr(first, name) != getattr(other, name):

@@ -260,9 +260,10 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
         self.logger.record("rollout/epsilon", eps)
 
         def mu() -> np.ndarray:
-            obs = torch.as_tensor(np.asarray(self._last_obs, dtype=np.float32)).view(n_envs, -1)
+            obs = np.asarray(self._last_obs, dtype=np.float32).reshape(n_envs, -1)
             with torch.no_grad():
-                return self.policy.actor(obs).numpy().reshape(n_envs, *self.action_space.shape)
+                mu = self.policy.actor(torch.as_tensor(obs, device=self.device))
+            return mu.cpu().numpy().reshape(n_envs, *self.action_space.shape)
 
         action = epsilon_greedy_action(eps, mu, self.xi)
         return action, action
@@ -293,7 +294,7 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
             policy.actor_optimizer, self.actor_lr_schedule(self._current_progress_remaining)
         )
         critic_losses, actor_losses = [], []
-        batches = sample_batches(self.replay_buffer, cycles, batch_size)
+        batches = sample_batches(self.replay_buffer, cycles, batch_size, self.device)
         for obs, actions, rewards in zip(*batches, strict=True):
             critic_loss = check_loss(policy.q_values(actions), rewards, self.quantile)
             policy.critic_optimizer.zero_grad()
@@ -368,20 +369,21 @@ def noisy_action(mu: np.ndarray, xi: float) -> np.ndarray:
 
 
 def sample_batches(
-    buffer: Any, cycles: int, batch_size: int
+    buffer: Any, cycles: int, batch_size: int, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``cycles`` uniform replay batches ``(s, a, r)``, each ``(cycles, batch_size, dim)``.
+    """``cycles`` uniform replay batches ``(s, a, r)``, each ``(cycles, batch_size, dim)``, on ``device``.
 
     All rows are drawn with one ``torch.randint`` and gathered with one index per
     array, read in place from the SB3 replay arrays (CADAM needs neither next
-    states nor dones). Cycle c trains on ``s[c], a[c], r[c]``.
+    states nor dones), then moved to ``device`` at once. Cycle c trains on
+    ``s[c], a[c], r[c]``.
     """
     n = buffer.size() * buffer.n_envs
     obs = torch.from_numpy(buffer.observations[: buffer.size()]).reshape(n, -1)
     actions = torch.from_numpy(buffer.actions[: buffer.size()]).reshape(n, -1)
     rewards = torch.from_numpy(buffer.rewards[: buffer.size()]).reshape(n, 1)
     rows = torch.randint(n, (cycles, batch_size))
-    return obs[rows], actions[rows], rewards[rows]
+    return obs[rows].to(device), actions[rows].to(device), rewards[rows].to(device)
 
 
 def check_hyperparameters(**hp: Any) -> None:
