@@ -13,6 +13,13 @@ wall time.
 ``--processes 2`` adds a row with the seeds split over two one-thread batched
 processes (5 + 5), which is how ``nas-gym bench --jobs 2`` runs one cell's 10 seeds.
 
+``--device cuda`` puts the batched rows (and ``--sweep``) on a GPU; the single-seed
+rows stay on the CPU, where one seed's tiny networks run fastest, so the ratios
+compare a GPU batch with the best single seed. Issue 12 asks for this measurement
+where a GPU is available; try more seeds there, e.g. ``--seeds 10`` then ``--seeds 100``:
+
+    python benchmarks/cadam_batched.py --device cuda --seeds 10 --steps 500
+
 ``--sweep 1,2,5,10,20`` instead times the update alone (``BatchedCADAM._train``, C_max
 = 10 cycles of replay batches drawn like the real ones) at each stack size S: the cost
 of one update cycle and its share per seed. Where the per-seed share stops falling,
@@ -45,6 +52,8 @@ from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
 from nas_gym.agents.common.threads import torch_threads
 
+CPU = torch.device("cpu")
+
 
 def make_env(steps: int) -> gym.Env:
     return gym.make("NASBench201-v0", dataset="cifar100", max_queries=steps)
@@ -58,11 +67,22 @@ def time_single(steps: int, threads: int) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def time_batched(n_seeds: int, steps: int, threads: int) -> tuple[float, float]:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read after it counts it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_batched(
+    n_seeds: int, steps: int, threads: int, device: torch.device = CPU
+) -> tuple[float, float]:
     seeds = list(range(1, n_seeds + 1))
-    batched = BatchedCADAM([make_env(steps) for _ in seeds], seeds, batch_threads=threads)
+    envs = [make_env(steps) for _ in seeds]
+    batched = BatchedCADAM(envs, seeds, batch_threads=threads, device=device)
+    synchronize(device)
     t0, c0 = time.perf_counter(), time.process_time()
     batched.learn(steps)
+    synchronize(device)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -100,10 +120,11 @@ def time_processes(n_seeds: int, steps: int, processes: int) -> tuple[float, flo
     return max(end for end, _ in ends) - t0, sum(cpu for _, cpu in ends)
 
 
-def time_update(n_seeds: int, threads: int, repeats: int = 30) -> float:
+def time_update(n_seeds: int, threads: int, repeats: int = 30, device: torch.device = CPU) -> float:
     """Milliseconds per update cycle of ``n_seeds`` stacked CADAM seeds (C_max cycles per call)."""
     seeds = list(range(1, n_seeds + 1))
-    batched = BatchedCADAM([make_env(10) for _ in seeds], seeds, batch_threads=threads)
+    envs = [make_env(10) for _ in seeds]
+    batched = BatchedCADAM(envs, seeds, batch_threads=threads, device=device)
     agent = batched.agents[0]
     cycles, rows = agent.max_cycles, agent.batch_size
     obs_dim = math.prod(agent.observation_space.shape)
@@ -123,20 +144,22 @@ def time_update(n_seeds: int, threads: int, repeats: int = 30) -> float:
     with torch_threads(threads):
         batched._train(batches())  # warm-up: optimizer state, allocator
         data = [batches() for _ in range(repeats)]
+        synchronize(device)
         t0 = time.perf_counter()
         for part in data:
             batched._train(part)
+        synchronize(device)
         return (time.perf_counter() - t0) / (repeats * cycles) * 1e3
 
 
-def sweep(sizes: list[int], thread_counts: list[int]) -> None:
+def sweep(sizes: list[int], thread_counts: list[int], device: torch.device = CPU) -> None:
     """Print the update-cycle cost per stack size and thread count (see the module doc)."""
     print("| threads | seeds S | ms per cycle | ms per seed-cycle | vs S=1 per seed |")
     print("|---|---|---|---|---|")
     for threads in thread_counts:
         base = None
         for n in sizes:
-            ms = time_update(n, threads)
+            ms = time_update(n, threads, device=device)
             base = ms if base is None and n == 1 else base
             rel = f"{ms / n / base:.2f}" if base else "-"
             print(f"| {threads} | {n} | {ms:.2f} | {ms / n:.3f} | {rel} |", flush=True)
@@ -169,6 +192,19 @@ def positive_ints(parser: argparse.ArgumentParser, flag: str, text: str) -> list
     return values
 
 
+def parse_device(parser: argparse.ArgumentParser, text: str) -> torch.device:
+    """``--device`` as a torch device this machine has, or a parser error naming it."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        parser.error(f"--device must be a torch device such as cpu or cuda, got {text!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {text}: torch.cuda.is_available() is False on this machine")
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"--device must be cpu or cuda (optionally cuda:N), got {text!r}")
+    return device
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,6 +220,11 @@ def main() -> None:
         help="comma-separated process counts: also run the seeds split over that many "
         "one-thread batched processes, as nas-gym bench --jobs does (e.g. 2)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the batched rows and --sweep, e.g. cuda (single seeds: CPU)",
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
         "--bandwidth", action="store_true", help="print the memory copy rate and exit"
@@ -197,14 +238,15 @@ def main() -> None:
     procs = [] if args.processes is None else positive_ints(parser, "--processes", args.processes)
     if procs and max(procs) > args.seeds:
         parser.error(f"--processes {max(procs)} is more than --seeds {args.seeds}")
+    device = parse_device(parser, args.device)
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, torch {torch.__version__}; "
-        f"CADAM-{args.steps}, cifar100"
+        f"CADAM-{args.steps}, cifar100; batched rows on {device}"
     )
     if sizes is not None:
-        sweep(sizes, thread_counts)
+        sweep(sizes, thread_counts, device)
         return
     if args.bandwidth:
         print("| threads | buffer MiB | copy GB/s (read + write) |")
@@ -220,10 +262,10 @@ def main() -> None:
         for threads in thread_counts:
             rows.append(
                 (
-                    "BatchedCADAM",
+                    "BatchedCADAM" if device == CPU else f"BatchedCADAM on {device}",
                     args.seeds,
                     threads,
-                    *time_batched(args.seeds, args.steps, threads),
+                    *time_batched(args.seeds, args.steps, threads, device),
                 )
             )
         for n in procs:
