@@ -48,6 +48,7 @@ import gymnasium as gym
 import torch
 
 import nas_gym  # noqa: F401
+from nas_gym.agents.bench.backends import near_equal_chunks
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
 from nas_gym.agents.common.threads import torch_threads
@@ -104,9 +105,7 @@ def time_processes(n_seeds: int, steps: int, processes: int) -> tuple[float, flo
     """
     ctx = mp.get_context("spawn")
     seeds = list(range(1, n_seeds + 1))
-    chunks = [
-        seeds[i * n_seeds // processes : (i + 1) * n_seeds // processes] for i in range(processes)
-    ]
+    chunks = near_equal_chunks(seeds, processes)
     # a worker that dies before the barrier breaks it after 10 minutes instead of hanging
     start, results = ctx.Barrier(processes + 1, timeout=600), ctx.Queue()
     workers = [ctx.Process(target=_batch_worker, args=(c, steps, start, results)) for c in chunks]

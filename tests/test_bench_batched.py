@@ -158,3 +158,12 @@ def test_bench_cli_counts_runs_in_its_own_process_once(both_ways):
         assert call.runs_cpu_s > 0.1
         # printed to 0.1 s: counted once it lies within rounding of [runs' CPU, CPU spent]
         assert call.runs_cpu_s - 0.05 <= printed <= call.cpu_s + 0.05
+
+
+@pytest.mark.parametrize(("size", "n"), [(10, 1), (10, 3), (7, 7), (3, 5), (0, 2)])
+def test_near_equal_chunks_keep_order_and_differ_by_at_most_one(size: int, n: int):
+    items = list(range(size))
+    chunks = backends.near_equal_chunks(items, n)
+    assert len(chunks) == n
+    assert [x for chunk in chunks for x in chunk] == items
+    assert max(map(len, chunks)) - min(map(len, chunks)) <= 1

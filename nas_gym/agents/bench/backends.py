@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nas_gym.agents.bench.run import EmitError, batch_key, prefix_key, run_group
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import out_dir_lock, record_variants, split_done, write_record
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
+T = TypeVar("T")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
@@ -74,11 +75,14 @@ def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[l
             break  # every chunk holds one family already
         counts[key] += 1
     for key, fams in groups.items():
-        n = counts[key]
-        for i in range(n):
-            chunk = fams[i * len(fams) // n : (i + 1) * len(fams) // n]
+        for chunk in near_equal_chunks(fams, counts[key]):
             units.append([spec for fam in chunk for spec in fam])
     return sorted(units, key=lambda unit: -unit_cost(unit, batch))
+
+
+def near_equal_chunks(items: Sequence[T], n: int) -> list[Sequence[T]]:
+    """``items`` cut in order into ``n`` contiguous chunks whose sizes differ by at most one."""
+    return [items[i * len(items) // n : (i + 1) * len(items) // n] for i in range(n)]
 
 
 def unit_cost(unit: Sequence[RunSpec], batch: bool = True) -> int:
