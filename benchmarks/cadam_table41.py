@@ -4,7 +4,9 @@ Reads the run records of one or more bench directories and prints one Markdown r
 per (agent, budget, unit, dataset, split): best accuracy found on the searched split,
 mean ± population std over seeds (as ``nas-gym bench`` reports it), the thesis' value,
 whether ours lies within one published std, the unique architectures and the steps
-(queries) per run. The two readings (issue 12):
+(queries) per run, and in how many runs the best found is the split's optimum (the
+thesis claims CADAM-1k found it at least twice in 10 runs on all six splits). The two
+readings (issue 12):
 
 * every query counted (``--budget-unit query``), default actor lr 1e-4 (``cadam``);
 * unique architectures counted (``--budget-unit unique``), printed actor lr 1e-8
@@ -59,6 +61,7 @@ def prefix_run(record: dict, budget: int) -> dict | None:
     best = max(range(stop), key=lambda i: (scores[i], -i))
     return dict(
         result,
+        optimum_acc=record["env"].get("optimum_acc"),
         agent=f"{result['agent']} (first {budget} of {result['budget']})",
         budget=budget,
         best_valid_acc=history["valid_acc"][best],
@@ -70,12 +73,19 @@ def prefix_run(record: dict, budget: int) -> dict | None:
 
 def table(records: list[dict], prefixes: list[int] = ()) -> str:
     """One row per bench cell (agent, budget, unit, dataset, split), seeds pooled."""
-    runs = [dict(r["result"], steps=len(r["history"]["arch_index"])) for r in records]
+    runs = [
+        dict(
+            r["result"],
+            steps=len(r["history"]["arch_index"]),
+            optimum_acc=r["env"].get("optimum_acc"),
+        )
+        for r in records
+    ]
     runs += [run for b in prefixes for r in records if (run := prefix_run(r, b)) is not None]
     rows = [
         "| agent | budget | reading | dataset | split | seeds | ours (mean ± std) | thesis "
-        "| within 1 std | unique queries / run | steps / run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| within 1 std | optimum found | unique queries / run | steps / run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (agent, _, dataset, split, budget, unit), cell in group_rows(runs).items():
         best = [r["best_valid_acc"] if split == "valid" else r["best_test_acc"] for r in cell]
@@ -86,11 +96,19 @@ def table(records: list[dict], prefixes: list[int] = ()) -> str:
         within = ("yes" if abs(mean - pub[0]) <= pub[1] else "no") if pub else "–"
         rows.append(
             f"| {agent} | {budget} | {READING.get(unit, unit)} | {dataset} | {split} "
-            f"| {len(cell)} | {mean:.2f} ± {std:.2f} | {thesis} | {within} "
+            f"| {len(cell)} | {mean:.2f} ± {std:.2f} | {thesis} | {within} | {optimum_found(cell, best)} "
             f"| {np.mean([r['n_unique_queries'] for r in cell]):.0f} "
             f"| {np.mean([r['steps'] for r in cell]):.0f} |"
         )
     return "\n".join(rows)
+
+
+def optimum_found(cell: list[dict], best: list[float]) -> str:
+    """Runs whose best accuracy is the split's optimum, out of the cell's runs ("–" if unrecorded)."""
+    if any(r["optimum_acc"] is None for r in cell):
+        return "–"
+    hits = sum(abs(b - r["optimum_acc"]) < 1e-9 for b, r in zip(best, cell, strict=True))
+    return f"{hits}/{len(cell)}"
 
 
 def timing(records: list[dict]) -> str:

@@ -1,0 +1,50 @@
+"""``benchmarks/cadam_table41.py`` on real bench records: the optimum-found column."""
+
+from __future__ import annotations
+
+import copy
+import io
+from contextlib import redirect_stdout
+
+import pytest
+
+from nas_gym.agents.bench.store import load_all_records
+from nas_gym.benchmarks.nb201 import load_nb201
+from nas_gym.cli import main
+from tests.scripts import load_script
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    out = tmp_path_factory.mktemp("t41")
+    args = ["bench", "--agents", "rs", "--datasets", "cifar10", "--budgets", "40",
+            "--seeds", "1-3", "--jobs", "1", "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
+    with redirect_stdout(io.StringIO()):
+        assert main(args) == 0
+    return load_all_records(out)
+
+
+def row(text: str) -> list[str]:
+    (line,) = [line for line in text.splitlines() if line.startswith("| rs |")]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_optimum_found_counts_runs_that_reach_the_tables_optimum(records):
+    script = load_script("benchmarks/cadam_table41.py")
+    header = script.table(records).splitlines()[0]
+    column = [c.strip() for c in header.strip("|").split("|")].index("optimum found")
+    _, optimum = load_nb201().optimum("cifar10", "valid")
+    expected = sum(r["result"]["best_valid_acc"] == optimum for r in records)
+    assert row(script.table(records))[column] == f"{expected}/3"
+    # a split whose optimum two of the runs reached: their recorded optimum is their best
+    lowered = copy.deepcopy(records)
+    for r in lowered[:2]:
+        r["env"]["optimum_acc"] = r["result"]["best_valid_acc"]
+    lowered[2]["env"]["optimum_acc"] = lowered[2]["result"]["best_valid_acc"] + 1.0
+    assert row(script.table(lowered))[column] == "2/3"
+    # the prefix rows count on the shorter run's best
+    for r in lowered:
+        r["env"]["optimum_acc"] = r["history"]["valid_acc"][0]
+    lowered[0]["env"]["optimum_acc"] += 1.0
+    prefix_line = [ln for ln in script.table(lowered, [1]).splitlines() if "first 1 of 40" in ln]
+    assert [c.strip() for c in prefix_line[0].strip("|").split("|")][column] == "2/3"
