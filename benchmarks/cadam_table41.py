@@ -21,6 +21,7 @@ readings (issue 12):
 from __future__ import annotations
 
 import argparse
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -103,6 +104,58 @@ def table(records: list[dict], prefixes: list[int] = ()) -> str:
     return "\n".join(rows)
 
 
+def distinct_scores(record: dict) -> list[float]:
+    """The searched split's accuracy of each distinct architecture, in first-seen order."""
+    history, split = record["history"], record["result"]["reward_metric"]
+    scores = history["test_acc" if split == "test" else "valid_acc"]
+    first: dict[int, float] = {}
+    for arch, score in zip(history["arch_index"], scores, strict=True):
+        first.setdefault(arch, score)
+    return list(first.values())
+
+
+def improved_after(records: list[dict], n: int) -> str:
+    """Does a run's best still improve after its ``n``-th distinct cell?
+
+    If a run's distinct cells came in random order (uniform search without
+    replacement over its ``2n`` cells), its best would lie after the ``n``-th with
+    probability 1/2; the last line gives the binomial probability of as few
+    improvements as seen. Runs with at most ``n`` distinct cells are left out.
+    """
+    cells: dict[tuple, list[list[float]]] = defaultdict(list)
+    for r in records:
+        scores = distinct_scores(r)
+        if len(scores) > n:
+            res = r["result"]
+            key = (res["agent"], res["budget"], res["dataset"], res["reward_metric"])
+            cells[key].append(scores)
+    lines = [
+        f"| agent | budget | dataset | split | runs improved after distinct cell {n} "
+        f"| mean accuracy of cells 1-{n} / after | best among cells 1-{n} "
+        f"| of each run's 10 best, among cells 1-{n} |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    improved = total = 0
+    for (agent, budget, dataset, split), runs in sorted(cells.items()):
+        up = sum(max(sc[n:]) > max(sc[:n]) for sc in runs)
+        improved, total = improved + up, total + len(runs)
+        early = np.mean([np.mean(sc[:n]) for sc in runs])
+        late = np.mean([np.mean(sc[n:]) for sc in runs])
+        first = sum(int(np.argmax(sc)) < n for sc in runs)
+        top = np.mean([int((np.argsort(sc)[::-1][:10] < n).sum()) for sc in runs])
+        lines.append(
+            f"| {agent} | {budget} | {dataset} | {split} | {up}/{len(runs)} "
+            f"| {early:.2f} / {late:.2f} | {first}/{len(runs)} | {top:.1f} |"
+        )
+    if total:
+        tail = sum(math.comb(total, k) for k in range(improved + 1)) / 2**total
+        lines.append(
+            f"\nall cells: {improved} of {total} runs improved after distinct cell {n}; "
+            f"P(at most {improved} | p = 1/2) = {tail:.2g}"
+        )
+    return "\n".join(lines)
+
+
 def optimum_found(cell: list[dict], best: list[float]) -> str:
     """Runs whose best accuracy is the split's optimum, out of the cell's runs ("–" if unrecorded)."""
     if any(r["optimum_acc"] is None for r in cell):
@@ -142,8 +195,22 @@ def main() -> None:
         default="",
         help="also read these budgets off longer runs' histories, e.g. 500 (see prefix_run)",
     )
+    parser.add_argument(
+        "--improved-after",
+        type=int,
+        metavar="N",
+        help="instead of the table: per cell, how many runs found a better cell after their "
+        "N-th distinct one (see improved_after)",
+    )
     args = parser.parse_args()
+    if args.improved_after is not None and args.improved_after < 1:
+        parser.error(
+            f"--improved-after must be a positive number of cells, got {args.improved_after}"
+        )
     records = [r for out in args.out for r in load_all_records(out)]
+    if args.improved_after is not None:
+        print(improved_after(records, args.improved_after))
+        return
     print(table(records, [int(b) for b in args.prefix.split(",") if b]))
     print()
     print(timing(records))

@@ -48,3 +48,22 @@ def test_optimum_found_counts_runs_that_reach_the_tables_optimum(records):
     lowered[0]["env"]["optimum_acc"] += 1.0
     prefix_line = [ln for ln in script.table(lowered, [1]).splitlines() if "first 1 of 40" in ln]
     assert [c.strip() for c in prefix_line[0].strip("|").split("|")][column] == "2/3"
+
+
+def test_improved_after_counts_runs_whose_best_comes_late(records):
+    script = load_script("benchmarks/cadam_table41.py")
+    n_distinct = [len(set(r["history"]["arch_index"])) for r in records]
+    n = min(n_distinct) // 2
+    rising, falling = copy.deepcopy(records), copy.deepcopy(records)
+    for r in rising:  # every query better than the last: the best is the last new cell
+        r["history"]["valid_acc"] = [float(i) for i in range(len(r["history"]["arch_index"]))]
+    for r in falling:  # every query worse than the last: the best is the first cell
+        r["history"]["valid_acc"] = [-float(i) for i in range(len(r["history"]["arch_index"]))]
+    up = row(script.improved_after(rising, n))
+    assert (up[4], up[6], up[7]) == ("3/3", "0/3", "0.0")
+    assert n >= 10  # so each run's 10 best all lie among the first n when accuracies fall
+    down = row(script.improved_after(falling, n))
+    assert (down[4], down[6], down[7]) == ("0/3", "3/3", "10.0")
+    assert "P(at most 0 | p = 1/2) = 0.12" in script.improved_after(falling, n)
+    # a run with no cell past the N-th is left out
+    assert "| rs |" not in script.improved_after(records, max(n_distinct))

@@ -97,9 +97,11 @@ class CADAM(LocalRNGMixin, OffPolicyAlgorithm):
     * *unique architectures* (re-queries free): run until 500 distinct cells are
       seen. With the printed, frozen actor (1e-8) this took about 8,700 steps and
       also lands within one std on all six 500-query columns, but it is then close
-      to random search over 500 distinct cells, misses CADAM-1k on ImageNet16-120
-      valid by 3.3 thesis stds, and makes the thesis' "optimum found at least twice
-      in 10 runs" claim at 1k improbable (about 5e-6). Select it in the environment
+      to random search over 500 distinct cells, and at 1,000 distinct cells only
+      three of six columns are within one std (ImageNet16-120 valid 3.3 thesis stds
+      below CADAM-1k): its second 500 cells hardly improve on the first, and it
+      finds the optimum in at most 1 of 10 runs per split, where the thesis claims
+      at least 2 on all six (``docs/cadam_table41.md``). Select it in the environment
       (``budget_unit="unique"``), not here: the agent just runs ``learn(steps)``.
 
     **CADAM-TD3, two readings** (Fujimoto et al. 2018; ``n_critics=2``,
