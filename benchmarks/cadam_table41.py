@@ -33,6 +33,14 @@ from nas_gym.agents.bench.store import load_all_records
 READING = {"query": "every query counted", "unique": "unique architectures counted"}
 
 
+def first_seen_steps(archs: list[int]) -> list[int]:
+    """The step at which each distinct architecture was first queried, in order."""
+    first: dict[int, int] = {}
+    for step, arch in enumerate(archs):
+        first.setdefault(arch, step)
+    return list(first.values())
+
+
 def prefix_run(record: dict, budget: int) -> dict | None:
     """The run with budget ``budget`` read off a longer run's history (None if not longer).
 
@@ -48,12 +56,7 @@ def prefix_run(record: dict, budget: int) -> dict | None:
     if result["budget_unit"] == "query":
         stop = budget
     else:
-        first_seen: list[int] = []  # step at which each new architecture appeared
-        seen: set[int] = set()
-        for step, arch in enumerate(archs):
-            if arch not in seen:
-                seen.add(arch)
-                first_seen.append(step)
+        first_seen = first_seen_steps(archs)
         if len(first_seen) < budget:
             return None
         stop = first_seen[budget - 1] + 1
@@ -108,18 +111,14 @@ def distinct_scores(record: dict) -> list[float]:
     """The searched split's accuracy of each distinct architecture, in first-seen order."""
     history, split = record["history"], record["result"]["reward_metric"]
     scores = history["test_acc" if split == "test" else "valid_acc"]
-    first: dict[int, float] = {}
-    for arch, score in zip(history["arch_index"], scores, strict=True):
-        first.setdefault(arch, score)
-    return list(first.values())
+    return [scores[step] for step in first_seen_steps(history["arch_index"])]
 
 
 def improved_after(records: list[dict], n: int) -> str:
     """Does a run's best still improve after its ``n``-th distinct cell?
 
-    If a run's distinct cells came in random order (uniform search without
-    replacement over its ``2n`` cells), its best would lie after the ``n``-th with
-    probability 1/2; the last line gives the binomial probability of as few
+    If a run's ``2n`` distinct cells came in random order (uniform search without
+    replacement), its best would lie after the ``n``-th with probability 1/2; the last line gives the binomial probability of as few
     improvements as seen. Runs with at most ``n`` distinct cells are left out.
     """
     cells: dict[tuple, list[list[float]]] = defaultdict(list)

@@ -67,3 +67,11 @@ def test_improved_after_counts_runs_whose_best_comes_late(records):
     assert "P(at most 0 | p = 1/2) = 0.12" in script.improved_after(falling, n)
     # a run with no cell past the N-th is left out
     assert "| rs |" not in script.improved_after(records, max(n_distinct))
+
+
+def test_improved_after_refuses_a_count_below_one(tmp_path, monkeypatch, capsys):
+    script = load_script("benchmarks/cadam_table41.py")
+    monkeypatch.setattr("sys.argv", ["cadam_table41.py", str(tmp_path), "--improved-after", "0"])
+    with pytest.raises(SystemExit):
+        script.main()
+    assert "--improved-after must be a positive number of cells, got 0" in capsys.readouterr().err
