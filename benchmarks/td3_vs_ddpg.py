@@ -20,12 +20,25 @@ into the bench's own resumable run directory, so re-running resumes.
 ``report`` reads whatever runs exist, prints the pair tables (also written to
 ``OUT/tables.md`` and, with ``--doc``, between the ``<!-- tables -->`` markers of
 the doc) and draws ``td3_vs_ddpg_<family>_<unit>_<budget>.png``.
+
+Run directories are large and live outside the repository; machines come and go.
+``archive`` keeps what the report reads of each finished run (spec, result columns,
+and the per-query ``arch_index``, ``valid_acc`` and ``test_acc``) in one xz-compressed
+JSON-lines file, small enough to commit (``benchmarks/results/td3_vs_ddpg/``), and
+``report --archive FILE`` (repeatable) reads archives beside the run directory. A run
+found in two sources must agree (same result and query sequence; CPU time may
+differ), so re-running an archived stage is a reproduction check:
+
+    python benchmarks/td3_vs_ddpg.py archive --stage cadam-2000u-b \
+        --to benchmarks/results/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
+    python benchmarks/td3_vs_ddpg.py report --archive benchmarks/results/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import re
 import shlex
@@ -210,6 +223,110 @@ def load(out: Path) -> list[dict[str, Any]]:
         if (out / unit / "runs").is_dir():
             records += load_all_records(out / unit)
     return records
+
+
+def run_key(record: dict[str, Any]) -> tuple:
+    """(agent, unit, budget, dataset, seed): one run of the study."""
+    s = record["spec"]
+    return (s["agent"], s["budget_unit"], s["budget"], s["dataset"], s["seed"])
+
+
+def in_stage(record: dict[str, Any], stage: Stage) -> bool:
+    agent, unit, budget, dataset, seed = run_key(record)
+    return (
+        agent in stage.agents
+        and (unit, budget) == (stage.unit, stage.budget)
+        and dataset in DATASETS
+        and seed in stage_seeds(stage.seeds)
+    )
+
+
+# -- archives ------------------------------------------------------------------------------
+
+ARCHIVE_FORMAT = "nas_gym td3_vs_ddpg archive 1"
+#: What an archive keeps of a run: everything the report reads, nothing else.
+ARCHIVE_RESULT = ("best_test_acc", "best_valid_acc", "n_unique_queries", "n_queries", "cpu_s")
+ARCHIVE_HISTORY = ("arch_index", "valid_acc", "test_acc")
+#: Machine-dependent: may differ between two copies of one run.
+UNCOMPARED = ("cpu_s",)
+
+
+def slim(record: dict[str, Any]) -> dict[str, Any]:
+    """The archived form of a bench run record."""
+    return {
+        "spec": record["spec"],
+        "result": {k: record["result"][k] for k in ARCHIVE_RESULT},
+        "history": {k: record["history"][k] for k in ARCHIVE_HISTORY},
+    }
+
+
+def write_archive(records: Sequence[dict[str, Any]], path: Path) -> None:
+    """One JSON line per run (sorted), xz-compressed, written atomically."""
+    lines = [json.dumps({"format": ARCHIVE_FORMAT})]
+    lines += [json.dumps(slim(r), separators=(",", ":")) for r in sorted(records, key=run_key)]
+    data = lzma.compress(("\n".join(lines) + "\n").encode(), preset=9 | lzma.PRESET_EXTREME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def read_archive(path: Path) -> list[dict[str, Any]]:
+    """The runs of an archive written by :func:`write_archive` (plain JSON; runs no code)."""
+    try:
+        lines = lzma.decompress(path.read_bytes()).decode().splitlines()
+    except (OSError, lzma.LZMAError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{path}: not a readable archive (.jsonl.xz): {exc}") from None
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
+        raise SystemExit(f"{path}: first line is not the header {{'format': {ARCHIVE_FORMAT!r}}}")
+    records = []
+    for number, line in enumerate(lines[1:], 2):
+        try:
+            record = json.loads(line)
+            spec, result, history = record["spec"], record["result"], record["history"]
+            missing = [k for k in ARCHIVE_RESULT if k not in result]
+            missing += [k for k in ARCHIVE_HISTORY if k not in history]
+            run_key(record)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"{path}, line {number}: not an archived run ({exc!r})") from None
+        if missing or not isinstance(spec, dict):
+            raise SystemExit(f"{path}, line {number}: the run lacks {missing}")
+        records.append(record)
+    return records
+
+
+def disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two copies of one run differ (None: they agree)."""
+    for key in ARCHIVE_RESULT:
+        if key not in UNCOMPARED and a["result"][key] != b["result"][key]:
+            return f"result {key}: {a['result'][key]!r} vs {b['result'][key]!r}"
+    for key in ARCHIVE_HISTORY:
+        if list(a["history"][key]) != list(b["history"][key]):
+            return f"history {key} differs"
+    return None
+
+
+def merge(sources: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> tuple[list[dict], int]:
+    """One record per run from several (name, records) sources, and how many runs were
+    found in more than one. Two copies of a run must agree, else SystemExit naming both."""
+    seen: dict[tuple, tuple[str, dict[str, Any]]] = {}
+    repeated = 0
+    for name, records in sources:
+        for record in records:
+            key = run_key(record)
+            if key not in seen:
+                seen[key] = (name, record)
+                continue
+            first_name, first = seen[key]
+            why = disagreement(first, record)
+            if why:
+                raise SystemExit(f"run {key} differs between {first_name} and {name}: {why}")
+            repeated += 1
+    return [record for _, record in seen.values()], repeated
 
 
 def index(records: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, dict[str, Any]]]:
@@ -624,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", choices=("plan", "run", "report"))
+    parser.add_argument("action", choices=("plan", "run", "report", "archive"))
     parser.add_argument("--out", default="results/td3_vs_ddpg", help="run directories (resumable)")
     parser.add_argument(
         "--stage", action="append", default=[], help="only these stages (repeatable)"
@@ -632,6 +749,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="parallel runs per bench call")
     parser.add_argument("--figures", default=None, help="write the PNG figures into this folder")
     parser.add_argument("--doc", default=None, help="markdown file whose tables block to replace")
+    parser.add_argument(
+        "--archive",
+        action="append",
+        default=[],
+        help="report: also read this archive (repeatable)",
+    )
+    parser.add_argument("--to", default=None, help="archive: the .jsonl.xz file to write")
     args = parser.parse_args(argv)
     out = Path(args.out)
     names = [s.name for s in STAGES]
@@ -646,7 +770,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.action == "run":
         return run_stages(chosen, out, args.jobs)
-    records = load(out)
+    if args.action == "archive":
+        if not args.to or not args.to.endswith(".jsonl.xz"):
+            parser.error(f"archive needs --to FILE.jsonl.xz, got {args.to!r}")
+        records = [r for r in load(out) if any(in_stage(r, s) for s in chosen)]
+        if not records:
+            parser.error(f"no finished runs of stage(s) {[s.name for s in chosen]} in {out}")
+        write_archive(records, Path(args.to))
+        print(
+            f"archived {len(records)} runs ({Path(args.to).stat().st_size / 1e6:.2f} MB) to {args.to}"
+        )
+        return 0
+    for name in args.archive:
+        if not Path(name).is_file():
+            parser.error(f"--archive {name}: no such file")
+    sources = [(str(out), load(out))] + [(a, read_archive(Path(a))) for a in args.archive]
+    records, repeated = merge(sources)
+    if repeated:
+        print(f"{repeated} runs were found in more than one source; every copy agrees")
     tables = all_tables(records)
     print(tables)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,112 @@
+"""``benchmarks/td3_vs_ddpg.py archive`` and ``report --archive``: study runs kept in the repository.
+
+The runs are real bench records (random search labelled as the study's CADAM agents, so
+they fall in a stage at no cost), written by the bench into a real run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+
+import pytest
+
+from nas_gym.agents.bench import backends
+from nas_gym.agents.bench.spec import RunSpec
+from nas_gym.agents.bench.store import load_all_records
+from tests.scripts import load_script
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_script("benchmarks/td3_vs_ddpg.py")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """Seeds 11-12 of ``cadam`` and ``cadam-td3`` at 2,000 distinct cells on cifar100."""
+    out = tmp_path_factory.mktemp("td3") / "unique"
+    specs = [
+        RunSpec(agent, "cifar100", "valid", 2000, seed, base_agent="rs", budget_unit="unique")
+        for agent in ("cadam", "cadam-td3")
+        for seed in (11, 12)
+    ]
+    backends.execute(specs, out, jobs=1, progress=False)
+    return out.parent
+
+
+def test_archive_keeps_what_the_report_reads_and_reads_back(study, run_dir, tmp_path, capsys):
+    target = tmp_path / "a.jsonl.xz"
+    assert (
+        study.main(
+            ["archive", "--out", str(run_dir), "--stage", "cadam-2000u-b", "--to", str(target)]
+        )
+        == 0
+    )
+    assert "archived 4 runs" in capsys.readouterr().out
+    archived = study.read_archive(target)
+    originals = {study.run_key(r): r for r in load_all_records(run_dir / "unique")}
+    assert len(archived) == 4 and {study.run_key(r) for r in archived} == set(originals)
+    for r in archived:
+        full = originals[study.run_key(r)]
+        assert r["spec"] == full["spec"]
+        assert len(r["history"]["arch_index"]) == full["result"]["n_queries"] >= 2000
+        assert r["history"] == {k: full["history"][k] for k in study.ARCHIVE_HISTORY}
+        assert "best_arch" not in r["result"]
+    # another stage's runs are not archived
+    with pytest.raises(SystemExit):
+        study.main(
+            ["archive", "--out", str(run_dir), "--stage", "cadam-2000u", "--to", str(target)]
+        )
+
+
+def test_report_from_the_archive_alone_equals_the_run_directory(study, run_dir, tmp_path, capsys):
+    target = tmp_path / "a.jsonl.xz"
+    study.main(["archive", "--out", str(run_dir), "--stage", "cadam-2000u-b", "--to", str(target)])
+    capsys.readouterr()
+    study.main(["report", "--out", str(run_dir)])
+    direct = capsys.readouterr().out
+    study.main(["report", "--out", str(tmp_path / "empty"), "--archive", str(target)])
+    from_archive = capsys.readouterr().out
+    assert "**cadam vs cadam-td3**, budget 2000" in direct
+    assert from_archive == direct
+    # both sources: every run twice, and the copies must agree
+    study.main(["report", "--out", str(run_dir), "--archive", str(target)])
+    out = capsys.readouterr().out
+    assert out.startswith("4 runs were found in more than one source; every copy agrees")
+    assert out.endswith(direct)
+
+
+def test_copies_that_disagree_are_refused_by_name(study, run_dir):
+    records = load_all_records(run_dir / "unique")
+    first = next(
+        r for r in records if study.run_key(r) == ("cadam", "unique", 2000, "cifar100", 11)
+    )
+    changed = json.loads(json.dumps(first))
+    changed["history"]["arch_index"][5] += 1
+    with pytest.raises(
+        SystemExit, match=r"run \('cadam', 'unique', 2000, 'cifar100', 11\) differs"
+    ):
+        study.merge([("dir", records), ("old.jsonl.xz", [changed])])
+    slower = json.loads(json.dumps(first))
+    slower["result"]["cpu_s"] += 100.0  # machine-dependent: not a disagreement
+    merged, repeated = study.merge([("dir", records), ("old", [slower])])
+    assert repeated == 1 and len(merged) == len(records)
+
+
+def test_unreadable_archives_are_named(study, tmp_path):
+    bad = tmp_path / "bad.jsonl.xz"
+    bad.write_bytes(b"not xz")
+    with pytest.raises(SystemExit, match="bad.jsonl.xz: not a readable archive"):
+        study.read_archive(bad)
+    bad.write_bytes(lzma.compress(b'{"format": "other"}\n'))
+    with pytest.raises(SystemExit, match="first line is not the header"):
+        study.read_archive(bad)
+    header = json.dumps({"format": study.ARCHIVE_FORMAT})
+    bad.write_bytes(lzma.compress(f'{header}\n{{"spec": {{}}}}\n'.encode()))
+    with pytest.raises(SystemExit, match="line 2: not an archived run"):
+        study.read_archive(bad)
+    with pytest.raises(SystemExit):
+        study.main(["report", "--archive", str(tmp_path / "missing.jsonl.xz")])
+    with pytest.raises(SystemExit):
+        study.main(["archive", "--out", str(tmp_path), "--to", str(tmp_path / "x.json")])
