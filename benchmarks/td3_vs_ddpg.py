@@ -145,6 +145,11 @@ class Stage:
 #: 500-cell stage and the default actor's 2,000-cell stage (about 2,600-3,600 steps a run)
 #: into seed blocks 1-10 and 11-20, and the frozen actor's 2,000-cell stage (about 40,000
 #: steps a run, extrapolating 8,700 at 500 cells and 19,400 at 1,000) into its own, last.
+#: Session 9, before it ran: that last stage into four blocks of five seeds. At session 8's
+#: 43-50 CPU-s per printed 500-cell run (about 8,700 steps, a quiet VM) a 40,000-step run
+#: costs about 200 CPU-s, so the 180 runs about 10 CPU-hours (17 at session 7's rate,
+#: beside other jobs), and a block of 45 runs 80 minutes or more with ``--jobs 2``: one
+#: session's work, archived when it ends (``archive``).
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
@@ -165,7 +170,10 @@ STAGES = (
     Stage("cadam-2000u", CADAM_DEFAULT, 2000, "unique", "1-10"),
     Stage("cadam-2000u-b", CADAM_DEFAULT, 2000, "unique", "11-20"),
     Stage("cadam-printed-500u-b", CADAM_PRINTED, 500, "unique", "11-20"),
-    Stage("cadam-printed-2000u", CADAM_PRINTED, 2000, "unique", "1-20"),
+    Stage("cadam-printed-2000u", CADAM_PRINTED, 2000, "unique", "1-5"),
+    Stage("cadam-printed-2000u-b", CADAM_PRINTED, 2000, "unique", "6-10"),
+    Stage("cadam-printed-2000u-c", CADAM_PRINTED, 2000, "unique", "11-15"),
+    Stage("cadam-printed-2000u-d", CADAM_PRINTED, 2000, "unique", "16-20"),
 )
 
 
