@@ -22,9 +22,10 @@ into the bench's own resumable run directory, so re-running resumes.
 the doc) and draws ``td3_vs_ddpg_<family>_<unit>_<budget>.png``.
 
 Run directories are large and live outside the repository; machines come and go.
-``archive`` keeps what the report reads of each finished run (spec, result columns,
-and the per-query ``arch_index``, ``valid_acc`` and ``test_acc``) in one xz-compressed
-JSON-lines file, small enough to commit (``benchmarks/results/td3_vs_ddpg/``), and
+``archive`` keeps what the report reads of each finished run (spec, result columns and
+the query sequence, ``arch_index``; the accuracies are looked up in the table again) in
+one xz-compressed JSON-lines file, small enough to commit
+(``benchmarks/results/td3_vs_ddpg/``), and
 ``report --archive FILE`` (repeatable) reads archives beside the run directory. A run
 found in two sources must agree (same result and query sequence; CPU time may
 differ), so re-running an archived stage is a reproduction check:
@@ -37,6 +38,7 @@ differ), so re-running an archived stage is a reproduction check:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import lzma
 import os
@@ -57,6 +59,7 @@ from nas_gym.agents.bench import stats
 from nas_gym.agents.bench.plots import png_bytes
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.agents.ddas.ddas import phase_steps
+from nas_gym.benchmarks.nb201 import load_nb201
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -252,19 +255,55 @@ def in_stage(record: dict[str, Any], stage: Stage) -> bool:
 # -- archives ------------------------------------------------------------------------------
 
 ARCHIVE_FORMAT = "nas_gym td3_vs_ddpg archive 1"
-#: What an archive keeps of a run: everything the report reads, nothing else.
+#: What an archive keeps of a run's result: every column the report reads.
 ARCHIVE_RESULT = ("best_test_acc", "best_valid_acc", "n_unique_queries", "n_queries", "cpu_s")
+#: The history the report reads. Only ``arch_index`` is stored: the accuracies are the
+#: table's and are looked up again on reading (a third of the size).
 ARCHIVE_HISTORY = ("arch_index", "valid_acc", "test_acc")
 #: Machine-dependent: may differ between two copies of one run.
 UNCOMPARED = ("cpu_s",)
+NB201_IDS = ("NASBench201-v0", "NASBench201-v1")
+
+
+@functools.lru_cache(maxsize=8)
+def table_accuracies(dataset: str, fidelity: int) -> tuple[list[float], list[float]]:
+    """(valid, test) accuracy of every NB201 cell: what the environment reports per query."""
+    table = load_nb201()
+    return (
+        table.accuracy(dataset, "valid", fidelity).tolist(),
+        table.accuracy(dataset, "test", fidelity).tolist(),
+    )
+
+
+def looked_up(spec: dict[str, Any], arch_index: Sequence[int]) -> dict[str, list]:
+    """A run's history rebuilt from its query sequence and the table."""
+    kwargs = json.loads(spec.get("env_kwargs", "{}"))
+    if spec.get("env_id") not in NB201_IDS or kwargs.get("noise") is not None:
+        raise SystemExit(
+            f"run {run_key({'spec': spec})}: only noise-free NB201 runs can be archived "
+            f"(env_id {spec.get('env_id')!r}, env_kwargs {kwargs})"
+        )
+    valid, test = table_accuracies(spec["dataset"], int(kwargs.get("fidelity", 200)))
+    arch = [int(i) for i in arch_index]
+    return {
+        "arch_index": arch,
+        "valid_acc": [valid[i] for i in arch],
+        "test_acc": [test[i] for i in arch],
+    }
 
 
 def slim(record: dict[str, Any]) -> dict[str, Any]:
-    """The archived form of a bench run record."""
+    """The archived form of a bench run record; refused if the table cannot rebuild it."""
+    history = {k: record["history"][k] for k in ARCHIVE_HISTORY}
+    if looked_up(record["spec"], history["arch_index"]) != history:
+        raise SystemExit(
+            f"run {run_key(record)}: its recorded accuracies are not the table's, "
+            "so an archive could not rebuild them"
+        )
     return {
         "spec": record["spec"],
         "result": {k: record["result"][k] for k in ARCHIVE_RESULT},
-        "history": {k: record["history"][k] for k in ARCHIVE_HISTORY},
+        "arch_index": history["arch_index"],
     }
 
 
@@ -280,7 +319,8 @@ def write_archive(records: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def read_archive(path: Path) -> list[dict[str, Any]]:
-    """The runs of an archive written by :func:`write_archive` (plain JSON; runs no code)."""
+    """The runs of an archive written by :func:`write_archive` (plain JSON; runs no code),
+    their histories rebuilt from the table and checked against their results."""
     try:
         lines = lzma.decompress(path.read_bytes()).decode().splitlines()
     except (OSError, lzma.LZMAError, UnicodeDecodeError) as exc:
@@ -294,15 +334,17 @@ def read_archive(path: Path) -> list[dict[str, Any]]:
     records = []
     for number, line in enumerate(lines[1:], 2):
         try:
-            record = json.loads(line)
-            spec, result, history = record["spec"], record["result"], record["history"]
-            missing = [k for k in ARCHIVE_RESULT if k not in result]
-            missing += [k for k in ARCHIVE_HISTORY if k not in history]
-            run_key(record)
-        except (ValueError, KeyError, TypeError) as exc:
+            archived = json.loads(line)
+            spec, result = archived["spec"], archived["result"]
+            record = {"spec": spec, "result": {k: result[k] for k in ARCHIVE_RESULT}}
+            record["history"] = looked_up(spec, archived["arch_index"])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise SystemExit(f"{path}, line {number}: not an archived run ({exc!r})") from None
-        if missing or not isinstance(spec, dict):
-            raise SystemExit(f"{path}, line {number}: the run lacks {missing}")
+        if max(record["history"]["valid_acc"]) != result["best_valid_acc"]:
+            raise SystemExit(
+                f"{path}, line {number}: the table's best valid accuracy over the run's "
+                f"queries is not its recorded {result['best_valid_acc']} (another table?)"
+            )
         records.append(record)
     return records
 

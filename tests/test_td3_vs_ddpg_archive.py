@@ -51,8 +51,11 @@ def test_archive_keeps_what_the_report_reads_and_reads_back(study, run_dir, tmp_
         full = originals[study.run_key(r)]
         assert r["spec"] == full["spec"]
         assert len(r["history"]["arch_index"]) == full["result"]["n_queries"] >= 2000
+        # rebuilt from the query sequence and the table: the accuracies the env reported
         assert r["history"] == {k: full["history"][k] for k in study.ARCHIVE_HISTORY}
         assert "best_arch" not in r["result"]
+    stored = json.loads(lzma.decompress(target.read_bytes()).decode().splitlines()[1])
+    assert sorted(stored) == ["arch_index", "result", "spec"]
     # another stage's runs are not archived
     with pytest.raises(SystemExit):
         study.main(
@@ -92,6 +95,28 @@ def test_copies_that_disagree_are_refused_by_name(study, run_dir):
     slower["result"]["cpu_s"] += 100.0  # machine-dependent: not a disagreement
     merged, repeated = study.merge([("dir", records), ("old", [slower])])
     assert repeated == 1 and len(merged) == len(records)
+
+
+def test_runs_the_table_cannot_rebuild_are_refused(study, run_dir, tmp_path):
+    (record, *_) = load_all_records(run_dir / "unique")
+    noisy = json.loads(json.dumps(record))
+    noisy["history"]["valid_acc"][0] += 0.01  # e.g. a noise="seed" draw
+    with pytest.raises(SystemExit, match="recorded accuracies are not the table's"):
+        study.write_archive([noisy], tmp_path / "n.jsonl.xz")
+    other_env = json.loads(json.dumps(record))
+    other_env["spec"]["env_id"] = "DARTSSupernet-v0"
+    with pytest.raises(SystemExit, match="only noise-free NB201 runs can be archived"):
+        study.write_archive([other_env], tmp_path / "n.jsonl.xz")
+    # an archive whose results do not match the table it is read with
+    study.write_archive([record], tmp_path / "ok.jsonl.xz")
+    lines = lzma.decompress((tmp_path / "ok.jsonl.xz").read_bytes()).decode().splitlines()
+    line = json.loads(lines[1])
+    line["result"]["best_valid_acc"] += 1.0
+    (tmp_path / "t.jsonl.xz").write_bytes(
+        lzma.compress(f"{lines[0]}\n{json.dumps(line)}\n".encode())
+    )
+    with pytest.raises(SystemExit, match="line 2: the table's best valid accuracy"):
+        study.read_archive(tmp_path / "t.jsonl.xz")
 
 
 def test_unreadable_archives_are_named(study, tmp_path):
