@@ -25,14 +25,14 @@ Run directories are large and live outside the repository; machines come and go.
 ``archive`` keeps what the report reads of each finished run (spec, result columns and
 the query sequence, ``arch_index``; the accuracies are looked up in the table again) in
 one xz-compressed JSON-lines file, small enough to commit
-(``benchmarks/results/td3_vs_ddpg/``), and
-``report --archive FILE`` (repeatable) reads archives beside the run directory. A run
+(``benchmarks/archives/td3_vs_ddpg/``), and
+``report --archive FILE...`` reads archives beside the run directory. A run
 found in two sources must agree (same result and query sequence; CPU time may
 differ), so re-running an archived stage is a reproduction check:
 
     python benchmarks/td3_vs_ddpg.py archive --stage cadam-2000u-b \
-        --to benchmarks/results/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
-    python benchmarks/td3_vs_ddpg.py report --archive benchmarks/results/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
+        --to benchmarks/archives/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
+    python benchmarks/td3_vs_ddpg.py report --archive benchmarks/archives/td3_vs_ddpg/*.jsonl.xz
 """
 
 from __future__ import annotations
@@ -801,9 +801,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--doc", default=None, help="markdown file whose tables block to replace")
     parser.add_argument(
         "--archive",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
-        help="report: also read this archive (repeatable)",
+        metavar="FILE",
+        help="report: also read these archives (e.g. benchmarks/archives/td3_vs_ddpg/*.jsonl.xz)",
     )
     parser.add_argument("--to", default=None, help="archive: the .jsonl.xz file to write")
     args = parser.parse_args(argv)
