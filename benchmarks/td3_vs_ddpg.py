@@ -60,6 +60,7 @@ from nas_gym.agents.bench.plots import png_bytes
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.agents.ddas.ddas import phase_steps
 from nas_gym.benchmarks.nb201 import load_nb201
+from nas_gym.data import atomic_write_bytes
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -311,11 +312,9 @@ def write_archive(records: Sequence[dict[str, Any]], path: Path) -> None:
     """One JSON line per run (sorted), xz-compressed, written atomically."""
     lines = [json.dumps({"format": ARCHIVE_FORMAT})]
     lines += [json.dumps(slim(r), separators=(",", ":")) for r in sorted(records, key=run_key)]
-    data = lzma.compress(("\n".join(lines) + "\n").encode(), preset=9 | lzma.PRESET_EXTREME)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(
+        path, lzma.compress(("\n".join(lines) + "\n").encode(), preset=9 | lzma.PRESET_EXTREME)
+    )
 
 
 def read_archive(path: Path) -> list[dict[str, Any]]:
@@ -829,9 +828,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not records:
             parser.error(f"no finished runs of stage(s) {[s.name for s in chosen]} in {out}")
         write_archive(records, Path(args.to))
-        print(
-            f"archived {len(records)} runs ({Path(args.to).stat().st_size / 1e6:.2f} MB) to {args.to}"
-        )
+        planned = sum(len(s.agents) * len(DATASETS) * len(stage_seeds(s.seeds)) for s in chosen)
+        size = Path(args.to).stat().st_size / 1e6
+        print(f"archived {len(records)} of {planned} planned runs ({size:.2f} MB) to {args.to}")
         return 0
     for name in args.archive:
         if not Path(name).is_file():
