@@ -119,6 +119,12 @@ RETESTS = (
         "seeds 1-10: TD3 +0.75 test [+0.29, +1.24] and +0.68 best valid [+0.25, +1.13] "
         "on CIFAR-100, Holm p 0.042 / 0.047",
     ),
+    # declared (session 10) before seeds 21-30 of ``cadam-2000u-retest`` ran
+    Retest(
+        "cadam", "cadam-td3-min", "unique", 2000, "21-30",
+        "seeds 1-20: cadam-td3-min +0.07 test [+0.03, +0.11] on CIFAR-10, Holm p 0.026 "
+        "(best valid +0.06, Holm p 0.009); not declared before those seeds ran",
+    ),
 )  # fmt: skip
 CADAM_DEFAULT = ("cadam", "cadam-td3", "cadam-td3-min")
 CADAM_PRINTED = ("cadam-printed", "cadam-td3-printed", "cadam-td3-min-printed")
@@ -153,7 +159,10 @@ class Stage:
 #: 43-50 CPU-s per printed 500-cell run (about 8,700 steps, a quiet VM) a 40,000-step run
 #: costs about 200 CPU-s, so the 180 runs about 10 CPU-hours (17 at session 7's rate,
 #: beside other jobs), and a block of 45 runs 80 minutes or more with ``--jobs 2``: one
-#: session's work, archived when it ends (``archive``).
+#: session's work, archived when it ends (``archive``). Session 10, before it ran: the
+#: re-test of the one lead of seeds 1-20 at 2,000 distinct cells (:data:`RETESTS`) on
+#: fresh seeds 21-30, placed after the stage that produced the lead and before the frozen
+#: actor's stages. Only the pair runs (``cadam-td3`` showed nothing), about 5,400 CPU-s.
 STAGES = (
     Stage("ddas-500", DDAS_AGENTS, 500, "query", "1-20"),
     Stage("cadam-500", CADAM_AGENTS, 500, "query", "1-10"),
@@ -173,6 +182,7 @@ STAGES = (
     Stage("cadam-printed-500u", CADAM_PRINTED, 500, "unique", "1-10"),
     Stage("cadam-2000u", CADAM_DEFAULT, 2000, "unique", "1-10"),
     Stage("cadam-2000u-b", CADAM_DEFAULT, 2000, "unique", "11-20"),
+    Stage("cadam-2000u-retest", ("cadam", "cadam-td3-min"), 2000, "unique", "21-30"),
     Stage("cadam-printed-500u-b", CADAM_PRINTED, 500, "unique", "11-20"),
     Stage("cadam-printed-2000u", CADAM_PRINTED, 2000, "unique", "1-5"),
     Stage("cadam-printed-2000u-b", CADAM_PRINTED, 2000, "unique", "6-10"),
