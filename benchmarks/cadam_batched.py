@@ -28,6 +28,13 @@ machine's memory and matmul rate for these tiny (8-row) batches.
 
     python benchmarks/cadam_batched.py --sweep 1,2,5,10,20 --threads 1,2
 
+``--compile`` adds, at each stack size, the same update with ``torch.compile`` (inductor)
+applied to the critics' and the actor's forward passes (AOTAutograd compiles their
+backward too) and to both optimizers' steps, timed right after the eager row; the
+one-off compile time is printed apart, not counted per cycle.
+
+    python benchmarks/cadam_batched.py --sweep 1,10 --compile
+
 ``--bandwidth`` prints this machine's memory copy rate (read + write, GB/s) for
 buffers the size of one process's stacked state and larger, at each ``--threads``
 count: the denominator of the memory floor in docs/cadam_table41.md, "Speed".
@@ -119,11 +126,32 @@ def time_processes(n_seeds: int, steps: int, processes: int) -> tuple[float, flo
     return max(end for end, _ in ends) - t0, sum(cpu for _, cpu in ends)
 
 
-def time_update(n_seeds: int, threads: int, repeats: int = 30, device: torch.device = CPU) -> float:
-    """Milliseconds per update cycle of ``n_seeds`` stacked CADAM seeds (C_max cycles per call)."""
+def compile_update(batched: BatchedCADAM) -> None:
+    """Route ``batched._train``'s forward passes and optimizer steps through ``torch.compile``."""
+    batched.q_values = torch.compile(batched.q_values)
+    batched.actor = torch.compile(batched.actor)
+    for optimizer in (batched.critic_optimizer, batched.actor_optimizer):
+        # dynamo cannot trace the fused CPU Adam kernel (a graph break, then the eager
+        # kernel): let inductor generate the update from Adam's plain tensor ops instead
+        for group in optimizer.param_groups:
+            group["fused"], group["foreach"] = False, False
+        optimizer.step = torch.compile(optimizer.step)
+
+
+def time_update(
+    n_seeds: int,
+    threads: int,
+    repeats: int = 30,
+    device: torch.device = CPU,
+    compiled: bool = False,
+) -> tuple[float, float]:
+    """Milliseconds per update cycle of ``n_seeds`` stacked CADAM seeds (C_max cycles per
+    call), and the seconds of the first (warm-up) call, which includes any compiling."""
     seeds = list(range(1, n_seeds + 1))
     envs = [make_env(10) for _ in seeds]
     batched = BatchedCADAM(envs, seeds, batch_threads=threads, device=device)
+    if compiled:
+        compile_update(batched)
     agent = batched.agents[0]
     cycles, rows = agent.max_cycles, agent.batch_size
     obs_dim = math.prod(agent.observation_space.shape)
@@ -141,27 +169,51 @@ def time_update(n_seeds: int, threads: int, repeats: int = 30, device: torch.dev
         ]
 
     with torch_threads(threads):
-        batched._train(batches())  # warm-up: optimizer state, allocator
+        t0 = time.perf_counter()
+        batched._train(batches())  # warm-up: optimizer state, allocator, compiling
+        synchronize(device)
+        warm_s = time.perf_counter() - t0
         data = [batches() for _ in range(repeats)]
         synchronize(device)
         t0 = time.perf_counter()
         for part in data:
             batched._train(part)
         synchronize(device)
-        return (time.perf_counter() - t0) / (repeats * cycles) * 1e3
+        return (time.perf_counter() - t0) / (repeats * cycles) * 1e3, warm_s
 
 
-def sweep(sizes: list[int], thread_counts: list[int], device: torch.device = CPU) -> None:
-    """Print the update-cycle cost per stack size and thread count (see the module doc)."""
-    print("| threads | seeds S | ms per cycle | ms per seed-cycle | vs S=1 per seed |")
-    print("|---|---|---|---|---|")
+def sweep(
+    sizes: list[int],
+    thread_counts: list[int],
+    device: torch.device = CPU,
+    compile_too: bool = False,
+) -> None:
+    """Print the update-cycle cost per stack size and thread count (see the module doc).
+
+    With ``compile_too`` each eager row is followed by its ``torch.compile`` twin;
+    "vs eager" is the compiled cycle's time over the eager row just before it.
+    """
+    print(
+        "| threads | seeds S | update | ms per cycle | ms per seed-cycle | vs S=1 per seed "
+        "| vs eager | first call s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for threads in thread_counts:
         base = None
         for n in sizes:
-            ms = time_update(n, threads, device=device)
-            base = ms if base is None and n == 1 else base
-            rel = f"{ms / n / base:.2f}" if base else "-"
-            print(f"| {threads} | {n} | {ms:.2f} | {ms / n:.3f} | {rel} |", flush=True)
+            eager = None
+            for compiled in (False, True) if compile_too else (False,):
+                ms, warm_s = time_update(n, threads, device=device, compiled=compiled)
+                base = ms if base is None and n == 1 and not compiled else base
+                eager = ms if not compiled else eager
+                rel = f"{ms / n / base:.2f}" if base else "-"
+                vs = f"{ms / eager:.2f}" if compiled else "1.00"
+                kind = "torch.compile" if compiled else "eager"
+                print(
+                    f"| {threads} | {n} | {kind} | {ms:.2f} | {ms / n:.3f} | {rel} | {vs} "
+                    f"| {warm_s:.1f} |",
+                    flush=True,
+                )
 
 
 def copy_rate(mib: int, threads: int) -> float:
@@ -231,6 +283,11 @@ def main() -> None:
     parser.add_argument(
         "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="with --sweep: also time each stack size's update under torch.compile",
+    )
     args = parser.parse_args()
     thread_counts = positive_ints(parser, "--threads", args.threads)
     sizes = None if args.sweep is None else positive_ints(parser, "--sweep", args.sweep)
@@ -244,8 +301,10 @@ def main() -> None:
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, torch {torch.__version__}; "
         f"CADAM-{args.steps}, cifar100; batched rows on {device}"
     )
+    if args.compile and sizes is None:
+        parser.error("--compile needs --sweep (it times the update alone)")
     if sizes is not None:
-        sweep(sizes, thread_counts, device)
+        sweep(sizes, thread_counts, device, compile_too=args.compile)
         return
     if args.bandwidth:
         print("| threads | buffer MiB | copy GB/s (read + write) |")

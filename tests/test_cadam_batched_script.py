@@ -37,3 +37,10 @@ def test_cuda_without_a_gpu_is_refused(script, capsys):
     with pytest.raises(SystemExit):
         script.parse_device(argparse.ArgumentParser(), "cuda")
     assert "--device cuda: torch.cuda.is_available() is False" in capsys.readouterr().err
+
+
+def test_compile_without_sweep_is_refused(script, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["cadam_batched.py", "--compile"])
+    with pytest.raises(SystemExit):
+        script.main()
+    assert "--compile needs --sweep (it times the update alone)" in capsys.readouterr().err
