@@ -14,7 +14,15 @@ from stable_baselines3.common.utils import LinearSchedule
 import nas_gym  # noqa: F401
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
-from nas_gym.agents.cadam.cadam import check_loss, cosine_epsilon, sample_batches, update_cycles
+from nas_gym.agents.cadam.cadam import (
+    actor_critics,
+    actor_loss,
+    check_loss,
+    cosine_epsilon,
+    frozen,
+    sample_batches,
+    update_cycles,
+)
 from nas_gym.agents.common.rng import private_rng
 from nas_gym.agents.registry import make_agent
 
@@ -275,6 +283,26 @@ def test_td3_readings_actor_objective(actor_q, depends_on_q2):
         runs.append([a - b for a, b in zip(params(agent), actor_before, strict=False)])
     differs = max_change(runs[0], runs[1]) > 1e-9
     assert differs == depends_on_q2
+
+
+@pytest.mark.parametrize("actor_q", ["q1", "min"])
+def test_actor_step_reads_only_the_critics_its_objective_needs(actor_q):
+    """The actor's gradient through ``actor_critics(actor_q)`` critics equals, bit for bit,
+    the gradient through every critic: skipping Q2 for ``"q1"`` changes no update."""
+    agent = filled_agent(n_critics=2, policy_delay=1, actor_q=actor_q)
+    policy = agent.policy
+    obs = torch.from_numpy(agent.replay_buffer.observations[:8]).reshape(8, -1)
+    grads = []
+    for n in (actor_critics(actor_q), None):
+        policy.actor_optimizer.zero_grad()
+        with frozen(policy.critics):
+            actor_loss(policy.q_values(policy.actor(obs), n), actor_q).backward()
+        grads.append([p.grad.clone() for p in policy.actor.parameters()])
+    assert len(policy.q_values(policy.actor(obs), actor_critics(actor_q))[0]) == (
+        1 if actor_q == "q1" else 2
+    )
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+    assert max(g.abs().max().item() for g in grads[0]) > 0.0
 
 
 def test_critic_step_descends_the_check_loss():

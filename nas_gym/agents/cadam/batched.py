@@ -28,6 +28,7 @@ from torch import nn
 
 from nas_gym.agents.cadam.cadam import (
     CADAM,
+    actor_critics,
     actor_loss,
     check_loss,
     epsilon_greedy_action,
@@ -177,9 +178,9 @@ class BatchedCADAM:
         #: the action each seed last sent to its (vectorized) environment
         self.last_actions: list[np.ndarray | None] = [None] * len(agents)
 
-    def q_values(self, actions: torch.Tensor) -> torch.Tensor:
-        """``(S, batch, n_critics)`` quantile estimates."""
-        return torch.cat([critic(actions) for critic in self.critics], dim=-1)
+    def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """``(S, batch, n)`` quantile estimates by the first ``n`` critics (all)."""
+        return torch.cat([critic(actions) for critic in self.critics[:n]], dim=-1)
 
     def learn(
         self,
@@ -301,7 +302,8 @@ class BatchedCADAM:
             self.n_updates += 1
             if self.n_updates % first.policy_delay == 0:
                 with frozen(self.critics):
-                    loss = actor_loss(self.q_values(self.actor(obs)), first.actor_q)
+                    q = self.q_values(self.actor(obs), actor_critics(first.actor_q))
+                    loss = actor_loss(q, first.actor_q)
                 self.actor_optimizer.zero_grad()
                 loss.backward()
                 self.actor_optimizer.step()

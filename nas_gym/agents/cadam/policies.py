@@ -88,9 +88,9 @@ class CADAMPolicy(BasePolicy):
         )
         return data
 
-    def q_values(self, actions: torch.Tensor) -> torch.Tensor:
-        """``(batch, n_critics)`` quantile estimates of flat actions."""
-        return torch.cat([critic(actions) for critic in self.critics], dim=1)
+    def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """``(batch, n)`` quantile estimates of flat actions by the first ``n`` critics (all)."""
+        return torch.cat([critic(actions) for critic in self.critics[:n]], dim=1)
 
     def forward(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         return self._predict(obs, deterministic)
