@@ -295,14 +295,14 @@ def main() -> None:
     if procs and max(procs) > args.seeds:
         parser.error(f"--processes {max(procs)} is more than --seeds {args.seeds}")
     device = parse_device(parser, args.device)
+    if args.compile and sizes is None:
+        parser.error("--compile needs --sweep (it times the update alone)")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, torch {torch.__version__}; "
         f"CADAM-{args.steps}, cifar100; batched rows on {device}"
     )
-    if args.compile and sizes is None:
-        parser.error("--compile needs --sweep (it times the update alone)")
     if sizes is not None:
         sweep(sizes, thread_counts, device, compile_too=args.compile)
         return

@@ -602,6 +602,11 @@ def stage_seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
+def planned_runs(stage: Stage) -> int:
+    """Runs a stage plans: one per agent, dataset and seed."""
+    return len(stage.agents) * len(DATASETS) * len(stage_seeds(stage.seeds))
+
+
 def coverage_table(idx: dict) -> str:
     """Which stages ran: finished runs against planned runs, stage by stage in priority order."""
     lines = [
@@ -610,7 +615,7 @@ def coverage_table(idx: dict) -> str:
     ]
     for stage in STAGES:
         seeds = stage_seeds(stage.seeds)
-        planned = len(stage.agents) * len(DATASETS) * len(seeds)
+        planned = planned_runs(stage)
         done = sum(
             seed in idx.get((agent, stage.unit, stage.budget, dataset), {})
             for agent in stage.agents
@@ -838,7 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not records:
             parser.error(f"no finished runs of stage(s) {[s.name for s in chosen]} in {out}")
         write_archive(records, Path(args.to))
-        planned = sum(len(s.agents) * len(DATASETS) * len(stage_seeds(s.seeds)) for s in chosen)
+        planned = sum(planned_runs(s) for s in chosen)
         size = Path(args.to).stat().st_size / 1e6
         print(f"archived {len(records)} of {planned} planned runs ({size:.2f} MB) to {args.to}")
         return 0

@@ -58,3 +58,18 @@ def test_declared_retest_reports_its_fresh_seeds_alone(study):
     early = study.index([r for r in records() if r["spec"]["seed"] < 11])
     assert study.retest_tables(early) == []
     assert "Re-test" in study.all_tables(records())
+
+
+def test_every_declared_retest_has_a_stage_that_runs_it(study):
+    """A re-test names a real family and TD3 twin, and some stage runs both twins on exactly
+    its fresh seeds at its budget and unit (else its table could never appear)."""
+    families = {f.key: f for f in study.FAMILIES}
+    for r in study.RETESTS:
+        family = families[r.family]
+        assert r.td3 in family.td3
+        assert any(
+            {family.ddpg, r.td3} <= set(s.agents)
+            and (s.unit, s.budget) == (r.unit, r.budget)
+            and study.stage_seeds(s.seeds) == study.stage_seeds(r.seeds)
+            for s in study.STAGES
+        ), r
