@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 import gymnasium as gym
@@ -180,7 +181,8 @@ class BatchedCADAM:
 
     def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """``(S, batch, n)`` quantile estimates by the first ``n`` critics (all)."""
-        return torch.cat([critic(actions) for critic in self.critics[:n]], dim=-1)
+        # islice, not self.critics[:n]: slicing a ModuleList builds a new module (about 12 us)
+        return torch.cat([critic(actions) for critic in islice(self.critics, n)], dim=-1)
 
     def learn(
         self,
