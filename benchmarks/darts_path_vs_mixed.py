@@ -239,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak/saved for the path: the largest of them. Target: path memory <= 1/5 of mixed."
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+        from nas_gym.data import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(rows, indent=2))
     return 0
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_gym.data import atomic_write_text
+from nas_gym.data import atomic_write_png, atomic_write_text
 
 #: Study sizes: ``full`` is the run in docs/digits_study.md (1,178 CPU-s in all; with
 #: ``--jobs 2`` about 15 min on two free cores, the issue's target being 30); ``smoke``
@@ -637,7 +637,7 @@ def figures(out: Path, summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     paths.append(fig_dir / "digits_rank.png")
-    fig.savefig(paths[-1], dpi=120)
+    atomic_write_png(paths[-1], fig, dpi=120)
 
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     ax = fig.subplots()
@@ -663,7 +663,7 @@ def figures(out: Path, summary: dict[str, Any], fig_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     paths.append(fig_dir / "digits_search.png")
-    fig.savefig(paths[-1], dpi=120)
+    atomic_write_png(paths[-1], fig, dpi=120)
     return paths
 
 

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ (digits_
 import digits_study as study  # noqa: E402
 
 from nas_gym.agents.bench import stats  # noqa: E402
-from nas_gym.data import atomic_write_text  # noqa: E402
+from nas_gym.data import atomic_write_png, atomic_write_text  # noqa: E402
 
 #: Search seeds, fixed before any result of this study was seen; every agent runs each.
 PAIR_SEEDS: dict[str, tuple[int, ...]] = {"full": (1, 2, 3, 4, 5), "smoke": (1, 2)}
@@ -808,7 +808,7 @@ def figure(summary: dict[str, Any], result: list[dict[str, Any]], path: Path) ->
         "digits (real 8x8 images)"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_write_png(path, fig, dpi=110)
     return path
 
 

@@ -115,10 +115,10 @@ def main() -> None:
             flush=True,
         )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {"machine": machine, "repeats": args.repeats, "results": results}, fh, indent=1
-            )
+        from nas_gym.data import atomic_write_text
+
+        data = {"machine": machine, "repeats": args.repeats, "results": results}
+        atomic_write_text(args.json, json.dumps(data, indent=1))
 
 
 if __name__ == "__main__":

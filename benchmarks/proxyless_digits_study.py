@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_gym.data import atomic_write_text
+from nas_gym.data import atomic_write_png, atomic_write_text
 
 
 def parse_args() -> argparse.Namespace:
@@ -245,7 +245,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     bx.set_title("latency of the architectures UNAS samples")
     bx.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write_png(path, fig, dpi=120)
 
 
 def table(results: dict[str, Any]) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401
 from nas_gym.agents.registry import make_agent
+from nas_gym.data import atomic_write_text
 from nas_gym.supernets import datasets as ds
 
 
@@ -107,9 +107,7 @@ def main() -> None:
                 "feasible_first100": float(feas[:100].mean()), "feasible_last100": float(feas[-100:].mean()),
                 "latency_ms": lat, "valid_acc": acc,
             }  # fmt: skip
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result))
-            os.replace(tmp, path)
+            atomic_write_text(path, json.dumps(result))
             print(
                 f"{agent} seed {seed}: feasible {result['feasible_first100']:.2f} -> "
                 f"{result['feasible_last100']:.2f}, unique {result['unique']}, {result['wall_s']:.0f} s",

@@ -47,12 +47,6 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def run_one(agent_name: str, dataset: str, metric: str, seed: int, budget: int, env_kwargs: dict, agent_kwargs: dict) -> dict[str, Any]:  # fmt: skip
     import gymnasium as gym
     import torch
@@ -96,6 +90,8 @@ def run_one(agent_name: str, dataset: str, metric: str, seed: int, budget: int, 
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from nas_gym.data import atomic_write_text
+
     runs = Path(args.out) / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     env_kwargs, agent_kwargs = json.loads(args.env_kwargs), json.loads(args.agent_kwargs)
@@ -113,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             continue
         result = run_one(agent, dataset, metric, seed, args.budget, env_kwargs, agent_kwargs)
         result["tag"] = args.tag
-        write_atomic(path, result)
+        atomic_write_text(path, json.dumps(result))
         acc = result[f"{metric}_acc"]
         print(
             f"[{n}/{len(todo)}] {agent}{args.tag} {dataset} {metric} seed {seed}: best {max(acc):.2f} "
@@ -147,6 +143,7 @@ def best_at(run: dict[str, Any], q: int) -> tuple[float, float, int]:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from nas_gym.benchmarks.nb201 import load_nb201
+    from nas_gym.data import atomic_write_text
 
     table = load_nb201()
     runs = [json.loads(p.read_text()) for p in sorted((Path(args.out) / "runs").glob("*.json"))]
@@ -204,7 +201,7 @@ def cmd_report(args: argparse.Namespace) -> None:
                 f"{best.mean():.2f} ± {best.std():.2f} | {test.mean():.2f} ± {test.std():.2f} | {ranks:.2f} | {fb:.1f} |"
             )
     text = "\n".join(lines) + "\n"
-    (Path(args.out) / "results.md").write_text(text)
+    atomic_write_text(Path(args.out) / "results.md", text)
     print(text)
     plot_curves(groups, Path(args.out))
 
@@ -214,6 +211,7 @@ def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
     from matplotlib.figure import Figure
 
     from nas_gym.agents.bench.plots import LINESTYLES, MARKERS, agent_color
+    from nas_gym.data import atomic_write_png
 
     for metric in sorted({m for _, _, m in groups}):
         datasets = sorted({d for _, d, m in groups if m == metric})
@@ -245,7 +243,7 @@ def plot_curves(groups: dict[tuple, list[dict]], out: Path) -> None:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, fontsize=8, loc="upper right")
         fig.tight_layout(rect=(0, 0, 1 - 1.9 / fig.get_figwidth(), 1))
-        fig.savefig(out / f"curves_{metric}.png", dpi=120)
+        atomic_write_png(out / f"curves_{metric}.png", fig, dpi=120)
 
 
 def main() -> None:

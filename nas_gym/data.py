@@ -385,6 +385,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_png(path: str | os.PathLike[str], fig: Any, **savefig_kwargs: Any) -> None:
+    """Render a matplotlib figure to PNG in memory, then :func:`atomic_write_bytes` it.
+
+    ``fig.savefig(path)`` truncates the old file and writes the new one in place, so a
+    run killed mid-write, or a reader at the wrong moment, finds a partial PNG.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig_kwargs)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def default_data_root() -> Path:
     """Where image datasets are looked for when ``root`` is not given:
     ``$NAS_GYM_DATASETS_DIR``, else ``<user data dir>/datasets``."""

@@ -227,3 +227,36 @@ def test_atomic_write_has_the_usual_permissions_and_leaves_the_umask_alone(tmp_p
         assert path.read_bytes() == bytes([i]) * 1000
         assert path.stat().st_mode & 0o777 == 0o640
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
+
+
+
+def test_a_figure_replaces_the_old_png_instead_of_rewriting_it(tmp_path):
+    """``atomic_write_png`` writes a new file and renames it over the old one, so a reader
+    (here a hard link to the old file) never sees a half-written PNG; a figure that fails
+    to render leaves the old one as it was."""
+    import matplotlib.image
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2.0, 1.5))
+    fig.subplots().plot([0, 1], [1, 0])
+    path = tmp_path / "curves.png"
+    data.atomic_write_png(path, fig, dpi=50)
+    old = path.read_bytes()
+    assert matplotlib.image.imread(path).shape[:2] == (75, 100)  # 1.5 x 2.0 in at 50 dpi
+    os.link(path, tmp_path / "reader.png")
+
+    data.atomic_write_png(path, fig, dpi=60)
+    assert (tmp_path / "reader.png").read_bytes() == old  # an in-place rewrite would change it
+    assert matplotlib.image.imread(path).shape[:2] == (90, 120)
+
+    class Broken(Artist):
+        def draw(self, renderer):
+            raise RuntimeError("interrupted while rendering")
+
+    new = path.read_bytes()
+    fig.add_artist(Broken())
+    with pytest.raises(RuntimeError, match="interrupted while rendering"):
+        data.atomic_write_png(path, fig, dpi=50)
+    assert path.read_bytes() == new
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "reader.png"]

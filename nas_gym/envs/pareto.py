@@ -13,6 +13,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas_gym.data import atomic_write_png
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -150,7 +152,7 @@ def plot_fronts(
     fig = pareto_figure(records, value_key, cost_keys, key, title, targets, network)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    atomic_write_png(out, fig, dpi=120)
     return out
 
 
