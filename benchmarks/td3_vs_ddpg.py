@@ -60,7 +60,7 @@ from nas_gym.agents.bench.plots import png_bytes
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.agents.ddas.ddas import phase_steps
 from nas_gym.benchmarks.nb201 import load_nb201
-from nas_gym.data import atomic_write_bytes
+from nas_gym.data import atomic_write_bytes, atomic_write_text
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -775,6 +775,7 @@ def _equal_curves(a: list[np.ndarray] | None, b: list[np.ndarray]) -> bool:
 
 
 def write_figures(records: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
+    """One :func:`family_figure` PNG per family, unit and budget with data, written atomically."""
     idx = index(records)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -785,9 +786,7 @@ def write_figures(records: Sequence[dict[str, Any]], folder: Path) -> list[Path]
                 if fig is None:
                     continue
                 path = folder / f"td3_vs_ddpg_{family.key}_{unit}_{budget}.png"
-                tmp = path.with_suffix(".png.tmp")
-                tmp.write_bytes(png_bytes(fig))
-                os.replace(tmp, path)
+                atomic_write_bytes(path, png_bytes(fig))
                 written.append(path)
     return written
 
@@ -798,7 +797,7 @@ def update_doc(doc: Path, tables: str) -> None:
     pattern = re.compile(r"(<!-- tables:begin -->\n).*?(<!-- tables:end -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"{doc}: no '<!-- tables:begin -->' ... '<!-- tables:end -->' markers")
-    doc.write_text(pattern.sub(lambda m: m.group(1) + tables + "\n" + m.group(2), text))
+    atomic_write_text(doc, pattern.sub(lambda m: m.group(1) + tables + "\n" + m.group(2), text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -857,7 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tables = all_tables(records)
     print(tables)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tables.md").write_text(tables)
+    atomic_write_text(out / "tables.md", tables)
     if args.doc:
         update_doc(Path(args.doc), tables)
     if args.figures:

@@ -135,3 +135,24 @@ def test_unreadable_archives_are_named(study, tmp_path):
         study.main(["report", "--archive", str(tmp_path / "missing.jsonl.xz")])
     with pytest.raises(SystemExit):
         study.main(["archive", "--out", str(tmp_path), "--to", str(tmp_path / "x.json")])
+
+
+def test_report_draws_each_pair_with_every_series_labelled(study, run_dir, tmp_path, capsys):
+    """``report --figures``: one PNG per family, unit and budget with both twins, whole."""
+    import matplotlib.image
+
+    figures = tmp_path / "figures"
+    study.main(["report", "--out", str(run_dir), "--figures", str(figures)])
+    assert f"wrote {figures / 'td3_vs_ddpg_cadam_unique_2000.png'}" in capsys.readouterr().out
+    assert sorted(p.name for p in figures.iterdir()) == ["td3_vs_ddpg_cadam_unique_2000.png"]
+    assert matplotlib.image.imread(figures / "td3_vs_ddpg_cadam_unique_2000.png").ndim == 3
+
+    family = next(f for f in study.FAMILIES if f.key == "cadam")
+    fig = study.family_figure(
+        study.index(load_all_records(run_dir / "unique")), family, "unique", 2000
+    )
+    top, bottom = fig.axes[:2]
+    assert top.get_title() == "cifar100" and "%" in top.get_ylabel() and "%" in bottom.get_ylabel()
+    assert bottom.get_xlabel() == "distinct architectures queried"
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names[:2] == ["cadam (n=2)", "cadam-td3 (n=2)"]
