@@ -34,7 +34,7 @@ from nas_gym.agents.callbacks import (
 )
 from nas_gym.agents.registry import make_agent
 from nas_gym.benchmarks.latency import load_lut, measure
-from nas_gym.data import default_data_root
+from nas_gym.data import atomic_write_text, default_data_root
 from nas_gym.envs.pareto import plot_fronts
 from nas_gym.spaces import proxyless as space
 from nas_gym.supernets import datasets as ds
@@ -252,7 +252,7 @@ def main() -> None:
                     f"{b['flops_M']:.0f} MFLOPs  {b['params_M']:.2f} M params"
                 )
             print(f"  Pareto plot: {r['plot']}")
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
 
 

@@ -229,7 +229,6 @@ def test_atomic_write_has_the_usual_permissions_and_leaves_the_umask_alone(tmp_p
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
 
 
-
 def test_a_figure_replaces_the_old_png_instead_of_rewriting_it(tmp_path):
     """``atomic_write_png`` writes a new file and renames it over the old one, so a reader
     (here a hard link to the old file) never sees a half-written PNG; a figure that fails
