@@ -724,7 +724,7 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
                 ax.plot(
                     x, mean, color=color, ls=LINESTYLES[i], lw=2.0 - 0.4 * i,
                     marker=MARKERS[i], ms=4, markevery=(0.03 * i, 0.1),
-                    label=f"{label} (n={len(curves)})",
+                    label=label,
                 )  # fmt: skip
                 ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
                 spans.setdefault((row, col), []).extend([lo[len(lo) // 10 :], hi[len(hi) // 10 :]])
@@ -747,7 +747,9 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
                 for q in (explore, explore + exploit):
                     ax.axvline(q + 0.5, color="0.4", lw=0.8, ls=(0, (2, 2)), label=name)
                     name = "_nolegend_"
-        axes[0, col].set_title(dataset, fontsize=10)
+        # n in the title, not the legend: panels may pair different numbers of seeds
+        n = len(seeds)
+        axes[0, col].set_title(f"{dataset} (n={n} seed{'' if n == 1 else 's'})", fontsize=10)
     handles, names = axes[0, 0].get_legend_handles_labels()
     same = [a for a in means if a != labels[0] and _equal_curves(means.get(labels[0]), means[a])]
     if same:  # drawn on top of each other: say so, so no series looks missing
@@ -759,7 +761,7 @@ def family_figure(idx: dict, family: Family, unit: str, budget: int):
     what = "unique architectures" if unit == "unique" else "queries"
     fig.suptitle(
         f"{family.title}: DDPG vs TD3, NB201 searched on valid, budget {budget} {what}\n"
-        "mean over seeds, 95% bootstrap CI band",
+        "mean over the seeds every twin of a panel ran (n in its title), 95% bootstrap CI band",
         fontsize=10,
     )
     fig.subplots_adjust(left=0.06, right=0.83, bottom=0.08, top=0.88, wspace=0.3, hspace=0.3)

@@ -152,7 +152,8 @@ def test_report_draws_each_pair_with_every_series_labelled(study, run_dir, tmp_p
         study.index(load_all_records(run_dir / "unique")), family, "unique", 2000
     )
     top, bottom = fig.axes[:2]
-    assert top.get_title() == "cifar100" and "%" in top.get_ylabel() and "%" in bottom.get_ylabel()
+    assert top.get_title() == "cifar100 (n=2 seeds)"
+    assert "%" in top.get_ylabel() and "%" in bottom.get_ylabel()
     assert bottom.get_xlabel() == "distinct architectures queried"
     names = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert names[:2] == ["cadam (n=2)", "cadam-td3 (n=2)"]
+    assert names[:2] == ["cadam", "cadam-td3"]
