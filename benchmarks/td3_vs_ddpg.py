@@ -56,11 +56,10 @@ from typing import Any
 import numpy as np
 
 from nas_gym.agents.bench import stats
-from nas_gym.agents.bench.plots import png_bytes
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.agents.ddas.ddas import phase_steps
 from nas_gym.benchmarks.nb201 import load_nb201
-from nas_gym.data import atomic_write_bytes, atomic_write_text
+from nas_gym.data import atomic_write_bytes, atomic_write_png, atomic_write_text
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -788,7 +787,7 @@ def write_figures(records: Sequence[dict[str, Any]], folder: Path) -> list[Path]
                 if fig is None:
                     continue
                 path = folder / f"td3_vs_ddpg_{family.key}_{unit}_{budget}.png"
-                atomic_write_bytes(path, png_bytes(fig))
+                atomic_write_png(path, fig, bbox_inches="tight")
                 written.append(path)
     return written
 
