@@ -33,6 +33,15 @@ differ), so re-running an archived stage is a reproduction check:
     python benchmarks/td3_vs_ddpg.py archive --stage cadam-2000u-b \
         --to benchmarks/archives/td3_vs_ddpg/cadam-2000u-b.jsonl.xz
     python benchmarks/td3_vs_ddpg.py report --archive benchmarks/archives/td3_vs_ddpg/*.jsonl.xz
+
+A stage can also go on from its archive when its run directory is gone: ``plan`` and
+``run`` with ``--archive`` leave out the archived runs (the rest still batched by the
+bench, a call per grid of agents x datasets x seeds), and ``archive --archive`` writes
+the archived runs and the new ones into one file, which may be the one it read:
+
+    A=benchmarks/archives/td3_vs_ddpg/cadam-printed-2000u.jsonl.xz
+    python benchmarks/td3_vs_ddpg.py run --stage cadam-printed-2000u --archive $A --jobs 2
+    python benchmarks/td3_vs_ddpg.py archive --stage cadam-printed-2000u --archive $A --to $A
 """
 
 from __future__ import annotations
@@ -193,45 +202,89 @@ STAGES = (
 # -- running -------------------------------------------------------------------------------
 
 
-def bench_command(stage: Stage, out: Path, jobs: int) -> list[str]:
-    """The ``nas-gym bench`` argument list of a stage (one run directory per budget unit)."""
+@dataclass(frozen=True)
+class Call:
+    """One ``nas-gym bench`` call of a stage: its agents x datasets x seeds grid."""
+
+    stage: Stage
+    agents: tuple[str, ...]
+    datasets: tuple[str, ...]
+    seeds: str
+
+
+def stage_call(stage: Stage) -> Call:
+    """The call that runs all of a stage."""
+    return Call(stage, stage.agents, DATASETS, stage.seeds)
+
+
+def calls_to_run(stage: Stage, done: set[tuple]) -> list[Call]:
+    """Bench calls that run exactly the runs of ``stage`` whose :func:`run_key` is not in
+    ``done`` (e.g. the runs of an archive, whose run directory is gone).
+
+    Per dataset, agents missing the same seeds share a call (one grid), and datasets with
+    the same grid share a call, so the bench still batches their seeds together. Nothing
+    done: the stage's own single call.
+    """
+    grids: dict[tuple, list[str]] = {}
+    for dataset in DATASETS:
+        by_seeds: dict[str, list[str]] = {}
+        for agent in stage.agents:
+            seeds = [
+                seed
+                for seed in stage_seeds(stage.seeds)
+                if (agent, stage.unit, stage.budget, dataset, seed) not in done
+            ]
+            if seeds:
+                by_seeds.setdefault(seed_text(seeds), []).append(agent)
+        for seeds, agents in by_seeds.items():
+            grids.setdefault((tuple(agents), seeds), []).append(dataset)
+    return [Call(stage, a, tuple(d), s) for (a, s), d in grids.items()]
+
+
+def bench_command(call: Call, out: Path, jobs: int) -> list[str]:
+    """The ``nas-gym bench`` argument list of a call (one run directory per budget unit)."""
     exe = shutil.which("nas-gym")
     base = (
         [exe]
         if exe
         else [sys.executable, "-c", "import sys; from nas_gym.cli import main; sys.exit(main())"]
     )
+    stage = call.stage
     cmd = base + [
         "bench",
-        "--agents", ",".join(stage.agents),
-        "--datasets", ",".join(DATASETS),
+        "--agents", ",".join(call.agents),
+        "--datasets", ",".join(call.datasets),
         "--reward-metrics", "valid",
-        "--seeds", stage.seeds,
+        "--seeds", call.seeds,
         "--budgets", str(stage.budget),
         "--budget-unit", stage.unit,
-        "--reference", stage.agents[0],
+        "--reference", call.agents[0],
         "--out", str(out / stage.unit),
         "--jobs", str(jobs),
         "--no-plots",
     ]  # fmt: skip
-    for label in stage.agents:
+    for label in call.agents:
         if label in VARIANTS:
             agent, kwargs = VARIANTS[label]
             cmd += ["--variant", f"{label}={agent}:{json.dumps(kwargs)}"]
     return cmd
 
 
-def run_stages(stages: Sequence[Stage], out: Path, jobs: int) -> int:
-    """Run the stages in order; Ctrl-C stops (the bench keeps every finished run)."""
+def run_stages(stages: Sequence[Stage], out: Path, jobs: int, done: set[tuple]) -> int:
+    """Run the stages in order, less the runs in ``done``; Ctrl-C stops (the bench keeps
+    every finished run)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for i, stage in enumerate(stages, 1):
-        cmd = bench_command(stage, out, jobs)
+        calls = calls_to_run(stage, done)
         print(f"[{time.strftime('%H:%M:%S')}] stage {i}/{len(stages)} {stage.name}", flush=True)
-        start = time.perf_counter()
-        rc = subprocess.call(cmd, env=env)
-        print(f"  stage {stage.name}: rc {rc}, {time.perf_counter() - start:.0f} s", flush=True)
-        if rc != 0:
-            return rc
+        if not calls:
+            print(f"  stage {stage.name}: every run is archived", flush=True)
+        for call in calls:
+            start = time.perf_counter()
+            rc = subprocess.call(bench_command(call, out, jobs), env=env)
+            print(f"  stage {stage.name}: rc {rc}, {time.perf_counter() - start:.0f} s", flush=True)
+            if rc != 0:
+                return rc
     return 0
 
 
@@ -819,7 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=[],
         metavar="FILE",
-        help="report: also read these archives (e.g. benchmarks/archives/td3_vs_ddpg/*.jsonl.xz)",
+        help="runs already kept in these archives (e.g. benchmarks/archives/td3_vs_ddpg/"
+        "*.jsonl.xz): report and archive read them beside --out, plan and run skip them",
     )
     parser.add_argument("--to", default=None, help="archive: the .jsonl.xz file to write")
     args = parser.parse_args(argv)
@@ -828,32 +882,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [s for s in args.stage if s not in names]
     if unknown:
         parser.error(f"unknown stage(s) {unknown}; allowed: {', '.join(names)}")
+    if args.action == "archive" and not (args.to or "").endswith(".jsonl.xz"):
+        parser.error(f"archive needs --to FILE.jsonl.xz, got {args.to!r}")
     chosen = [s for s in STAGES if not args.stage or s.name in args.stage]
+    for name in args.archive:
+        if not Path(name).is_file():
+            parser.error(f"--archive {name}: no such file")
+    archived = [(a, read_archive(Path(a))) for a in args.archive]
+    done = {run_key(r) for _, records in archived for r in records}
     if args.action == "plan":
         for s in chosen:
-            cmd = bench_command(s, out, args.jobs)
-            print(f"{s.name}: nas-gym " + shlex.join(cmd[cmd.index("bench") :]))
+            calls = calls_to_run(s, done)
+            if not calls:
+                print(f"{s.name}: every run is archived")
+            for call in calls:
+                cmd = bench_command(call, out, args.jobs)
+                print(f"{s.name}: nas-gym " + shlex.join(cmd[cmd.index("bench") :]))
         return 0
     if args.action == "run":
-        return run_stages(chosen, out, args.jobs)
+        return run_stages(chosen, out, args.jobs, done)
+    records, repeated = merge([(str(out), load(out)), *archived])
+    if repeated:
+        print(f"{repeated} runs were found in more than one source; every copy agrees")
     if args.action == "archive":
-        if not args.to or not args.to.endswith(".jsonl.xz"):
-            parser.error(f"archive needs --to FILE.jsonl.xz, got {args.to!r}")
-        records = [r for r in load(out) if any(in_stage(r, s) for s in chosen)]
+        records = [r for r in records if any(in_stage(r, s) for s in chosen)]
         if not records:
-            parser.error(f"no finished runs of stage(s) {[s.name for s in chosen]} in {out}")
+            sources = ", ".join([str(out), *args.archive])
+            parser.error(f"no finished runs of stage(s) {[s.name for s in chosen]} in {sources}")
         write_archive(records, Path(args.to))
         planned = sum(planned_runs(s) for s in chosen)
         size = Path(args.to).stat().st_size / 1e6
         print(f"archived {len(records)} of {planned} planned runs ({size:.2f} MB) to {args.to}")
         return 0
-    for name in args.archive:
-        if not Path(name).is_file():
-            parser.error(f"--archive {name}: no such file")
-    sources = [(str(out), load(out))] + [(a, read_archive(Path(a))) for a in args.archive]
-    records, repeated = merge(sources)
-    if repeated:
-        print(f"{repeated} runs were found in more than one source; every copy agrees")
     tables = all_tables(records)
     print(tables)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import pytest
 from nas_gym.agents.bench import backends
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import load_all_records
+from nas_gym.commands.bench import parse_int_list
 from tests.scripts import load_script
 
 
@@ -157,3 +158,83 @@ def test_report_draws_each_pair_with_every_series_labelled(study, run_dir, tmp_p
     assert bottom.get_xlabel() == "distinct architectures queried"
     names = [t.get_text() for t in fig.legends[0].get_texts()]
     assert names[:2] == ["cadam", "cadam-td3"]
+
+
+def _runs(study, calls) -> list[tuple]:
+    """Every run key the calls would run, in order (repeats kept, so they show)."""
+    return [
+        (agent, c.stage.unit, c.stage.budget, dataset, seed)
+        for c in calls
+        for agent in c.agents
+        for dataset in c.datasets
+        for seed in parse_int_list("--seeds", c.seeds)
+    ]
+
+
+def test_calls_to_run_cover_exactly_the_runs_not_archived(study):
+    stage = next(s for s in study.STAGES if s.name == "cadam-printed-2000u")
+    everything = {study.run_key({"spec": spec}) for spec in _specs(study, stage)}
+    # nothing done: the stage's own single call
+    assert study.calls_to_run(stage, set()) == [study.stage_call(stage)]
+    assert study.calls_to_run(stage, everything) == []
+    # session 11's state: all of cadam-printed, and the twins on cifar100 3-5 and IN16 1-5
+    done = {
+        k
+        for k in everything
+        if k[0] == "cadam-printed"
+        or (k[3], k[4]) in {("cifar100", 3), ("cifar100", 4), ("cifar100", 5)}
+        or k[3] == "ImageNet16-120"
+    }
+    calls = study.calls_to_run(stage, done)
+    assert [(c.agents, c.datasets, c.seeds) for c in calls] == [
+        (("cadam-td3-printed", "cadam-td3-min-printed"), ("cifar10",), "1-5"),
+        (("cadam-td3-printed", "cadam-td3-min-printed"), ("cifar100",), "1-2"),
+    ]
+    assert sorted(_runs(study, calls)) == sorted(everything - done)
+    # agents that miss the same seeds share a call, and so do datasets with one grid
+    done = {k for k in everything if k[0] == "cadam-printed" and k[3] == "cifar100" and k[4] != 3}
+    calls = study.calls_to_run(stage, done)
+    assert sorted(_runs(study, calls)) == sorted(everything - done)
+    assert [(c.agents, c.datasets, c.seeds) for c in calls] == [
+        (stage.agents, ("cifar10", "ImageNet16-120"), "1-5"),
+        (("cadam-printed",), ("cifar100",), "3"),
+        (("cadam-td3-printed", "cadam-td3-min-printed"), ("cifar100",), "1-5"),
+    ]
+
+
+def _specs(study, stage) -> list[dict]:
+    return [
+        {"agent": a, "budget_unit": stage.unit, "budget": stage.budget, "dataset": d, "seed": s}
+        for a in stage.agents
+        for d in study.DATASETS
+        for s in study.stage_seeds(stage.seeds)
+    ]
+
+
+def test_plan_and_archive_resume_from_archives(study, run_dir, tmp_path, capsys):
+    """``plan --archive`` leaves out archived runs; ``archive --archive`` keeps them."""
+    records = sorted(load_all_records(run_dir / "unique"), key=study.run_key)
+    old = tmp_path / "old.jsonl.xz"
+    study.write_archive(records[:2], old)  # cadam on cifar100, seeds 11-12
+    study.main(["plan", "--stage", "cadam-2000u-b", "--out", str(tmp_path), "--archive", str(old)])
+    plan = capsys.readouterr().out.splitlines()
+    assert len(plan) == 3
+    assert "--agents cadam,cadam-td3,cadam-td3-min --datasets cifar10,ImageNet16-120" in plan[0]
+    assert "--agents cadam --datasets cifar100 --reward-metrics valid --seeds 13-20" in plan[1]
+    assert "--reference cadam " in plan[1]
+    assert "--agents cadam-td3,cadam-td3-min --datasets cifar100 " in plan[2]
+    assert "--seeds 11-20" in plan[2] and "--reference cadam-td3 " in plan[2]
+    # the archive of a stage grows: old runs from the archive, new ones from the run directory
+    new = tmp_path / "new.jsonl.xz"
+    argv = ["archive", "--stage", "cadam-2000u-b", "--archive", str(old), "--to", str(new)]
+    assert study.main([*argv, "--out", str(tmp_path / "gone")]) == 0
+    assert "archived 2 of 90 planned runs" in capsys.readouterr().out
+    assert study.main([*argv, "--out", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 runs were found in more than one source; every copy agrees")
+    assert "archived 4 of 90 planned runs" in out
+    assert [study.run_key(r) for r in study.read_archive(new)] == [
+        study.run_key(r) for r in records
+    ]
+    study.main(["plan", "--stage", "cadam-2000u-b", "--out", str(tmp_path), "--archive", str(new)])
+    assert "--agents cadam,cadam-td3 --datasets cifar100 " in capsys.readouterr().out
