@@ -51,6 +51,17 @@ def test_written_files_are_the_official_layout(tmp_path):
     assert entry["data"].dtype == np.uint8 and entry["data"].shape[1] == 3072 and "labels" in entry
 
 
+def test_rewriting_a_cifar_folder_replaces_each_file(tmp_path):
+    """Each batch file is replaced whole (a new file renamed over the old), never rewritten
+    in place: a hard link to the old file keeps the old bytes, and no temporary is left."""
+    folder = make_tiny_cifar(tmp_path, per_class=3, seed=0) / "cifar-10-batches-py"
+    old = (folder / "data_batch_1").read_bytes()
+    (tmp_path / "old_link").hardlink_to(folder / "data_batch_1")
+    make_tiny_cifar(tmp_path, per_class=3, seed=1)
+    assert (tmp_path / "old_link").read_bytes() == old != (folder / "data_batch_1").read_bytes()
+    assert len(list(folder.iterdir())) == 7
+
+
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
 def test_torchvision_reads_tiny_cifar(tmp_path, name):
     make_tiny_cifar(tmp_path, name, per_class=1 if name == "cifar100" else 4, n_test=7)

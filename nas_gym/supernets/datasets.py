@@ -28,7 +28,7 @@ from torchvision import datasets as tv_datasets
 from torchvision import transforms as T
 from torchvision.datasets.utils import check_integrity
 
-from nas_gym.data import DataError
+from nas_gym.data import DataError, atomic_write_bytes
 from nas_gym.safe_pickle import NUMPY_ARRAY_GLOBALS, load_pickle_file
 
 #: Digits variants: name -> image side (8 = scikit-learn's native size; others upsampled).
@@ -527,6 +527,7 @@ def write_cifar_batches(
     Makes small CIFAR-format subsets (e.g. a proxy of a few images per class) that
     torchvision's CIFAR classes read with ``verify=False``. Images are uint8 arrays of
     shape (N, 32, 32, 3); the training set is spread over the official batch files.
+    Each file is written atomically (:func:`nas_gym.data.atomic_write_bytes`).
 
     Returns:
         The dataset folder written (``root/cifar-10-batches-py`` or ``root/cifar-100-python``).
@@ -555,8 +556,8 @@ def write_cifar_batches(
         return arr.transpose(0, 3, 1, 2).reshape(len(arr), -1), [int(v) for v in labels]
 
     def dump(filename: str, data: np.ndarray, labels: list[int]) -> None:
-        with open(folder / filename, "wb") as fh:
-            pickle.dump({"data": data, label_key: labels, "batch_label": filename}, fh)
+        batch = {"data": data, label_key: labels, "batch_label": filename}
+        atomic_write_bytes(folder / filename, pickle.dumps(batch))
 
     data, labels = rows(*train)
     parts = np.array_split(np.arange(len(labels)), len(cls.train_list))
@@ -564,6 +565,5 @@ def write_cifar_batches(
         dump(filename, data[idx], [labels[i] for i in idx])
     data, labels = rows(*test)
     dump(cls.test_list[0][0], data, labels)
-    with open(folder / cls.meta["filename"], "wb") as fh:
-        pickle.dump({cls.meta["key"]: label_names}, fh)
+    atomic_write_bytes(folder / cls.meta["filename"], pickle.dumps({cls.meta["key"]: label_names}))
     return folder
