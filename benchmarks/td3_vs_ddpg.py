@@ -212,11 +212,6 @@ class Call:
     seeds: str
 
 
-def stage_call(stage: Stage) -> Call:
-    """The call that runs all of a stage."""
-    return Call(stage, stage.agents, DATASETS, stage.seeds)
-
-
 def calls_to_run(stage: Stage, done: set[tuple]) -> list[Call]:
     """Bench calls that run exactly the runs of ``stage`` whose :func:`run_key` is not in
     ``done`` (e.g. the runs of an archive, whose run directory is gone).

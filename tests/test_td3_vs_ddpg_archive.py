@@ -175,7 +175,9 @@ def test_calls_to_run_cover_exactly_the_runs_not_archived(study):
     stage = next(s for s in study.STAGES if s.name == "cadam-printed-2000u")
     everything = {study.run_key({"spec": spec}) for spec in _specs(study, stage)}
     # nothing done: the stage's own single call
-    assert study.calls_to_run(stage, set()) == [study.stage_call(stage)]
+    assert study.calls_to_run(stage, set()) == [
+        study.Call(stage, stage.agents, study.DATASETS, stage.seeds)
+    ]
     assert study.calls_to_run(stage, everything) == []
     # session 11's state: all of cadam-printed, and the twins on cifar100 3-5 and IN16 1-5
     done = {
