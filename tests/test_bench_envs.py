@@ -143,19 +143,19 @@ def test_budget_unit_reaches_the_environment():
 
 
 def test_unique_budget_end_to_end(tmp_path):
-    """Re-queries are free: each run ends at 20 distinct cells, whatever it re-queried."""
+    """Re-queries are free: each run ends at 10 distinct cells, whatever it re-queried."""
     variant = 'td3-ls5=td3:{"learning_starts": 5}'
-    args = ["--datasets", "cifar10", "--budget-unit", "unique", "--budgets", "20"]
+    args = ["--datasets", "cifar10", "--budget-unit", "unique", "--budgets", "10"]
     args += ["--variant", variant, "--no-plots"]  # the last --budgets given wins
     run_bench(tmp_path, "NASBench201-v0", {}, *args, agents="rs,td3-ls5")
     runs = records(tmp_path)
     for record in runs.values():
         result = record["result"]
-        assert result["budget_unit"] == "unique" and result["n_unique_queries"] == 20
-        assert len(set(record["history"]["arch_index"])) == 20
+        assert result["budget_unit"] == "unique" and result["n_unique_queries"] == 10
+        assert len(set(record["history"]["arch_index"])) == 10
         assert result["n_queries"] == len(record["history"]["arch_index"])
         assert record["env"]["kwargs"]["budget_unit"] == "unique"
         assert record["budget"]["step_cap_reached"] is False
     # a deterministic TD3 policy re-queries known cells, which cost nothing here
-    assert runs["td3-ls5"]["result"]["n_queries"] > 20
-    assert "| rs | 20 unique | cifar10 | valid | 1 |" in (tmp_path / "results.md").read_text()
+    assert runs["td3-ls5"]["result"]["n_queries"] > 10
+    assert "| rs | 10 unique | cifar10 | valid | 1 |" in (tmp_path / "results.md").read_text()
