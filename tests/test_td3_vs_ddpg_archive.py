@@ -240,3 +240,37 @@ def test_plan_and_archive_resume_from_archives(study, run_dir, tmp_path, capsys)
     ]
     study.main(["plan", "--stage", "cadam-2000u-b", "--out", str(tmp_path), "--archive", str(new)])
     assert "--agents cadam,cadam-td3 --datasets cifar100 " in capsys.readouterr().out
+
+
+def test_run_with_an_archive_runs_only_the_missing_runs(study, tmp_path, capsys, monkeypatch):
+    """``run --archive`` end to end: the bench subprocess runs exactly the runs the archive
+    lacks, and ``archive --archive A --to A`` then holds the whole stage. A stage of cheap
+    real agents (random search, regularized evolution at 20 queries) stands in for the
+    study's CADAM stages, which cost minutes a run. The archive holds every cifar100 run,
+    so one bench call (one interpreter start) runs the rest."""
+    tiny = study.Stage("tiny", ("rs", "rea"), 20, "query", "1-2")
+    monkeypatch.setattr(study, "STAGES", (tiny,))
+    planned = {
+        (agent, "query", 20, dataset, seed)
+        for agent in tiny.agents
+        for dataset in study.DATASETS
+        for seed in (1, 2)
+    }
+    first = tmp_path / "first" / "query"
+    specs = [RunSpec(a, "cifar100", "valid", 20, seed) for a in tiny.agents for seed in (1, 2)]
+    backends.execute(specs, first, jobs=1, progress=False)
+    archive = tmp_path / "tiny.jsonl.xz"
+    study.write_archive(load_all_records(first), archive)
+    archived = {study.run_key(r) for r in study.read_archive(archive)}
+    assert len(archived) == 4 and archived < planned
+
+    out = tmp_path / "out"
+    argv = ["--stage", "tiny", "--out", str(out), "--archive", str(archive)]
+    assert study.main(["run", *argv, "--jobs", "1"]) == 0
+    assert {study.run_key(r) for r in load_all_records(out / "query")} == planned - archived
+    capsys.readouterr()
+    assert study.main(["archive", *argv, "--to", str(archive)]) == 0
+    assert "archived 12 of 12 planned runs" in capsys.readouterr().out
+    assert {study.run_key(r) for r in study.read_archive(archive)} == planned
+    assert study.main(["run", *argv]) == 0  # nothing left: no bench call
+    assert "stage tiny: every run is archived" in capsys.readouterr().out
