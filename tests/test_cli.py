@@ -86,11 +86,19 @@ def test_bench_env_rejects_bad_steps(data_dir, capsys):
     assert "--steps" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["nonsense"], []])
-def test_unknown_command_exits_with_usage(argv):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nonsense"], "argument COMMAND: invalid choice: 'nonsense' (choose from "),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_unknown_command_exits_with_usage(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: nas-gym ") and f"nas-gym: error: {message}" in err
 
 
 def test_version_flag(capsys):

@@ -25,6 +25,7 @@ from nas_gym.supernets.pretrain import (
     PretrainConfig,
     init_parameters,
     pretrain_supernet,
+    read_checkpoint,
 )
 from nas_gym.supernets.pretrain import darts_fingerprint as pretrain_fingerprint
 from tests.test_datasets import make_tiny_cifar
@@ -279,7 +280,10 @@ def test_checkpoint_for_another_config_is_refused(tiny_root, checkpoint):
     env = DARTSSupernetEnv(
         **tiny_darts_kwargs(tiny_root, checkpoint=str(checkpoint), warmup="uniform")
     )
-    assert env.reset(seed=0)[1]["os_valid_acc"] >= 0
+    saved = read_checkpoint(checkpoint)["model"]  # accepted: the env starts from its weights
+    for name, tensor in env._net.state_dict().items():
+        assert torch.equal(tensor.cpu(), saved[name]), name
+    assert 0.0 <= env.reset(seed=0)[1]["os_valid_acc"] <= 100.0
 
 
 @pytest.mark.parametrize(

@@ -120,8 +120,19 @@ def test_darts_all_none_node_contributes_zeros():
     w = torch.as_tensor(_alpha_d(1, with_none=True))
     w[:, :2] = 0.0
     w[:, :2, 0] = 1.0  # node 0 of both cells: all weight on 'none'
+    cell_outputs = []  # what each cell returns: its nodes' states side by side, node 0 first
+    for cell in net.cells:
+        inner = cell.forward_weighted
+        cell.forward_weighted = lambda *a, inner=inner: (
+            cell_outputs.append(inner(*a)) or (cell_outputs[-1])
+        )
     out = net.forward_weighted(x, w)
     assert out.shape == (2, 5) and torch.isfinite(out).all()
+    assert len(cell_outputs) == len(net.cells)
+    for states in cell_outputs:
+        width = states.shape[1] // len(d.NODE_ROWS)
+        assert torch.count_nonzero(states[:, :width]) == 0  # the all-'none' node: exact zeros
+        assert torch.count_nonzero(states[:, width:]) > 0  # the other nodes are not
 
 
 @pytest.mark.parametrize(

@@ -248,12 +248,19 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path, capsys):
     assert 0.0 <= env.step(env.action_space.sample())[4]["valid_acc"] <= 100.0
 
 
-def test_cli_missing_data_is_one_clear_line(tmp_path):
+def test_cli_missing_data_is_one_clear_line(tmp_path, capsys):
     from nas_gym.cli import main
 
     assert (
         main(["supernet", "pretrain", "--root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     )
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and "Traceback" not in err and captured.out == ""
+    assert err.startswith("nas-gym supernet: error: cifar10 not found")
+    assert f"'{tmp_path / 'cifar-10-batches-py'}'" in err and "data_batch_1" in err
+    assert "--download" in err and "--root DIR" in err  # options that exist (see --help)
+    assert not (tmp_path / "o").exists()  # nothing written before the data is found
 
 
 def test_sample_darts_path_is_algorithm_2_of_uniform_alpha():

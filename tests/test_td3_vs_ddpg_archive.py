@@ -58,10 +58,13 @@ def test_archive_keeps_what_the_report_reads_and_reads_back(study, run_dir, tmp_
     stored = json.loads(lzma.decompress(target.read_bytes()).decode().splitlines()[1])
     assert sorted(stored) == ["arch_index", "result", "spec"]
     # another stage's runs are not archived
-    with pytest.raises(SystemExit):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
         study.main(
             ["archive", "--out", str(run_dir), "--stage", "cadam-2000u", "--to", str(target)]
         )
+    assert exc.value.code == 2
+    assert "no finished runs of stage(s) ['cadam-2000u'] in " in capsys.readouterr().err
 
 
 def test_report_from_the_archive_alone_equals_the_run_directory(study, run_dir, tmp_path, capsys):
@@ -120,7 +123,7 @@ def test_runs_the_table_cannot_rebuild_are_refused(study, run_dir, tmp_path):
         study.read_archive(tmp_path / "t.jsonl.xz")
 
 
-def test_unreadable_archives_are_named(study, tmp_path):
+def test_unreadable_archives_are_named(study, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl.xz"
     bad.write_bytes(b"not xz")
     with pytest.raises(SystemExit, match="bad.jsonl.xz: not a readable archive"):
@@ -132,10 +135,15 @@ def test_unreadable_archives_are_named(study, tmp_path):
     bad.write_bytes(lzma.compress(f'{header}\n{{"spec": {{}}}}\n'.encode()))
     with pytest.raises(SystemExit, match="line 2: not an archived run"):
         study.read_archive(bad)
-    with pytest.raises(SystemExit):
-        study.main(["report", "--archive", str(tmp_path / "missing.jsonl.xz")])
-    with pytest.raises(SystemExit):
+    capsys.readouterr()
+    missing = tmp_path / "missing.jsonl.xz"
+    with pytest.raises(SystemExit) as exc:
+        study.main(["report", "--archive", str(missing)])
+    assert exc.value.code == 2 and f"--archive {missing}: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
         study.main(["archive", "--out", str(tmp_path), "--to", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "archive needs --to FILE.jsonl.xz, got " in err
 
 
 def test_report_draws_each_pair_with_every_series_labelled(study, run_dir, tmp_path, capsys):
