@@ -14,7 +14,7 @@ import re
 import shutil
 import time
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -167,3 +167,78 @@ def test_near_equal_chunks_keep_order_and_differ_by_at_most_one(size: int, n: in
     assert len(chunks) == n
     assert [x for chunk in chunks for x in chunk] == items
     assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
+
+
+def test_a_batched_unit_reports_each_runs_budget_before_it_ends():
+    """``run_group``'s progress reports: every 50 lockstep steps, the budget each unfinished
+    run has used (its queries, or its distinct cells with the unique unit), read back here
+    from the runs' own records; a run leaves the reports once its record is out."""
+    from nas_gym.agents.bench.run import PROGRESS_EVERY, run_group
+
+    kwargs = json.dumps(json.loads(TINY.split(":", 1)[1]), sort_keys=True)  # re-queries early
+
+    def spec(budget: int, seed: int, dataset: str = "cifar10", unit: str = "query") -> RunSpec:
+        return RunSpec("tiny", dataset, "valid", budget, seed, "cadam", kwargs, budget_unit=unit)
+
+    specs = [
+        spec(130, 1),
+        spec(70, 1),  # a prefix twin: follows seed 1
+        spec(110, 2),
+        spec(40, 3, "cifar100", "unique"),
+        spec(40, 4, "cifar100", "unique"),
+    ]
+    events: list[tuple] = []
+    run_group(
+        [asdict(spec) for spec in specs],
+        None,
+        lambda spec, record, error: events.append(("emit", spec, record, error)),
+        lambda n, spent: events.append(("progress", n, spent)),
+    )
+    records = {RunSpec(**e[1]).key: e[2] for e in events if e[0] == "emit"}
+    assert all(e[3] is None for e in events if e[0] == "emit")
+    assert set(records) == {spec.key for spec in specs}
+    reports = [e[2] for e in events if e[0] == "progress"]
+    assert events[0][0] == "progress" and len(reports) >= 2  # before any run ended
+    by_key = {spec.key: spec for spec in specs}
+    ended: set[str] = set()
+    for event in events:
+        if event[0] == "emit":
+            ended.add(RunSpec(**event[1]).key)
+            continue
+        spent = event[2]
+        assert not ended & set(spent), "a run that ended is still reported"
+        for key, value in spent.items():
+            spec, history = by_key[key], records[key]["history"]["arch_index"]
+            # the report of lockstep step t counts the run's first t queries (a unique
+            # budget's episode may run longer than the others, so t is the report's number)
+            t = PROGRESS_EVERY * (1 + [e for e in events if e[0] == "progress"].index(event))
+            made = history[:t]
+            expected = len(set(made)) if spec.budget_unit == "unique" else len(made)
+            assert value == min(expected, spec.budget), (key, t)
+    assert {key for report in reports for key in report} == set(by_key)
+    # the prefix twin is reported while it follows, and with its own (smaller) budget
+    assert reports[0][specs[1].key] == PROGRESS_EVERY and specs[1].key not in reports[1]
+
+
+def test_the_bench_bar_shows_the_share_of_the_budget_used(tmp_path, capsys):
+    """Two 110-query runs in lockstep (220 queries in all): 45% after 50 steps, 91% after
+    100, then 100% when both records are written; the bar is on stderr."""
+    kwargs = json.dumps(json.loads(TINY.split(":", 1)[1]), sort_keys=True)
+    specs = [RunSpec("tiny", "cifar10", "valid", 110, s, "cadam", kwargs) for s in (1, 2)]
+    backends.execute(specs, tmp_path, jobs=1, progress=True)
+    shown = [int(p) for p in re.findall(r"(\d+)% of the budget", capsys.readouterr().err)]
+    assert shown[-1] == 100 and {45, 91} <= set(shown)
+    assert shown == sorted(shown)
+
+
+def test_budget_progress_text():
+    assert backends.budget_progress({}, 200, 10.0) == "0% of the budget"
+    assert (
+        backends.budget_progress({"a": 30, "b": 20}, 200, 60.0)
+        == "25% of the budget, about 0:03:00 left at this rate"
+    )
+    assert (
+        backends.budget_progress({"a": 1}, 400, 36.0)
+        == "0% of the budget, about 3:59:24 left at this rate"
+    )
+    assert backends.budget_progress({"a": 200}, 200, 5.0) == "100% of the budget"

@@ -31,8 +31,9 @@ T = TypeVar("T")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
-#: Hears that n more queries were made inside a batched unit (progress between records).
-OnQueries = Callable[[int], None]
+#: Hears how far a batched unit is between its records: the queries made since the last
+#: report, and how much of its budget each unfinished run has used (``run.Progress``).
+OnQueries = Callable[[int, "dict[str, int]"], None]
 #: Most runs one process runs in lockstep. Larger batches cost less per run until the
 #: stacked weights, gradients and Adam moments (about 2.3 MB per CADAM seed) outgrow the
 #: CPU caches: measured CPU per seed-step fell from S=1 to S=8-10 and rose again at S=16
@@ -183,8 +184,8 @@ def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
             key = RunSpec(**spec_dict).key
             conn.send(("ok", key, record) if error is None else ("error", key, error))
 
-        def progress(n: int) -> None:
-            conn.send(("queries", None, n))
+        def progress(n: int, spent: dict[str, int]) -> None:
+            conn.send(("queries", None, (n, spent)))
 
         try:
             run_group(unit, data_dir, emit, progress)
@@ -287,7 +288,7 @@ def run_local(
                         break
                     if status == "queries":
                         if on_queries is not None:
-                            on_queries(payload)
+                            on_queries(*payload)
                     elif status == "done":
                         for spec in worker.pending.values():
                             on_done(spec, None, "the run ended without a record")
@@ -322,6 +323,21 @@ def run_local(
                     pass
         for worker in workers:
             worker.stop()
+
+
+def budget_progress(spent: dict[str, int], total: int, elapsed_s: float) -> str:
+    """``"34% of the budget, about 1:25:10 left at this rate"``: the share of all runs'
+    budgets used (queries, or distinct architectures for ``budget_unit="unique"``), and
+    the time left if the rest goes as fast as the part done so far. With the unique
+    unit later cells cost more steps (re-queries grow), so that estimate is a lower bound.
+    """
+    done = sum(spent.values())
+    fraction = done / total if total else 1.0
+    text = f"{100 * fraction:.0f}% of the budget"
+    if 0 < fraction < 1 and elapsed_s > 0:
+        left = round(elapsed_s * (1 - fraction) / fraction)
+        text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left at this rate"
+    return text
 
 
 def _ray_host_port(address: str) -> tuple[str, int] | None:
@@ -486,11 +502,22 @@ def execute(
         cpu = [0.0]
         saved = [0]
         queries = [0]
+        spent: dict[str, int] = {}  # budget used per run key (a run that ended: all of it)
+        ended: set[str] = set()
         start = time.perf_counter()
         if todo:
             bar = tqdm(
                 total=len(todo), desc="bench", unit="run", disable=not progress, dynamic_ncols=True
             )
+            budget_total = sum(spec.budget for spec in todo)
+
+            def show(refresh: bool) -> None:
+                parts = [budget_progress(spent, budget_total, time.perf_counter() - start)]
+                if failures:
+                    parts.append(f"failed={len(failures)}")
+                if queries[0]:
+                    parts.append(f"{queries[0]:,} queries in batched runs")
+                bar.set_postfix_str("; ".join(parts), refresh=refresh)
 
             def on_done(spec: RunSpec, record: dict[str, Any] | None, error: str | None) -> None:
                 if record is not None:
@@ -507,14 +534,15 @@ def execute(
                     cpu[0] += float(record["result"].get("cpu_s", 0.0)) - shared
                 else:
                     failures.append((spec.key, error or "unknown error"))
+                ended.add(spec.key)
+                spent[spec.key] = spec.budget
+                show(refresh=False)
                 bar.update(1)
-                bar.set_postfix_str(
-                    f"failed={len(failures)}" if failures else spec.agent, refresh=False
-                )
 
-            def on_queries(n: int) -> None:
+            def on_queries(n: int, run_spent: dict[str, int]) -> None:
                 queries[0] += n
-                bar.set_postfix_str(f"{queries[0]} queries in batched runs", refresh=True)
+                spent.update((key, v) for key, v in run_spent.items() if key not in ended)
+                show(refresh=True)
 
             try:
                 units = plan_units(todo, jobs, batch)

@@ -230,12 +230,27 @@ Emit = Callable[[dict[str, Any], "dict[str, Any] | None", "str | None"], None]
 #: Lockstep steps between two progress reports of a batched unit.
 PROGRESS_EVERY = 50
 
+#: Hears, every :data:`PROGRESS_EVERY` lockstep steps of a batched unit, how many queries
+#: its runs made since the last report, and :func:`budget_spent` of each unfinished run
+#: (by run key).
+Progress = Callable[[int, "dict[str, int]"], None]
+
+
+def budget_spent(run: Run) -> int:
+    """How much of its budget a run has used: its queries, or with ``budget_unit="unique"``
+    the distinct architectures it has queried (the env's ``n_unique_queries``)."""
+    if run.spec.budget_unit == "unique":
+        spent = int(run.env.last_info.get("n_unique_queries", 0) or 0)
+    else:
+        spent = run.env.n_queries
+    return min(spent, run.spec.budget)
+
 
 def run_group(
     spec_dicts: Sequence[dict[str, Any]],
     data_dir: str | None,
     emit: Emit,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Execute several runs in this process, batching the ones that can run in lockstep.
 
@@ -244,8 +259,9 @@ def run_group(
     :class:`~nas_gym.agents.cadam.batched.BatchedCADAM` (seeds, datasets, splits and
     budgets may differ: each run stops where it would stop alone); any other run
     learns alone. ``emit`` gets each run's record as soon as that run ends, so a
-    stopped group loses only its unfinished runs; ``progress(n)`` hears every
-    :data:`PROGRESS_EVERY` lockstep steps that ``n`` more queries were made. A failing
+    stopped group loses only its unfinished runs; ``progress`` hears every
+    :data:`PROGRESS_EVERY` lockstep steps how far the batched runs are (:data:`Progress`),
+    so a long unit shows its progress before any of its runs ends. A failing
     run fails alone, or with its batch if it fails inside the batched update.
     """
     started = time.perf_counter()
@@ -370,9 +386,7 @@ def _emit(emit: Emit, spec: dict[str, Any], record: Any, error: str | None) -> N
         raise EmitError(str(err)) from err
 
 
-def _learn_batched(
-    batch: list[Run], emit: Emit, progress: Callable[[int], None] | None = None
-) -> None:
+def _learn_batched(batch: list[Run], emit: Emit, progress: Progress | None = None) -> None:
     """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
     from nas_gym.agents.cadam.batched import BatchedCADAM
     from nas_gym.agents.common.rng import private_rng
@@ -398,7 +412,14 @@ def _learn_batched(
             queries[0] += replay_step(batch[s], batched.last_actions[s], learn_cpu[s], emit)
         queries[0] += len(seeds)
         if progress is not None and (t + 1) % PROGRESS_EVERY == 0:
-            progress(queries[0])
+            going = [
+                run
+                for i, leader in enumerate(batch)
+                if i not in finished
+                for run in (leader, *leader.followers)
+                if not run.finished
+            ]
+            progress(queries[0], {run.spec.key: budget_spent(run) for run in going})
             queries[0] = 0
 
     finished: set[int] = set()
