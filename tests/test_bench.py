@@ -429,7 +429,7 @@ def test_help_text_examples_name_real_keywords():
 
 
 def test_canonical_command_round_trips_every_result_changing_option(tmp_path):
-    """The report's "Command line" re-parses to the same options, report options included."""
+    """The report's "Command line" (also the resume command) re-parses to the same options."""
     import shlex
 
     from nas_gym.cli import build_parser
@@ -454,13 +454,27 @@ def test_canonical_command_round_trips_every_result_changing_option(tmp_path):
         str(tmp_path),
         "--jobs",
         "1",
+        "--backend",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:6379",
+        "--ray-timeout",
+        "2.5",
+        "--data-dir",
+        str(tmp_path / "data dir"),
+        "--no-progress",
+        "--no-plots",
+        "--no-batch",
     ]
     args = build_parser().parse_args(argv)
     command = canonical_command(resolve_options(args), args)
     again = build_parser().parse_args(shlex.split(command)[1:])
-    for name in ("agents", "seeds", "budgets", "report_at", "reference", "log_x", "budget_unit"):
-        assert getattr(again, name) == getattr(args, name), name
-    assert again.jobs == 1 and again.out == str(tmp_path)
+    # every option given comes back (the resume command of an interrupted bench is this one)
+    for name, value in vars(args).items():
+        if name not in ("datasets", "reward_metrics", "env", "func"):  # defaults made explicit
+            assert getattr(again, name) == value, name
+    assert again.datasets == "cifar10,cifar100,ImageNet16-120" and again.reward_metrics == "valid"
+    assert again.jobs == 1 and again.out == str(tmp_path) and again.ray_timeout == 2.5
 
 
 def test_a_record_keeps_the_settings_learn_resolved_from_the_budget(data_dir):

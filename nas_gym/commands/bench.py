@@ -263,7 +263,9 @@ def resolve_options(args: argparse.Namespace) -> dict[str, str]:
 
 
 def canonical_command(opts: dict[str, str], args: argparse.Namespace) -> str:
-    """The command line that reproduces this invocation, for the report."""
+    """The command line that reproduces this invocation: the report's, and the one an
+    interrupted bench prints to resume with (every option given, so a resume runs the
+    same way: the same data, Ray cluster, batching and output)."""
     parts = ["nas-gym", "bench", "--env", args.env]
     for name, value in opts.items():
         parts += [f"--{name.replace('_', '-')}", value]
@@ -286,6 +288,15 @@ def canonical_command(opts: dict[str, str], args: argparse.Namespace) -> str:
         parts += ["--jobs", str(args.jobs)]
     if args.backend != "local":
         parts += ["--backend", args.backend]
+    if args.ray_address is not None:
+        parts += ["--ray-address", args.ray_address]
+    if args.ray_timeout is not None:
+        parts += ["--ray-timeout", repr(args.ray_timeout)]
+    if args.data_dir is not None:
+        parts += ["--data-dir", str(args.data_dir)]
+    for flag in ("no_progress", "no_plots", "no_batch"):
+        if getattr(args, flag):
+            parts += [f"--{flag.replace('_', '-')}"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
