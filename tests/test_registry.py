@@ -55,6 +55,17 @@ def test_keywords_follow_the_factory_into_the_class():
     assert "seed" not in rea and "env" not in rea
 
 
+@pytest.mark.parametrize("name", ["ddpg", "td3", "ddpg-noise", "td3-noise"])
+def test_stock_sb3_takes_the_device_keyword_it_lists(name):
+    """``device`` is among the keywords the bench's --variant check allows, so building
+    with it must work (the factory's own CPU default must not collide with it)."""
+    assert "device" in agent_keywords(name)
+    env = gym.make("NASBench201-v0", dataset="cifar10", max_queries=5)
+    assert make_agent(name, env, seed=0, device="cpu").device.type == "cpu"
+    assert make_agent(name, env, seed=0).device.type == "cpu"  # the default
+    env.close()
+
+
 def test_registry_errors_name_what_exists():
     with pytest.raises(ValueError, match="unknown agent 'nope'; allowed: .*cadam"):
         agent_env_kwargs("nope")
