@@ -269,7 +269,10 @@ def test_ray_backend_on_a_local_instance(bench_jobs1, tmp_path):
         ),
         ({"--agents": "rs"}, "--variant td3-ls10 is defined but not used"),
         ({"--env": "Pong-v5"}, "unknown env 'Pong-v5'; allowed: NASBench201-v0"),
-        ({"--env-kwargs": '{"top_kk": 3}'}, "takes no keyword 'top_kk'; allowed: dataset"),
+        (  # the grid's keys are not offered: the bench sets them
+            {"--env-kwargs": '{"top_kk": 3}'},
+            "takes no keyword 'top_kk'; allowed: reward, observation, top_k, fidelity,",
+        ),
         ({"--env-kwargs": '{"max_queries": 3}'}, "sets 'max_queries', which the bench sets"),
         ({"--env-kwargs": "[1]"}, "--env-kwargs: must be a JSON object"),
         ({"--budget-unit": "step"}, "unknown budget unit 'step'; allowed: query, unique"),

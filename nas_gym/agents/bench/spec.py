@@ -144,7 +144,8 @@ def resolve_env_kwargs(
             )
         if key not in params:
             raise ValueError(
-                f"--env-kwargs: {env_id} takes no keyword {key!r}; allowed: {', '.join(params)}"
+                f"--env-kwargs: {env_id} takes no keyword {key!r}; allowed: "
+                + ", ".join(k for k in params if k not in GRID_KEYS)
             )
     merged = {k: v for k, v in paper.items() if k in params}
     merged.update(user)
