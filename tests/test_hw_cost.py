@@ -275,12 +275,24 @@ def test_constrained_env_pickles_and_passes_checkers():
 
 
 def test_constraint_validation():
-    with pytest.raises(ValueError, match="cost target must be > 0"):
-        Constraint(0.0)
-    with pytest.raises(ValueError, match="lambda must be >= 0"):
-        Constraint(1.0, "unas", lam=-1)
-    with pytest.raises(ValueError, match="exponents must be <= 0"):
-        Constraint(1.0, "mnas", w_beyond=0.5)
+    # the errors name the environments' keywords, which the user wrote
+    cost = {"cost": "edgegpu_latency", "cost_target": 5.0}
+    for kwargs, message in [
+        ({**cost, "cost_target": 0.0}, "cost_target must be > 0, got 0.0"),
+        (
+            {**cost, "constraint": "unas", "penalty_lambda": -1},
+            "penalty_lambda must be >= 0, got -1",
+        ),
+        (
+            {**cost, "constraint": "mnas", "mnas_w": 0.5},
+            r"mnas_w \(MnasNet's exponent\) must be <= 0, got 0.5",
+        ),
+        ({**cost, "penalty_lambda": float("nan")}, "penalty_lambda"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            gym.make("NASBench201-v0", **kwargs)
+    with pytest.raises(ValueError, match="w_within .* must be <= 0, got 0.1"):
+        Constraint(1.0, "mnas", w_within=0.1)
     c = Constraint(10.0, "mnas")
     assert c.score(0.8, 5.0) == 0.8  # no bonus within the target (w_within = 0)
     assert c.score(0.8, 20.0) == pytest.approx(0.8 * 2**-0.07)

@@ -184,7 +184,7 @@ def test_measured_cpu_table_and_missing_entries(tiny, tmp_path):
 def test_bad_arguments(tiny):
     with pytest.raises(ValueError, match="unknown constraint"):
         gym.make("ProxylessNAS-v0", **tiny, constraint="soft")
-    with pytest.raises(ValueError, match="cost target must be > 0"):
+    with pytest.raises(ValueError, match="latency_target must be > 0, got -3.0"):
         gym.make("ProxylessNAS-v0", **{**tiny, "latency_target": -3.0})
     with pytest.raises(ValueError, match="not found"):
         gym.make("ProxylessNAS-v0", **tiny, lut="no_such_table.yaml")

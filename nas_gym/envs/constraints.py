@@ -39,6 +39,9 @@ class Constraint:
         w_beyond: MnasNet exponent beyond the target (<= 0).
         w_within: MnasNet exponent within the target (<= 0; 0 = no bonus for being cheaper).
         infeasible_reward: the fixed reward of an infeasible architecture under ``"hard"``.
+        target_name: the environment keyword that set ``target`` (``cost_target``, or
+            ``latency_target`` for ProxylessNAS), so an error names what the user wrote;
+            ``lam`` and ``w_beyond`` are the environments' ``penalty_lambda`` and ``mnas_w``.
     """
 
     target: float
@@ -47,18 +50,18 @@ class Constraint:
     w_beyond: float = -0.07
     w_within: float = 0.0
     infeasible_reward: float = 0.0
+    target_name: str = "cost_target"
 
     def __post_init__(self) -> None:
         check_choice("constraint", self.kind, CONSTRAINTS)
-        target = _finite("cost target", self.target)
-        if target <= 0:
-            raise ValueError(f"cost target must be > 0, got {self.target!r}")
-        if _finite("lambda", self.lam) < 0:
-            raise ValueError(f"lambda must be >= 0, got {self.lam!r}")
-        if _finite("w", self.w_beyond) > 0 or _finite("w_within", self.w_within) > 0:
-            raise ValueError(
-                f"MnasNet exponents must be <= 0, got w={self.w_beyond!r}, w_within={self.w_within!r}"
-            )
+        if _finite(self.target_name, self.target) <= 0:
+            raise ValueError(f"{self.target_name} must be > 0, got {self.target!r}")
+        if _finite("penalty_lambda", self.lam) < 0:
+            raise ValueError(f"penalty_lambda must be >= 0, got {self.lam!r}")
+        if _finite("mnas_w", self.w_beyond) > 0:
+            raise ValueError(f"mnas_w (MnasNet's exponent) must be <= 0, got {self.w_beyond!r}")
+        if _finite("w_within", self.w_within) > 0:
+            raise ValueError(f"w_within (MnasNet's exponent) must be <= 0, got {self.w_within!r}")
         _finite("infeasible_reward", self.infeasible_reward)
 
     def feasible(self, cost: float) -> bool:

@@ -147,6 +147,7 @@ class ProxylessNASEnv(SearchEnv):
     }
     PARETO = {"pareto_latency": "latency_ms"}
     FEASIBILITY_ALWAYS = True
+    COST_TARGET_KEYWORD = "latency_target"
 
     def __init__(
         self,

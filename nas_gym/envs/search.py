@@ -85,6 +85,8 @@ class SearchEnv(gym.Env):
     FEASIBILITY_ALWAYS: ClassVar[bool] = False
     #: Rewards this environment accepts (a subclass may add its own, see :meth:`_reward`).
     REWARDS: ClassVar[tuple[str, ...]] = REWARDS
+    #: the constructor keyword that sets the cost budget (named in its errors)
+    COST_TARGET_KEYWORD: ClassVar[str] = "cost_target"
 
     # -- setup ----------------------------------------------------------------------------
     def _setup_search(
@@ -148,7 +150,15 @@ class SearchEnv(gym.Env):
         self._constraint = (
             None
             if cost_target is None
-            else Constraint(cost_target, constraint, penalty_lambda, mnas_w, 0.0, infeasible_reward)
+            else Constraint(
+                cost_target,
+                constraint,
+                penalty_lambda,
+                mnas_w,
+                0.0,
+                infeasible_reward,
+                target_name=self.COST_TARGET_KEYWORD,
+            )
         )
         self._reward_fn = reward_fn(reward) if reward in REWARDS else None
         self._report_feasibility = self._constraint is not None or self.FEASIBILITY_ALWAYS
