@@ -187,8 +187,13 @@ def test_pc_darts_partial_channels():
     )
     out = net(torch.randn(2, 3, 8, 8), _alpha_d(4))
     assert out.shape == (2, 10)
-    with pytest.raises(ValueError, match="pc_k=4 must divide"):
+    with pytest.raises(
+        ValueError, match=r"pc_k=4 must divide .*got 6\) as a multiple of pc_k \(4\)"
+    ):
         DARTSSupernet(C=6, num_cells=3, pc_k=4)
+    for c in (4, 12):  # the hint's rule is enough: every multiple of pc_k builds
+        net = DARTSSupernet(C=c, num_cells=8, pc_k=4)
+        assert net(torch.randn(2, 3, 8, 8), _alpha_d(0)).shape == (2, 10)
 
 
 def test_channel_shuffle_interleaves_groups():

@@ -257,7 +257,8 @@ class DARTSSupernet(nn.Module):
                 raise ValueError(
                     f"pc_k={pc_k} must divide the {c_curr} channels of cell {i}"
                     + (" into an even number (stride-2 skip needs it)" if reduction else "")
-                    + f"; choose C (got {C}) as a multiple of {2 * pc_k}"
+                    + f"; choose C (got {C}) as a multiple of pc_k ({pc_k}), which every"
+                    " cell then divides (a reduction cell doubles the channels)"
                 )
             cells.append(SearchCell(c_pp, c_p, c_curr, reduction, reduction_prev, pc_k))
             reduction_prev = reduction
