@@ -204,3 +204,25 @@ def test_bench_without_matplotlib_fails_before_any_run(data_dir, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'nas_gym[plot]'" in proc.stderr and "--no-plots" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["supernet", "pretrain", "--max-batches", "0"],
+            "--max-batches must be a positive integer",
+        ),
+        (["supernet", "pretrain", "--cutout", "-1"], "--cutout must be an integer >= 0, got -1"),
+        (["search", "darts", "--arch-weight-decay", "-1"], "--arch-weight-decay must be a number"),
+        (["search", "darts", "--max-batches", "0"], "--max-batches must be a positive integer"),
+        (["search", "unas", "--soften-eps", "2"], "--soften-eps must be < 1, got 2.0"),
+    ],
+)
+def test_config_errors_name_the_flags(argv, message, tmp_path, capsys):
+    """The configurations validate their fields; the CLI names the flags the user typed
+    (before any data is read: the root here is empty)."""
+    argv = [*argv, "--root", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Config." not in err, err

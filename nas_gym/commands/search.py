@@ -194,8 +194,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
     """The :class:`~nas_gym.oneshot.loop.SearchConfig` of the common options (validated,
     with errors naming the flags); call it before reading data, and again with the
     dataset's ``image_size`` for the crop padding (4 px at 32 px, scaled)."""
-    import re
-
+    from nas_gym.commands.flags import as_flags
     from nas_gym.oneshot.loop import SearchConfig
     from nas_gym.supernets.datasets import hflip_keeps_class, resolve_device
 
@@ -227,8 +226,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
             cutout=args.cutout,
         )
     except ValueError as err:  # name the flags, not the dataclass fields
-        flag = re.sub(r"SearchConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
-        raise ValueError(flag) from None
+        raise as_flags(err, "SearchConfig") from None
 
 
 def search_task(args: argparse.Namespace) -> Any:

@@ -171,7 +171,7 @@ MIN_RESOLUTION = 8
 
 def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
     """Refuse bad optimiser settings and image sizes before the dataset is even opened."""
-    import re
+    from nas_gym.commands.flags import as_flags
 
     try:  # PretrainConfig validates ranges (lr, lr_min <= lr, momentum in [0, 1), ...)
         config_cls(
@@ -182,10 +182,12 @@ def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
             momentum=args.momentum,
             weight_decay=args.weight_decay,
             grad_clip=args.grad_clip,
+            seed=args.seed,
+            cutout=args.cutout,
+            max_batches=args.max_batches,
         )
     except ValueError as err:  # name the flags, not the dataclass fields
-        flag = re.sub(r"PretrainConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
-        raise ValueError(flag) from None
+        raise as_flags(err, "PretrainConfig") from None
     res = args.resolution
     if res is not None and (res < MIN_RESOLUTION or (args.space == "darts" and res % 4)):
         need = " and a multiple of 4 (two reduction cells)" if args.space == "darts" else ""

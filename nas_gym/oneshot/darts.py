@@ -290,17 +290,21 @@ def run_cli(args: argparse.Namespace) -> int:
     """``nas-gym search darts``: build task, supernet, trainer and scorers; run the loop."""
     from pathlib import Path
 
+    from nas_gym.commands.flags import as_flags
     from nas_gym.commands.search import search_config, search_task
     from nas_gym.oneshot.loop import run_search
     from nas_gym.supernets.pretrain import darts_fingerprint, init_parameters
 
-    config = DARTSConfig(
-        order=args.order,
-        arch_lr=args.arch_lr,
-        arch_weight_decay=args.arch_weight_decay,
-        arch_grad_clip=args.arch_grad_clip,
-        with_none=args.with_none,
-    )
+    try:
+        config = DARTSConfig(
+            order=args.order,
+            arch_lr=args.arch_lr,
+            arch_weight_decay=args.arch_weight_decay,
+            arch_grad_clip=args.arch_grad_clip,
+            with_none=args.with_none,
+        )
+    except ValueError as err:  # name the flags, not the dataclass fields
+        raise as_flags(err, "DARTSConfig") from None
     search = search_config(args)  # bad flags fail before any data is read
     task = search_task(args)
     search = search_config(args, task.image_size)

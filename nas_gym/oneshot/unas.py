@@ -448,7 +448,7 @@ def add_arguments(p: Any) -> None:
 
 
 def _unas_config(args: Any) -> UNASConfig:
-    import re
+    from nas_gym.commands.flags import as_flags
 
     try:
         return UNASConfig(
@@ -467,8 +467,7 @@ def _unas_config(args: Any) -> UNASConfig:
             surrogate_samples=args.surrogate_samples,
         )
     except ValueError as err:  # name the flags, not the dataclass fields
-        flag = re.sub(r"UNASConfig\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
-        raise ValueError(flag) from None
+        raise as_flags(err, "UNASConfig") from None
 
 
 def build_supernet(space: str, args: Any, num_classes: int, in_channels: int) -> nn.Module:
