@@ -358,6 +358,43 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _check_writable(path: Path, start: Path, flag: str) -> None:
+    """``start``, or else its nearest existing ancestor, must be a writable directory."""
+    parent = start.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{flag} {str(path)!r} is inside {str(parent)!r}, which is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {str(path)!r} cannot be written ({str(parent)!r} is read-only)")
+
+
+def check_out_dir(out_dir: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Say in one line why ``out_dir`` cannot take a command's output, creating nothing.
+
+    Long commands call it before their first expensive step, so a path that is a file
+    or read-only fails at once, not when the first result is written.
+    """
+    if not str(out_dir).strip():
+        raise ValueError(f"{flag} is empty; give a directory")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag} {str(out)!r} is a file; give a directory (new or existing)")
+    _check_writable(out, out, flag)
+    return out
+
+
+def check_out_file(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """:func:`check_out_dir` for an output file: not a directory, in a writable one."""
+    if not str(path).strip():
+        raise ValueError(f"{flag} is empty; give a file path")
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"{flag} {str(out)!r} is a directory; give a file path")
+    _check_writable(out, out.absolute().parent, flag)
+    return out
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers never see a partial file.
 

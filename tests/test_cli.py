@@ -226,3 +226,48 @@ def test_config_errors_name_the_flags(argv, message, tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Config." not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["supernet", "pretrain", "--out", "{file}"], "--out '{file}' is a file; give a directory"),
+        (
+            ["train-genotype", "DARTS_V2", "--out", "{file}"],
+            "--out '{file}' is a file; give a directory",
+        ),
+        (["search", "darts", "--out", "{file}"], "--out '{file}' is a file; give a directory"),
+        (["search", "unas", "--out", "{file}/run"], "--out '{file}/run' is inside '{file}'"),
+        (["latency", "measure", "--resolution", "8", "--out", "{dir}"], "is a directory; give"),
+        (
+            ["supernet", "pretrain", "--space", "proxyless", "--sampling", "mixed"],
+            "--sampling mixed needs --space darts",
+        ),
+        (["supernet", "pretrain", "--train-fraction", "1.5"], "--train-fraction must be strictly"),
+        (["search", "unas", "--train-fraction", "0"], "--train-fraction must be strictly"),
+        (["supernet", "pretrain", "--num-workers", "-1"], "--num-workers must be >= 0, got -1"),
+        (
+            ["train-genotype", "DARTS_V2", "--num-workers", "-1"],
+            "--num-workers must be >= 0, got -1",
+        ),
+    ],
+)
+def test_long_commands_refuse_bad_output_and_settings_before_any_work(
+    argv, message, tmp_path, capsys
+):
+    """Each fails at once with one line naming the flag; the dataset root is empty, so a
+    check made after the data is read would report the missing data instead."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    subs = {"{file}": str(afile), "{dir}": str(tmp_path)}
+    for key, value in subs.items():
+        argv = [a.replace(key, value) for a in argv]
+    if argv[0] != "latency":
+        argv += ["--root", str(tmp_path / "empty")]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    for key, value in subs.items():
+        message = message.replace(key, value)
+    assert "\n" not in err and message in err, err

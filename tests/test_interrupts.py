@@ -19,6 +19,7 @@ import pytest
 from nas_gym.agents.bench import backends, store
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.cli import main
+from nas_gym.data import check_out_dir
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -211,7 +212,7 @@ def test_out_is_a_file_or_read_only(tmp_path, capsys):
     afile = tmp_path / "f"
     afile.write_text("x")
     with pytest.raises(ValueError, match="is a file"):
-        store.check_out_dir(afile)
+        check_out_dir(afile)
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
@@ -219,7 +220,7 @@ def test_out_is_a_file_or_read_only(tmp_path, capsys):
         if os.access(ro, os.W_OK):
             pytest.skip("running as root: permissions are not enforced")
         with pytest.raises(ValueError, match="read-only"):
-            store.check_out_dir(ro / "bench")
+            check_out_dir(ro / "bench")
     finally:
         ro.chmod(0o700)
 

@@ -125,6 +125,17 @@ def test_partial_archive_is_refused_without_flag(archive, tmp_path, capsys):
     assert not (out / TABLE_RELPATH).exists() and not (out / nats_import.PARTIAL_RELPATH).exists()
 
 
+def test_an_output_directory_that_is_a_file_fails_before_reading(archive, tmp_path, capsys):
+    root, _ = archive
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    argv = ["data", "import-nats", str(root), "--out-dir", str(afile), "--allow-partial"]
+    assert main([*argv, "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert f"--out-dir '{afile / nats_import.PARTIAL_RELPATH}' is inside '{afile}'" in captured.err
+    assert captured.out == "" and afile.read_text() == "x"
+
+
 def test_import_values_splits_and_columns(archive, tmp_path, capsys, data_dir):
     root, truths = archive
     out = tmp_path / "out"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas_gym.data import DataError, atomic_write_text, user_data_dir
+from nas_gym.data import DataError, atomic_write_text, check_out_file, user_data_dir
 from nas_gym.safe_pickle import MAX_DECOMPRESSED_BYTES, UnsafePickleError, load_bz2_pickle
 from nas_gym.spaces import nb201 as space
 
@@ -432,6 +432,7 @@ def import_nats(
     path = output_path(out_dir, partial)
     if path.exists() and not force:
         raise DataError(f"{path} already exists; pass --force to overwrite it")
+    check_out_file(path, "--out-dir")  # before reading 15,625 files, not after
     skip = set(missing)
     present = [i for i in range(len(archs)) if i not in skip]
     with tqdm(

@@ -349,7 +349,12 @@ def _bench(args: argparse.Namespace) -> int:
     from nas_gym.agents.bench.record import result_rows
     from nas_gym.agents.bench.run import quiet_version_notice
     from nas_gym.agents.bench.spec import build_specs
-    from nas_gym.data import atomic_write_bytes, atomic_write_text, resolve_data_dir
+    from nas_gym.data import (
+        atomic_write_bytes,
+        atomic_write_text,
+        check_out_dir,
+        resolve_data_dir,
+    )
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     quiet_version_notice()
@@ -373,7 +378,7 @@ def _bench(args: argparse.Namespace) -> int:
     ray_timeout = backends.RAY_CONNECT_TIMEOUT_S if args.ray_timeout is None else args.ray_timeout
     if not (0 < ray_timeout < float("inf")):
         raise ValueError(f"--ray-timeout must be a positive number of seconds, got {ray_timeout}")
-    store.check_out_dir(args.out)
+    check_out_dir(args.out)
     agents = parse_list("--agents", opts["agents"])
     variants = [parse_variant(text) for text in args.variant]
     report_at = parse_int_list("--report-at", args.report_at, minimum=1) if args.report_at else []

@@ -53,9 +53,11 @@ def _measure(args: argparse.Namespace) -> int:
         )
 
     from nas_gym.benchmarks.latency import load_lut, measure, measured_path
+    from nas_gym.data import check_out_file
     from nas_gym.spaces import proxyless as space
 
     target = args.out or measured_path(args.device, args.resolution, args.threads, args.batch_size)
+    check_out_file(target)  # before minutes of timing, not when the table is written
     reused = not args.force and Path(target).is_file()
     start = time.perf_counter()
     path = measure(

@@ -195,6 +195,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
     with errors naming the flags); call it before reading data, and again with the
     dataset's ``image_size`` for the crop padding (4 px at 32 px, scaled)."""
     from nas_gym.commands.flags import as_flags
+    from nas_gym.data import check_out_dir
     from nas_gym.oneshot.loop import SearchConfig
     from nas_gym.supernets.datasets import hflip_keeps_class, resolve_device
 
@@ -207,7 +208,12 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if not 0.0 < args.train_fraction < 1.0:
+        raise ValueError(
+            f"--train-fraction must be strictly between 0 and 1, got {args.train_fraction}"
+        )
     resolve_device(args.device)
+    check_out_dir(args.out)
     side = res if res is not None else (image_size or 32)
     try:
         return SearchConfig(

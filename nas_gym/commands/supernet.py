@@ -170,8 +170,11 @@ MIN_RESOLUTION = 8
 
 
 def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
-    """Refuse bad optimiser settings and image sizes before the dataset is even opened."""
+    """Refuse bad settings (optimiser, image size, sampling, device, output directory)
+    before the dataset is even opened."""
     from nas_gym.commands.flags import as_flags
+    from nas_gym.data import check_out_dir
+    from nas_gym.supernets.datasets import resolve_device
 
     try:  # PretrainConfig validates ranges (lr, lr_min <= lr, momentum in [0, 1), ...)
         config_cls(
@@ -192,6 +195,19 @@ def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
     if res is not None and (res < MIN_RESOLUTION or (args.space == "darts" and res % 4)):
         need = " and a multiple of 4 (two reduction cells)" if args.space == "darts" else ""
         raise ValueError(f"--resolution must be >= {MIN_RESOLUTION}{need}, got {res}")
+    if args.sampling == "mixed" and args.space != "darts":
+        raise ValueError(
+            f"--sampling mixed needs --space darts (the DDAS warm-up of all ops at once); "
+            f"--space {args.space} trains single paths: --sampling uniform"
+        )
+    if not 0.0 < args.train_fraction < 1.0:
+        raise ValueError(
+            f"--train-fraction must be strictly between 0 and 1, got {args.train_fraction}"
+        )
+    if args.num_workers < 0:
+        raise ValueError(f"--num-workers must be >= 0, got {args.num_workers}")
+    resolve_device(args.device)
+    check_out_dir(args.out)
 
 
 def _pretrain(args: argparse.Namespace) -> int:

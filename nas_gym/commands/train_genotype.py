@@ -122,6 +122,7 @@ MIN_LAYERS = 3
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from nas_gym.data import check_out_dir
     from nas_gym.supernets.pretrain import MAX_LR
 
     for name in ("epochs", "layers", "channels", "batch_size"):
@@ -153,7 +154,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--cutout must be >= 0 (0 = off), got {args.cutout}")
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after must be >= 1, got {args.stop_after}")
+    if args.num_workers < 0:
+        raise ValueError(f"--num-workers must be >= 0, got {args.num_workers}")
     check_genotype_name(args.genotype)
+    check_out_dir(args.out)  # a file or read-only folder fails now, not after an epoch
 
 
 def check_genotype_name(text: str) -> None:

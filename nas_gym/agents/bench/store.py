@@ -21,7 +21,7 @@ from typing import Any
 
 from nas_gym.agents.bench.record import RECORD_FORMAT, RESULT_COLUMNS
 from nas_gym.agents.bench.spec import RunSpec
-from nas_gym.data import atomic_write_text
+from nas_gym.data import atomic_write_text, check_out_dir
 
 
 def load_record(path: Path) -> dict[str, Any] | None:
@@ -74,23 +74,6 @@ def write_record(out_dir: Path, record: dict[str, Any]) -> None:
 
 VARIANTS_FILE = "variants.json"
 LOCK_FILE = ".lock"
-
-
-def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """Say in one line why ``OUT`` cannot hold a bench, creating nothing (validation)."""
-    if not str(out_dir).strip():
-        raise ValueError("--out is empty; give a directory for the runs, e.g. --out runs/bench")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; give a directory (new or existing)")
-    parent = out.absolute()
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"--out {str(out)!r} is inside {str(parent)!r}, which is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {str(out)!r} cannot be written ({str(parent)!r} is read-only)")
-    return out
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
