@@ -267,6 +267,14 @@ def test_ray_backend_on_a_local_instance(bench_jobs1, tmp_path):
             {"--variant": 'td3-ls10=td3:{"learning_startz": 10}'},
             "td3 takes no keyword 'learning_startz'; allowed: action_noise",
         ),
+        (  # values too: the agent is built once before the bench (SB3 asserts on this one)
+            {"--variant": 'td3-ls10=td3:{"learning_rate": "abc"}'},
+            "--variant td3-ls10: AssertionError: The learning rate schedule must be a float",
+        ),
+        (
+            {"--variant": 'td3-ls10=cadam:{"quantile": 2.0}'},
+            "--variant td3-ls10: quantile (tau) must be in (0, 1), got 2.0",
+        ),
         ({"--agents": "rs"}, "--variant td3-ls10 is defined but not used"),
         ({"--env": "Pong-v5"}, "unknown env 'Pong-v5'; allowed: NASBench201-v0"),
         (  # the grid's keys are not offered: the bench sets them

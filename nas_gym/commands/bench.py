@@ -301,26 +301,31 @@ def canonical_command(opts: dict[str, str], args: argparse.Namespace) -> str:
 
 
 def check_variants(variants: list, env_id: str, data_dir: str | None) -> None:
-    """Build nothing long: compare each variant's overrides with its agent's keywords.
-
-    An agent whose keywords cannot be read from signatures is built once on a small
-    NB201 environment instead, so a bad override still fails before the bench.
+    """Build nothing long: each variant's overrides against its agent's keywords, then
+    the agent once on a small NB201 environment, so a misspelt keyword or a bad value
+    (``batch_size: -3``, ``learning_rate: "abc"``) fails before the bench, not in
+    every run of the variant. Values the agent only reads in ``learn`` still fail there.
     """
     import gymnasium as gym
 
     from nas_gym.agents.bench.spec import check_variant_kwargs
-    from nas_gym.agents.registry import agent_keywords, make_agent
+    from nas_gym.agents.registry import agent_env_kwargs, agent_keywords, make_agent
 
     for variant in variants:
         keywords = agent_keywords(variant.base_agent)
         if keywords is not None:
             check_variant_kwargs(variant, keywords)
-            continue
-        env = gym.make("NASBench201-v0", max_queries=5, data_dir=data_dir)
+        env = gym.make(
+            "NASBench201-v0",
+            max_queries=5,
+            data_dir=data_dir,
+            **agent_env_kwargs(variant.base_agent),
+        )
         try:
             make_agent(variant.base_agent, env, seed=0, **variant.kwargs)
-        except TypeError as err:
-            raise ValueError(f"--variant {variant.label}: {err}") from None
+        except Exception as err:  # SB3 asserts on some values: one line either way
+            kind = "" if isinstance(err, ValueError | TypeError) else f"{type(err).__name__}: "
+            raise ValueError(f"--variant {variant.label}: {kind}{err}") from None
         finally:
             env.close()
 
