@@ -245,6 +245,10 @@ def test_config_errors_name_the_flags(argv, message, tmp_path, capsys):
         ),
         (["supernet", "pretrain", "--train-fraction", "1.5"], "--train-fraction must be strictly"),
         (["search", "unas", "--train-fraction", "0"], "--train-fraction must be strictly"),
+        (
+            ["search", "unas", "--space", "proxyless", "--lut", "nope.yaml"],
+            "latency table 'nope.yaml' not found; pass one of pixel1, cpu, cuda or a path",
+        ),
         (["supernet", "pretrain", "--num-workers", "-1"], "--num-workers must be >= 0, got -1"),
         (
             ["train-genotype", "DARTS_V2", "--num-workers", "-1"],
