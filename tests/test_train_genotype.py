@@ -121,6 +121,11 @@ def test_clear_errors(cifar_root, tmp_path, capsys):
     assert "pass --resume" in capsys.readouterr().err
     assert main(_args(cifar_root, out, "--epochs", "1", "--lr", "0.1", "--resume")) == 2
     assert "lr: 0.025 vs 0.1" in capsys.readouterr().err
+    # found before the data is read: with no dataset at all, the settings are the error
+    nowhere = _args(tmp_path / "nowhere", out, "--epochs", "1", "--lr", "0.1", "--resume")
+    assert main(nowhere) == 2
+    err = capsys.readouterr().err
+    assert "other settings (checkpoint vs now): lr: 0.025 vs 0.1" in err and "cifar-10" not in err
     assert main(_args(tmp_path / "nowhere", tmp_path / "o2", "--epochs", "1")) == 2
     assert "cifar-10-batches-py" in capsys.readouterr().err
     bad = _args(cifar_root, tmp_path / "o3", "--epochs", "1")

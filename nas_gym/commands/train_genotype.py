@@ -188,6 +188,16 @@ def _fingerprint(args: argparse.Namespace, genotype_str: str, num_classes: int) 
     }
 
 
+def check_resumable(path: Any, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint made with other settings, naming each difference."""
+    diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+    if diff:
+        raise ValueError(
+            f"{path} was made with other settings (checkpoint vs now): "
+            + ", ".join(f"{k}: {a!r} vs {b!r}" for k, (a, b) in diff.items())
+        )
+
+
 def _train_genotype(args: argparse.Namespace) -> int:
     from nas_gym.spaces.darts import genotype_to_str, str_to_genotype
 
@@ -218,6 +228,12 @@ def _train_genotype(args: argparse.Namespace) -> int:
     if ckpt_path.exists() and not args.resume:
         raise ValueError(
             f"{ckpt_path} exists: pass --resume to continue it, or choose another --out"
+        )
+    if args.resume and ckpt_path.exists():  # other settings fail now, not after the data
+        saved = load_checkpoint(ckpt_path, map_location="cpu")["fingerprint"]
+        # the class count is known only from the data: compared again below, with it
+        check_resumable(
+            ckpt_path, saved, _fingerprint(args, genotype_str, saved.get("num_classes"))
         )
 
     load = {"download": args.download, "verify": not args.no_verify}
@@ -261,16 +277,7 @@ def _train_genotype(args: argparse.Namespace) -> int:
         start_epoch, history = 0, []
         if args.resume and ckpt_path.exists():
             ckpt = load_checkpoint(ckpt_path, map_location=device)  # weights only: no code runs
-            diff = {
-                k: (ckpt["fingerprint"].get(k), v)
-                for k, v in fingerprint.items()
-                if ckpt["fingerprint"].get(k) != v
-            }
-            if diff:
-                raise ValueError(
-                    f"{ckpt_path} was made with other settings (checkpoint vs now): "
-                    + ", ".join(f"{k}: {a!r} vs {b!r}" for k, (a, b) in diff.items())
-                )
+            check_resumable(ckpt_path, ckpt["fingerprint"], fingerprint)
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
