@@ -229,9 +229,15 @@ def _train_genotype(args: argparse.Namespace) -> int:
         raise ValueError(
             f"{ckpt_path} exists: pass --resume to continue it, or choose another --out"
         )
-    if args.resume and ckpt_path.exists():  # other settings fail now, not after the data
-        saved = load_checkpoint(ckpt_path, map_location="cpu")["fingerprint"]
-        # the class count is known only from the data: compared again below, with it
+    # read once, on the CPU (load_state_dict moves it to the device); weights only: no code runs
+    ckpt = (
+        load_checkpoint(ckpt_path, map_location="cpu")
+        if args.resume and ckpt_path.exists()
+        else None
+    )
+    if ckpt is not None:  # other settings fail now, not after the data; the class count
+        # is known only from the data, so it is compared again below, with it
+        saved = ckpt["fingerprint"]
         check_resumable(
             ckpt_path, saved, _fingerprint(args, genotype_str, saved.get("num_classes"))
         )
@@ -275,8 +281,7 @@ def _train_genotype(args: argparse.Namespace) -> int:
         )
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
         start_epoch, history = 0, []
-        if args.resume and ckpt_path.exists():
-            ckpt = load_checkpoint(ckpt_path, map_location=device)  # weights only: no code runs
+        if ckpt is not None:
             check_resumable(ckpt_path, ckpt["fingerprint"], fingerprint)
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
