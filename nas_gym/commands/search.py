@@ -197,7 +197,11 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
     from nas_gym.commands.flags import as_flags
     from nas_gym.data import check_out_dir
     from nas_gym.oneshot.loop import SearchConfig
-    from nas_gym.supernets.datasets import hflip_keeps_class, resolve_device
+    from nas_gym.supernets.datasets import (
+        check_train_fraction,
+        hflip_keeps_class,
+        resolve_device,
+    )
 
     res = args.resolution
     if res is not None and (res < MIN_RESOLUTION or res % 4):
@@ -208,10 +212,7 @@ def search_config(args: argparse.Namespace, image_size: int | None = None) -> An
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-    if not 0.0 < args.train_fraction < 1.0:
-        raise ValueError(
-            f"--train-fraction must be strictly between 0 and 1, got {args.train_fraction}"
-        )
+    check_train_fraction(args.train_fraction, "--train-fraction")
     resolve_device(args.device)
     check_out_dir(args.out)
     side = res if res is not None else (image_size or 32)

@@ -174,7 +174,7 @@ def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
     before the dataset is even opened."""
     from nas_gym.commands.flags import as_flags
     from nas_gym.data import check_out_dir
-    from nas_gym.supernets.datasets import resolve_device
+    from nas_gym.supernets.datasets import check_train_fraction, resolve_device
 
     try:  # PretrainConfig validates ranges (lr, lr_min <= lr, momentum in [0, 1), ...)
         config_cls(
@@ -200,10 +200,7 @@ def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
             f"--sampling mixed needs --space darts (the DDAS warm-up of all ops at once); "
             f"--space {args.space} trains single paths: --sampling uniform"
         )
-    if not 0.0 < args.train_fraction < 1.0:
-        raise ValueError(
-            f"--train-fraction must be strictly between 0 and 1, got {args.train_fraction}"
-        )
+    check_train_fraction(args.train_fraction, "--train-fraction")
     if args.num_workers < 0:
         raise ValueError(f"--num-workers must be >= 0, got {args.num_workers}")
     resolve_device(args.device)

@@ -443,14 +443,20 @@ def augment_batch(
     return x
 
 
+def check_train_fraction(fraction: float, name: str = "train fraction") -> float:
+    """``fraction`` if it is strictly between 0 and 1 (the share of D_T), named in the error."""
+    if isinstance(fraction, bool) or not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {fraction!r}")
+    return float(fraction)
+
+
 def split_train(dataset: Dataset, fraction: float = 0.5, seed: int = 0) -> tuple[Subset, Subset]:
     """Split a training set into (D_T, D_V), D_T holding ``fraction`` of it.
 
     A fixed random permutation (local generator seeded by ``seed``), so the same
     seed always gives the same disjoint halves (Mills 2020, Sec. 3.2: 25k / 25k).
     """
-    if isinstance(fraction, bool) or not 0.0 < float(fraction) < 1.0:
-        raise ValueError(f"train fraction must be strictly between 0 and 1, got {fraction!r}")
+    check_train_fraction(fraction)
     n = len(dataset)
     n_train = int(round(n * float(fraction)))
     if n_train < 1 or n_train >= n:
