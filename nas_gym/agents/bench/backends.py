@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nas_gym.agents.bench.run import EmitError, batch_key, prefix_key, run_group
+from nas_gym.agents.bench.run import EmitError, Progress, batch_key, prefix_key, run_group
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import out_dir_lock, record_variants, split_done, write_record
 
@@ -31,9 +31,8 @@ T = TypeVar("T")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
 OnDone = Callable[[RunSpec, "dict[str, Any] | None", "str | None"], None]
-#: Hears how far a batched unit is between its records: the queries made since the last
-#: report, and how much of its budget each unfinished run has used (``run.Progress``).
-OnQueries = Callable[[int, "dict[str, int]"], None]
+#: Hears how far a batched unit is between its records (:data:`run.Progress`).
+OnQueries = Progress
 #: Most runs one process runs in lockstep. Larger batches cost less per run until the
 #: stacked weights, gradients and Adam moments (about 2.3 MB per CADAM seed) outgrow the
 #: CPU caches: measured CPU per seed-step fell from S=1 to S=8-10 and rose again at S=16
