@@ -211,7 +211,7 @@ def test_bench_without_matplotlib_fails_before_any_run(data_dir, tmp_path):
     [
         (
             ["supernet", "pretrain", "--max-batches", "0"],
-            "--max-batches must be a positive integer",
+            "--max-batches must be a positive integer, got 0 (leave it unset to use every batch)",
         ),
         (["supernet", "pretrain", "--cutout", "-1"], "--cutout must be an integer >= 0, got -1"),
         (["search", "darts", "--arch-weight-decay", "-1"], "--arch-weight-decay must be a number"),
@@ -250,6 +250,25 @@ def test_config_errors_name_the_flags(argv, message, tmp_path, capsys):
             "latency table 'nope.yaml' not found; pass one of pixel1, cpu, cuda or a path",
         ),
         (["supernet", "pretrain", "--num-workers", "-1"], "--num-workers must be >= 0, got -1"),
+        (["search", "darts", "--channels", "0"], "--channels must be an integer >= 1, got 0"),
+        (["search", "unas", "--cells", "0"], "--cells must be an integer >= 1, got 0"),
+        (
+            ["search", "darts", "--channels", "6", "--pc-k", "4"],
+            "--pc-k=4 must divide the 6 channels of cell 0; choose --channels (got 6) as a "
+            "multiple of --pc-k (4)",
+        ),
+        (
+            ["supernet", "pretrain", "--cells", "2", "--channels", "2", "--pc-k", "4"],
+            "--pc-k=4 must divide the 4 channels of cell 0 into an even number",
+        ),
+        (
+            ["search", "unas", "--space", "proxyless", "--width-mult", "0"],
+            "--width-mult must be a finite number > 0, got 0.0",
+        ),
+        (
+            ["supernet", "pretrain", "--space", "proxyless", "--width-mult", "nan"],
+            "--width-mult must be a finite number > 0, got nan",
+        ),
         (
             ["train-genotype", "DARTS_V2", "--num-workers", "-1"],
             "--num-workers must be >= 0, got -1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 
 def as_flags(err: ValueError, config: str) -> ValueError:
@@ -14,3 +15,20 @@ def as_flags(err: ValueError, config: str) -> ValueError:
     """
     text = re.sub(rf"\b{config}\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
     return ValueError(text)
+
+
+def check_supernet_flags(space: str, args: Any) -> None:
+    """The supernet's size flags, checked before any data is read.
+
+    ``--space darts``: ``--channels``, ``--cells`` and ``--pc-k`` (where the command has
+    it); ``--space proxyless``: ``--width-mult``. The supernets apply the same rules
+    when they are built; this names the flags and runs first.
+    """
+    if space == "darts":
+        from nas_gym.supernets.darts import SHAPE_FLAGS, check_shape
+
+        check_shape(args.channels, args.cells, getattr(args, "pc_k", None), SHAPE_FLAGS)
+    elif space == "proxyless":
+        from nas_gym.supernets.mobilenet import check_width_mult
+
+        check_width_mult(args.width_mult, "--width-mult")

@@ -172,7 +172,7 @@ MIN_RESOLUTION = 8
 def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
     """Refuse bad settings (optimiser, image size, sampling, device, output directory)
     before the dataset is even opened."""
-    from nas_gym.commands.flags import as_flags
+    from nas_gym.commands.flags import as_flags, check_supernet_flags
     from nas_gym.data import check_out_dir
     from nas_gym.supernets.datasets import check_train_fraction, resolve_device
 
@@ -200,6 +200,7 @@ def _check_pretrain_args(args: argparse.Namespace, config_cls: Any) -> None:
             f"--sampling mixed needs --space darts (the DDAS warm-up of all ops at once); "
             f"--space {args.space} trains single paths: --sampling uniform"
         )
+    check_supernet_flags(args.space, args)
     check_train_fraction(args.train_fraction, "--train-fraction")
     if args.num_workers < 0:
         raise ValueError(f"--num-workers must be >= 0, got {args.num_workers}")

@@ -290,7 +290,7 @@ def run_cli(args: argparse.Namespace) -> int:
     """``nas-gym search darts``: build task, supernet, trainer and scorers; run the loop."""
     from pathlib import Path
 
-    from nas_gym.commands.flags import as_flags
+    from nas_gym.commands.flags import as_flags, check_supernet_flags
     from nas_gym.commands.search import search_config, search_task
     from nas_gym.oneshot.loop import run_search
     from nas_gym.supernets.pretrain import darts_fingerprint, init_parameters
@@ -305,6 +305,7 @@ def run_cli(args: argparse.Namespace) -> int:
         )
     except ValueError as err:  # name the flags, not the dataclass fields
         raise as_flags(err, "DARTSConfig") from None
+    check_supernet_flags("darts", args)
     search = search_config(args)  # bad flags fail before any data is read
     task = search_task(args)
     search = search_config(args, task.image_size)

@@ -498,6 +498,7 @@ def run_cli(args: Any) -> int:
     """``nas-gym search unas``: build task, supernet and trainer; run the shared loop."""
     from pathlib import Path
 
+    from nas_gym.commands.flags import check_supernet_flags
     from nas_gym.commands.search import search_config, search_task
     from nas_gym.oneshot.loop import run_search
     from nas_gym.supernets.pretrain import darts_fingerprint, proxyless_fingerprint
@@ -511,6 +512,7 @@ def run_cli(args: Any) -> int:
         raise ValueError(
             f"--warmup-epochs ({args.warmup_epochs}) must be < --epochs ({args.epochs})"
         )
+    check_supernet_flags(args.space, args)
     search = search_config(args)  # bad flags fail before any data is read
     if args.space == "proxyless":  # the trainer reads the table; a bad --lut fails now
         from nas_gym.benchmarks.latency import load_lut

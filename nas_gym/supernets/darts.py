@@ -62,6 +62,40 @@ def reduction_cells(num_cells: int) -> tuple[int, ...]:
     return tuple(sorted({num_cells // 3, 2 * num_cells // 3}))
 
 
+#: How :func:`check_shape` names the supernet's size arguments on the command line.
+SHAPE_FLAGS = {"C": "--channels", "num_cells": "--cells", "pc_k": "--pc-k"}
+
+
+def check_shape(
+    C: int, num_cells: int, pc_k: int | None = None, names: dict[str, str] | None = None
+) -> tuple[int, int, int | None]:
+    """Validate the supernet's size before building it (or before reading any data).
+
+    PC-DARTS (Xu et al., ICLR 2020) splits every cell's channels into ``pc_k`` parts, so
+    ``pc_k`` must divide each cell's channel count, and a reduction cell's share must be
+    even (its stride-2 skip is a factorized reduce, two half-width convs). ``names``
+    renames the arguments in the message (:data:`SHAPE_FLAGS` for the CLI's flags).
+    """
+    name = {"C": "C", "num_cells": "num_cells", "pc_k": "pc_k", **(names or {})}
+    C = _check_int(name["C"], C)
+    num_cells = _check_int(name["num_cells"], num_cells)
+    if pc_k is None:
+        return C, num_cells, None
+    pc_k = _check_int(name["pc_k"], pc_k)
+    c_curr, reductions = C, reduction_cells(num_cells)
+    for i in range(num_cells):
+        reduction = i in reductions
+        c_curr *= 2 if reduction else 1
+        if c_curr % pc_k or (reduction and (c_curr // pc_k) % 2):
+            raise ValueError(
+                f"{name['pc_k']}={pc_k} must divide the {c_curr} channels of cell {i}"
+                + (" into an even number (stride-2 skip needs it)" if reduction else "")
+                + f"; choose {name['C']} (got {C}) as a multiple of {name['pc_k']} ({pc_k}),"
+                " which every cell then divides (a reduction cell doubles the channels)"
+            )
+    return C, num_cells, pc_k
+
+
 def path_from_alpha_d(alpha_d: np.ndarray | Tensor) -> Path:
     """The selected ``(edge, op)`` pairs per cell and node of a binary alpha_d (either layout).
 
@@ -225,13 +259,10 @@ class DARTSSupernet(nn.Module):
         in_channels: int = 3,
     ):
         super().__init__()
-        C = _check_int("C", C)
-        num_cells = _check_int("num_cells", num_cells)
+        C, num_cells, pc_k = check_shape(C, num_cells, pc_k)
         num_classes = _check_int("num_classes", num_classes)
         stem_multiplier = _check_int("stem_multiplier", stem_multiplier)
         in_channels = _check_int("in_channels", in_channels)
-        if pc_k is not None:
-            pc_k = _check_int("pc_k", pc_k)
         self.config: dict = {
             "C": C,
             "num_cells": num_cells,
@@ -253,13 +284,6 @@ class DARTSSupernet(nn.Module):
             reduction = i in self.reductions
             if reduction:
                 c_curr *= 2
-            if pc_k and (c_curr % pc_k or (reduction and (c_curr // pc_k) % 2)):
-                raise ValueError(
-                    f"pc_k={pc_k} must divide the {c_curr} channels of cell {i}"
-                    + (" into an even number (stride-2 skip needs it)" if reduction else "")
-                    + f"; choose C (got {C}) as a multiple of pc_k ({pc_k}), which every"
-                    " cell then divides (a reduction cell doubles the channels)"
-                )
             cells.append(SearchCell(c_pp, c_p, c_curr, reduction, reduction_prev, pc_k))
             reduction_prev = reduction
             c_pp, c_p = c_p, space.N_NODES * c_curr

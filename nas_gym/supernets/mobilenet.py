@@ -14,6 +14,7 @@ tiny test configurations; the search space itself is not changed by it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +32,13 @@ def scale_channels(channels: int, width_mult: float, divisor: int = 8) -> int:
     if out < 0.9 * target:
         out += divisor
     return out
+
+
+def check_width_mult(width_mult: float, name: str = "width_mult") -> float:
+    """A finite multiplier > 0 (``name``: how the message calls it, e.g. ``--width-mult``)."""
+    if not 0 < width_mult < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {width_mult}")
+    return float(width_mult)
 
 
 def conv_bn(
@@ -93,8 +101,7 @@ class ProxylessSupernet(nn.Module):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        if not width_mult > 0:
-            raise ValueError(f"width_mult must be > 0, got {width_mult}")
+        check_width_mult(width_mult)
         self.num_classes = int(num_classes)
         self.width_mult = float(width_mult)
         c = lambda n: scale_channels(n, width_mult)  # noqa: E731

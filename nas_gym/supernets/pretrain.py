@@ -51,7 +51,10 @@ def check_sgd_config(config: Any, owner: str) -> None:
             raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
     value = config.max_batches
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{owner}.max_batches must be a positive integer or None, got {value!r}")
+        raise ValueError(
+            f"{owner}.max_batches must be a positive integer, got {value!r} "
+            "(leave it unset to use every batch)"
+        )
     for name in ("lr", "lr_min", "momentum", "weight_decay", "grad_clip"):
         value = getattr(config, name)
         if (
