@@ -16,6 +16,13 @@ readings (issue 12):
     nas-gym bench --preset table4.1 --agents cadam-printed --budget-unit unique \\
         --out runs/t41_unique --jobs 2
     python benchmarks/cadam_table41.py runs/t41_query runs/t41_unique
+
+A source is a bench ``--out`` directory or an archive (``.jsonl.xz``,
+:mod:`nas_gym.agents.bench.archive`); ``--to FILE.jsonl.xz`` writes every run read
+into one archive. The runs behind docs/cadam_table41.md are archived in
+``benchmarks/archives/cadam_table41/``, so its tables regenerate without re-running:
+
+    python benchmarks/cadam_table41.py benchmarks/archives/cadam_table41/query.jsonl.xz
 """
 
 from __future__ import annotations
@@ -23,14 +30,48 @@ from __future__ import annotations
 import argparse
 import math
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
+from nas_gym.agents.bench import archive
 from nas_gym.agents.bench.order import group_rows
 from nas_gym.agents.bench.published import CADAM_1K, CADAM_500
 from nas_gym.agents.bench.store import load_all_records
 
 READING = {"query": "every query counted", "unique": "unique architectures counted"}
+#: The spec fields a table row reads, copied into an archived run's result.
+SPEC_COLUMNS = ("agent", "env_id", "dataset", "reward_metric", "budget", "budget_unit", "seed")
+
+
+def from_archive(run: dict) -> dict:
+    """An archived run in the shape of a bench record, as far as this script reads it: the
+    result's row fields from the spec, and the split's optimum from the table (what the
+    environment would have recorded). Archives keep no timing."""
+    spec = run["spec"]
+    valid, test = archive.table_accuracies(spec["dataset"], archive.fidelity(spec))
+    scores = test if spec["reward_metric"] == "test" else valid
+    return {
+        "spec": spec,
+        "result": {**{k: spec[k] for k in SPEC_COLUMNS}, **run["result"]},
+        "history": run["history"],
+        "env": {"optimum_acc": max(scores)},
+    }
+
+
+def read_sources(sources: list[str]) -> list[dict]:
+    """Every run of the bench directories and archives named, each run once (copies of
+    one run in two sources must agree)."""
+    named = []
+    for source in sources:
+        if source.endswith(".jsonl.xz"):
+            named.append((source, [from_archive(r) for r in archive.read_archive(Path(source))]))
+        else:
+            named.append((source, load_all_records(source)))
+    records, repeated = archive.merge(named)
+    if repeated:
+        print(f"{repeated} runs were found in more than one source; every copy agrees\n")
+    return records
 
 
 def first_seen_steps(archs: list[int]) -> list[int]:
@@ -168,8 +209,12 @@ def timing(records: list[dict]) -> str:
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         res = r["result"]
-        cells[(res["agent"], res["budget"], res["budget_unit"])].append(r)
+        if "timing" in r:
+            cells[(res["agent"], res["budget"], res["budget_unit"])].append(r)
     lines = []
+    untimed = [r for r in records if "timing" not in r]
+    if untimed:
+        lines.append(f"{len(untimed)} runs read from archives (no timing kept): not counted")
     for (agent, budget, unit), cell in sorted(cells.items()):
         cpu = [r["result"]["cpu_s"] for r in cell]
         own = [r["result"]["cpu_s"] - r["timing"].get("shared_cpu_s", 0.0) for r in cell]
@@ -188,7 +233,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("out", nargs="+", help="nas-gym bench --out directories")
+    parser.add_argument(
+        "sources", nargs="+", help="nas-gym bench --out directories or .jsonl.xz archives"
+    )
+    parser.add_argument(
+        "--to", default=None, help="also write every run read into this .jsonl.xz archive"
+    )
     parser.add_argument(
         "--prefix",
         default="",
@@ -206,7 +256,20 @@ def main() -> None:
         parser.error(
             f"--improved-after must be a positive number of cells, got {args.improved_after}"
         )
-    records = [r for out in args.out for r in load_all_records(out)]
+    if args.to is not None and not args.to.endswith(".jsonl.xz"):
+        parser.error(f"--to needs a FILE.jsonl.xz, got {args.to!r}")
+    for source in args.sources:
+        if not Path(source).exists():
+            parser.error(f"{source}: no such bench directory or archive")
+    try:
+        records = read_sources(args.sources)
+        if not records:
+            parser.error(f"no finished runs in {', '.join(args.sources)}")
+        if args.to is not None:
+            archive.write_archive(records, Path(args.to))
+            print(f"archived {len(records)} runs to {args.to}\n")
+    except archive.ArchiveError as exc:
+        parser.error(str(exc))
     if args.improved_after is not None:
         print(improved_after(records, args.improved_after))
         return

@@ -47,9 +47,7 @@ the archived runs and the new ones into one file, which may be the one it read:
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import lzma
 import os
 import re
 import shlex
@@ -64,11 +62,10 @@ from typing import Any
 
 import numpy as np
 
-from nas_gym.agents.bench import stats
+from nas_gym.agents.bench import archive, stats
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.agents.ddas.ddas import phase_steps
-from nas_gym.benchmarks.nb201 import load_nb201
-from nas_gym.data import atomic_write_bytes, atomic_write_png, atomic_write_text
+from nas_gym.data import atomic_write_png, atomic_write_text
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PRINTED_LR = 1e-8  # Mills 2020, Sec. 4.4.3 (the registered ``cadam-printed``)
@@ -312,127 +309,30 @@ def in_stage(record: dict[str, Any], stage: Stage) -> bool:
 
 # -- archives ------------------------------------------------------------------------------
 
-ARCHIVE_FORMAT = "nas_gym td3_vs_ddpg archive 1"
-#: What an archive keeps of a run's result: every column the report reads.
-ARCHIVE_RESULT = ("best_test_acc", "best_valid_acc", "n_unique_queries", "n_queries", "cpu_s")
-#: The history the report reads. Only ``arch_index`` is stored: the accuracies are the
-#: table's and are looked up again on reading (a third of the size).
-ARCHIVE_HISTORY = ("arch_index", "valid_acc", "test_acc")
-#: Machine-dependent: may differ between two copies of one run.
-UNCOMPARED = ("cpu_s",)
-NB201_IDS = ("NASBench201-v0", "NASBench201-v1")
-
-
-@functools.lru_cache(maxsize=8)
-def table_accuracies(dataset: str, fidelity: int) -> tuple[list[float], list[float]]:
-    """(valid, test) accuracy of every NB201 cell: what the environment reports per query."""
-    table = load_nb201()
-    return (
-        table.accuracy(dataset, "valid", fidelity).tolist(),
-        table.accuracy(dataset, "test", fidelity).tolist(),
-    )
-
-
-def looked_up(spec: dict[str, Any], arch_index: Sequence[int]) -> dict[str, list]:
-    """A run's history rebuilt from its query sequence and the table."""
-    kwargs = json.loads(spec.get("env_kwargs", "{}"))
-    if spec.get("env_id") not in NB201_IDS or kwargs.get("noise") is not None:
-        raise SystemExit(
-            f"run {run_key({'spec': spec})}: only noise-free NB201 runs can be archived "
-            f"(env_id {spec.get('env_id')!r}, env_kwargs {kwargs})"
-        )
-    valid, test = table_accuracies(spec["dataset"], int(kwargs.get("fidelity", 200)))
-    arch = [int(i) for i in arch_index]
-    return {
-        "arch_index": arch,
-        "valid_acc": [valid[i] for i in arch],
-        "test_acc": [test[i] for i in arch],
-    }
-
-
-def slim(record: dict[str, Any]) -> dict[str, Any]:
-    """The archived form of a bench run record; refused if the table cannot rebuild it."""
-    history = {k: record["history"][k] for k in ARCHIVE_HISTORY}
-    if looked_up(record["spec"], history["arch_index"]) != history:
-        raise SystemExit(
-            f"run {run_key(record)}: its recorded accuracies are not the table's, "
-            "so an archive could not rebuild them"
-        )
-    return {
-        "spec": record["spec"],
-        "result": {k: record["result"][k] for k in ARCHIVE_RESULT},
-        "arch_index": history["arch_index"],
-    }
-
 
 def write_archive(records: Sequence[dict[str, Any]], path: Path) -> None:
-    """One JSON line per run (sorted), xz-compressed, written atomically."""
-    lines = [json.dumps({"format": ARCHIVE_FORMAT})]
-    lines += [json.dumps(slim(r), separators=(",", ":")) for r in sorted(records, key=run_key)]
-    atomic_write_bytes(
-        path, lzma.compress(("\n".join(lines) + "\n").encode(), preset=9 | lzma.PRESET_EXTREME)
-    )
+    """:func:`nas_gym.agents.bench.archive.write_archive`, its refusal as the script's error."""
+    try:
+        archive.write_archive(records, path)
+    except archive.ArchiveError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def read_archive(path: Path) -> list[dict[str, Any]]:
-    """The runs of an archive written by :func:`write_archive` (plain JSON; runs no code),
-    their histories rebuilt from the table and checked against their results."""
+    """:func:`nas_gym.agents.bench.archive.read_archive`, its refusal as the script's error."""
     try:
-        lines = lzma.decompress(path.read_bytes()).decode().splitlines()
-    except (OSError, lzma.LZMAError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"{path}: not a readable archive (.jsonl.xz): {exc}") from None
-    try:
-        header = json.loads(lines[0]) if lines else None
-    except ValueError:
-        header = None
-    if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
-        raise SystemExit(f"{path}: first line is not the header {{'format': {ARCHIVE_FORMAT!r}}}")
-    records = []
-    for number, line in enumerate(lines[1:], 2):
-        try:
-            archived = json.loads(line)
-            spec, result = archived["spec"], archived["result"]
-            record = {"spec": spec, "result": {k: result[k] for k in ARCHIVE_RESULT}}
-            record["history"] = looked_up(spec, archived["arch_index"])
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise SystemExit(f"{path}, line {number}: not an archived run ({exc!r})") from None
-        if max(record["history"]["valid_acc"]) != result["best_valid_acc"]:
-            raise SystemExit(
-                f"{path}, line {number}: the table's best valid accuracy over the run's "
-                f"queries is not its recorded {result['best_valid_acc']} (another table?)"
-            )
-        records.append(record)
-    return records
-
-
-def disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """Why two copies of one run differ (None: they agree)."""
-    for key in ARCHIVE_RESULT:
-        if key not in UNCOMPARED and a["result"][key] != b["result"][key]:
-            return f"result {key}: {a['result'][key]!r} vs {b['result'][key]!r}"
-    for key in ARCHIVE_HISTORY:
-        if list(a["history"][key]) != list(b["history"][key]):
-            return f"history {key} differs"
-    return None
+        return archive.read_archive(path)
+    except archive.ArchiveError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def merge(sources: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> tuple[list[dict], int]:
-    """One record per run from several (name, records) sources, and how many runs were
-    found in more than one. Two copies of a run must agree, else SystemExit naming both."""
-    seen: dict[tuple, tuple[str, dict[str, Any]]] = {}
-    repeated = 0
-    for name, records in sources:
-        for record in records:
-            key = run_key(record)
-            if key not in seen:
-                seen[key] = (name, record)
-                continue
-            first_name, first = seen[key]
-            why = disagreement(first, record)
-            if why:
-                raise SystemExit(f"run {key} differs between {first_name} and {name}: {why}")
-            repeated += 1
-    return [record for _, record in seen.values()], repeated
+    """:func:`nas_gym.agents.bench.archive.merge` by :func:`run_key`; a disagreement is the
+    script's error."""
+    try:
+        return archive.merge(sources, key=lambda r: run_key(r))
+    except archive.ArchiveError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def index(records: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, dict[str, Any]]]:

@@ -8,6 +8,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
+from nas_gym.agents.bench import archive
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.benchmarks.nb201 import load_nb201
 from nas_gym.cli import main
@@ -75,3 +76,58 @@ def test_improved_after_refuses_a_count_below_one(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit):
         script.main()
     assert "--improved-after must be a positive number of cells, got 0" in capsys.readouterr().err
+
+
+def test_archived_runs_give_the_same_table_as_their_run_directory(tmp_path, capsys):
+    """A test-split bench archived with ``--to`` and read back alone prints the same table
+    (the optimum-found column from the table, since archives keep no env record)."""
+    script = load_script("benchmarks/cadam_table41.py")
+    out = tmp_path / "runs"
+    args = ["bench", "--agents", "rs", "--datasets", "cifar100", "--reward-metrics", "test",
+            "--budgets", "30", "--seeds", "1-2", "--jobs", "1", "--out", str(out),
+            "--no-plots", "--no-progress"]  # fmt: skip
+    with redirect_stdout(io.StringIO()):
+        assert main(args) == 0
+    target = tmp_path / "t41.jsonl.xz"
+
+    def printed(*argv: str) -> str:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("sys.argv", ["cadam_table41.py", *argv])
+            script.main()
+        return capsys.readouterr().out
+
+    direct = printed(str(out), "--to", str(target), "--prefix", "10")
+    assert f"archived 2 runs to {target}" in direct
+    from_archive = printed(str(target), "--prefix", "10")
+    table_of = lambda text: [ln for ln in text.splitlines() if ln.startswith("|")]  # noqa: E731
+    assert len(table_of(direct)) == 2 + 2  # header, rule, the 30-query row, its 10-query prefix
+    assert table_of(from_archive) == table_of(direct)
+    assert "2 runs read from archives (no timing kept)" in from_archive
+    (run, _) = [script.from_archive(r) for r in archive.read_archive(target)]
+    assert run["env"]["optimum_acc"] == load_nb201().optimum("cifar100", "test")[1]
+    assert run["result"]["best_test_acc"] == max(run["history"]["test_acc"])
+    assert "rs 30 query: 2 runs" in direct
+    # both sources: the runs are counted once, and the copies must agree
+    both = printed(str(out), str(target))
+    assert both.startswith("2 runs were found in more than one source; every copy agrees")
+    assert table_of(both)[2] == table_of(direct)[2]
+
+
+def test_sources_that_are_not_runs_are_named(tmp_path, monkeypatch, capsys):
+    script = load_script("benchmarks/cadam_table41.py")
+    for argv, message in (
+        ([str(tmp_path / "nowhere")], "nowhere: no such bench directory or archive"),
+        ([str(tmp_path)], f"no finished runs in {tmp_path}"),
+        ([str(tmp_path), "--to", "x.json"], "--to needs a FILE.jsonl.xz, got 'x.json'"),
+    ):
+        monkeypatch.setattr("sys.argv", ["cadam_table41.py", *argv])
+        with pytest.raises(SystemExit) as exc:
+            script.main()
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl.xz"
+    bad.write_bytes(b"not xz")
+    monkeypatch.setattr("sys.argv", ["cadam_table41.py", str(bad)])
+    with pytest.raises(SystemExit):
+        script.main()
+    assert "bad.jsonl.xz: not a readable archive" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import lzma
 import pytest
 
 from nas_gym.agents.bench import backends
+from nas_gym.agents.bench.archive import ARCHIVE_FORMAT, ARCHIVE_HISTORY
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.commands.bench import parse_int_list
@@ -53,7 +54,7 @@ def test_archive_keeps_what_the_report_reads_and_reads_back(study, run_dir, tmp_
         assert r["spec"] == full["spec"]
         assert len(r["history"]["arch_index"]) == full["result"]["n_queries"] >= 2000
         # rebuilt from the query sequence and the table: the accuracies the env reported
-        assert r["history"] == {k: full["history"][k] for k in study.ARCHIVE_HISTORY}
+        assert r["history"] == {k: full["history"][k] for k in ARCHIVE_HISTORY}
         assert "best_arch" not in r["result"]
     stored = json.loads(lzma.decompress(target.read_bytes()).decode().splitlines()[1])
     assert sorted(stored) == ["arch_index", "result", "spec"]
@@ -131,7 +132,7 @@ def test_unreadable_archives_are_named(study, tmp_path, capsys):
     bad.write_bytes(lzma.compress(b'{"format": "other"}\n'))
     with pytest.raises(SystemExit, match="first line is not the header"):
         study.read_archive(bad)
-    header = json.dumps({"format": study.ARCHIVE_FORMAT})
+    header = json.dumps({"format": ARCHIVE_FORMAT})
     bad.write_bytes(lzma.compress(f'{header}\n{{"spec": {{}}}}\n'.encode()))
     with pytest.raises(SystemExit, match="line 2: not an archived run"):
         study.read_archive(bad)
