@@ -124,3 +124,69 @@ def test_batch_threads_hold_inside_learn_and_the_callers_count_comes_back():
 def test_bad_batch_threads_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=r"batch_threads must be a positive integer.*got"):
         BatchedCADAM([gym.make("NASBench201-v0")], [1], batch_threads=bad)
+
+
+def _resumable(seeds, budgets, **kwargs):
+    envs = [gym.make("NASBench201-v0", max_queries=b) for b in budgets]
+    return BatchedCADAM(envs, seeds, **SMALL, **kwargs)
+
+
+def test_a_batch_stopped_mid_search_resumes_exactly(tmp_path):
+    """Stop after step 30 (one seed finished at 25), save the state through a file,
+    resume the unfinished seeds in a new batch: queries, rewards and trained weights
+    equal an uninterrupted batch's, bit for bit (same stack, same ops)."""
+    seeds, budgets = [3, 4, 5], [STEPS, 25, STEPS]
+    kwargs = dict(
+        n_critics=2,
+        policy_delay=2,
+        actor_q="min",
+        policy_kwargs={"optimizer_kwargs": {"weight_decay": 1e-4}},
+    )
+    whole = _resumable(seeds, budgets, **kwargs)
+    expected = whole.learn(budgets)
+
+    class Stop(Exception):
+        pass
+
+    first = _resumable(seeds, budgets, **kwargs)
+    path = tmp_path / "batch.pt"
+
+    def save_and_stop(t: int) -> None:
+        if t == 29:
+            torch.save(first.state_dict(), path)
+            raise Stop
+
+    with pytest.raises(Stop):
+        first.learn(budgets, after_step=save_and_stop)
+    state = torch.load(path, weights_only=True)  # tensors, numbers and strings only
+    assert [saved["seed"] for saved in state["seeds"]] == [3, 5] and state["t"] == 30
+    later = _resumable([3, 5], [STEPS, STEPS], **kwargs)
+    resumed = later.learn([STEPS, STEPS], resume=state)
+    for got, want in zip(resumed, [expected[0], expected[2]], strict=True):
+        assert got["arch_index"] == want["arch_index"]
+        assert got["reward"] == want["reward"]
+    for got, want in zip(later.agents, [whole.agents[0], whole.agents[2]], strict=True):
+        assert got._n_updates == want._n_updates
+        for a, b in zip(got.policy.parameters(), want.policy.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_a_state_of_other_seeds_or_steps_is_refused_by_name():
+    budgets = [STEPS, STEPS]
+    batch = _resumable([1, 2], budgets)
+    states = []
+    batch.learn(budgets, after_step=lambda t: states.append(batch.state_dict()) if t == 9 else None)
+    with pytest.raises(ValueError, match=r"unfinished seeds are \[1, 2\]; this batch has \[2, 1\]"):
+        _resumable([2, 1], budgets).learn(budgets, resume=states[0])
+    with pytest.raises(ValueError, match="took 10 steps and this one may take 10"):
+        _resumable([1, 2], [10, 10]).learn(10, resume=states[0])
+    with pytest.raises(ValueError, match="not a BatchedCADAM state"):
+        _resumable([1, 2], budgets).learn(budgets, resume={"format": "other"})
+    # a replay that does not give the recorded rewards (here: another dataset) is refused
+    other = BatchedCADAM(
+        [gym.make("NASBench201-v0", max_queries=STEPS, dataset="cifar100") for _ in budgets],
+        [1, 2],
+        **SMALL,
+    )
+    with pytest.raises(ValueError, match="seed 1: its environment gave other rewards"):
+        other.learn(budgets, resume=states[0])

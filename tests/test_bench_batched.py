@@ -131,6 +131,15 @@ def test_plan_units_groups_batched_agents_and_keeps_parallelism():
     assert all(len(u) == 1 for u in backends.plan_units(todo, jobs=2, batch=False))
     timed = RunSpec("cadam", "cifar10", "valid", 500, 1, env_kwargs='{"time_budget_s": 100}')
     assert [len(u) for u in backends.plan_units([timed, timed], jobs=1)] == [1, 1]
+    # a saved batch (the 1000-query leaders of seeds 2 and 4 on cifar10) is a unit again,
+    # with its runs' 500-query twins; a save whose runs are not all to run is ignored
+    saved = [[s.key for s in cadam if s.dataset == "cifar10" and s.budget == 1000
+              and s.seed in (2, 4)], [spec("cadam", 9, 1000).key]]  # fmt: skip
+    kept = backends.plan_units(todo, jobs=2, keep=saved)
+    assert sorted(s.key for u in kept for s in u) == sorted(s.key for s in todo)
+    (unit,) = [u for u in kept if saved[0][0] in {s.key for s in u}]
+    assert sorted((s.seed, s.budget) for s in unit) == [(2, 500), (2, 1000), (4, 500), (4, 1000)]
+    assert [len(u) for u in kept] == [16, 4, 2, 1, 1]
 
 
 def test_bench_cpu_total_counts_a_replayed_prefix_once(tmp_path):
@@ -242,3 +251,87 @@ def test_budget_progress_text():
         == "0% of the budget, about 3:59:24 left at this rate"
     )
     assert backends.budget_progress({"a": 200}, 200, 5.0) == "100% of the budget"
+
+
+@pytest.mark.parametrize(
+    ("runs_of", "stop_at"),
+    [
+        ([(130, 1), (70, 1), (110, 2), (90, 3)], 50),  # 70: seed 1's prefix twin, replayed
+        ([(40, 1), (90, 2)], 60),  # seed 1 has ended: a batch of one resumes batched
+    ],
+)
+def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
+    runs_of, stop_at, tmp_path, monkeypatch
+):
+    """Ctrl-C after lockstep step ``stop_at`` (saves every step here): the rerun builds the
+    unit of the unfinished runs again, loads its saved state and replays its actions (a
+    prefix twin's environment too); every record equals an uninterrupted bench's, and
+    the saves are gone at the end."""
+    from nas_gym.agents.bench import run
+
+    kwargs = json.dumps(json.loads(TINY.split(":", 1)[1]), sort_keys=True)
+    specs = [RunSpec("tiny", "cifar10", "valid", b, seed, "cadam", kwargs) for b, seed in runs_of]
+    backends.execute(specs, tmp_path / "whole", jobs=1, progress=False)
+    expected = runs(tmp_path / "whole")
+
+    out = tmp_path / "stopped"
+    save = run.save_batch
+
+    def save_then_stop(partial_dir, batched, *args):
+        save(partial_dir, batched, *args)
+        if batched.t == stop_at:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(run, "save_batch", save_then_stop)
+    with pytest.raises(backends.BenchStopped):
+        backends.execute(specs, out, jobs=1, progress=False)
+    ended = {name for name, r in expected.items() if r["result"]["n_queries"] <= stop_at}
+    assert set(runs(out)) == ended
+    saved = sorted(p.suffix for p in (out / backends.PARTIAL_DIR).iterdir())
+    assert saved == [".keys", ".pt"]  # one save: each new one replaced the last
+    monkeypatch.setattr(run, "save_batch", save)
+    if len(specs) == 2:  # a save whose replay does not give its rewards fails by name
+        import torch
+
+        (path,) = (out / backends.PARTIAL_DIR).glob("*.pt")
+        state = torch.load(path, weights_only=True)
+        state["batch"]["seeds"][0]["rewards"][3] += 1.0
+        torch.save(state, path)
+        failed = backends.execute(specs, out, jobs=1, progress=False).failures
+        assert len(failed) == 1 and "gave other rewards" in failed[0][1]
+        assert f"it resumed from {path}; remove that file" in failed[0][1]
+        path.unlink()  # the runs start over, and still give the same records
+    outcome = backends.execute(specs, out, jobs=1, progress=False)
+    assert outcome.n_skipped == len(ended) and outcome.n_ran == len(specs) - len(ended)
+    got = runs(out)
+    assert set(got) == set(expected) and not outcome.failures
+    for name, record in got.items():
+        assert record["history"] == expected[name]["history"], name
+        assert record["result"]["best_valid_acc"] == expected[name]["result"]["best_valid_acc"]
+        resumed_at = None if name in ended or len(specs) == 2 else stop_at
+        assert record["timing"]["resumed_at_step"] == resumed_at, name
+    assert not (out / backends.PARTIAL_DIR).exists()
+
+
+def test_saves_that_can_resume_nothing_are_removed(tmp_path):
+    """After a bench: a save whose runs all have records (they started over and ended) and
+    a key list whose state file was removed go; a save of an unfinished run stays."""
+    specs = [RunSpec("rs", "cifar10", "valid", 20, seed) for seed in (1, 2)]
+    backends.execute(specs, tmp_path, jobs=1, progress=False)
+    partial = tmp_path / backends.PARTIAL_DIR
+    partial.mkdir()
+    saves = {
+        "batch-done": [s.key for s in specs],
+        "batch-open": [specs[0].key, RunSpec("rs", "cifar10", "valid", 20, 3).key],
+        "batch-gone": [RunSpec("rs", "cifar10", "valid", 20, 4).key],
+    }
+    for name, keys in saves.items():
+        (partial / f"{name}.keys").write_text("\n".join(keys))
+        if name != "batch-gone":
+            (partial / f"{name}.pt").write_bytes(b"state")
+    backends.drop_finished_saves(tmp_path, partial)
+    assert sorted(p.name for p in partial.iterdir()) == ["batch-open.keys", "batch-open.pt"]
+    (partial / "batch-open.pt").unlink()
+    backends.drop_finished_saves(tmp_path, partial)
+    assert not partial.exists()

@@ -22,11 +22,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nas_gym.agents.bench.run import EmitError, Progress, batch_key, prefix_key, run_group
+from nas_gym.agents.bench.run import (
+    EmitError,
+    Progress,
+    batch_key,
+    prefix_key,
+    run_group,
+    saved_batches,
+)
 from nas_gym.agents.bench.spec import RunSpec
-from nas_gym.agents.bench.store import out_dir_lock, record_variants, split_done, write_record
+from nas_gym.agents.bench.store import (
+    load_record,
+    out_dir_lock,
+    record_variants,
+    split_done,
+    write_record,
+)
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
+#: ``OUT/partial``: the saved state of batched units that have not ended (see run.save_batch).
+PARTIAL_DIR = "partial"
 T = TypeVar("T")
 #: Seconds to wait for an explicit ``--ray-address`` to answer before giving up.
 RAY_CONNECT_TIMEOUT_S = 10.0
@@ -40,8 +55,17 @@ OnQueries = Progress
 MAX_BATCH = 10
 
 
-def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[list[RunSpec]]:
+def plan_units(
+    todo: Sequence[RunSpec],
+    jobs: int,
+    batch: bool = True,
+    keep: Sequence[Sequence[str]] = (),
+) -> list[list[RunSpec]]:
     """Units of work, largest first: lockstep groups, or single runs.
+
+    ``keep``: the run keys of saved batches (an interrupted bench's ``OUT/partial``);
+    each whose runs are all to run becomes a unit again (with its runs' shorter twins),
+    so it resumes where it stopped (:func:`~nas_gym.agents.bench.run.load_batch`).
 
     Runs with the same :func:`~nas_gym.agents.bench.run.batch_key` form a group. Within
     it, runs that differ only in budget (the same :func:`~nas_gym.agents.bench.run.prefix_key`)
@@ -52,8 +76,10 @@ def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[l
     parallel. Runs whose agent has no batched form (or all runs with ``batch=False``)
     are units of one.
     """
-    families: dict[Any, dict[Any, list[RunSpec]]] = {}
     units: list[list[RunSpec]] = []
+    if batch:
+        todo = _saved_units(todo, keep, units)
+    families: dict[Any, dict[Any, list[RunSpec]]] = {}
     for spec in todo:
         key = batch_key(spec) if batch else None
         if key is None:
@@ -78,6 +104,39 @@ def plan_units(todo: Sequence[RunSpec], jobs: int, batch: bool = True) -> list[l
         for chunk in near_equal_chunks(fams, counts[key]):
             units.append([spec for fam in chunk for spec in fam])
     return sorted(units, key=lambda unit: -unit_cost(unit, batch))
+
+
+def _saved_units(
+    todo: Sequence[RunSpec], keep: Sequence[Sequence[str]], units: list[list[RunSpec]]
+) -> list[RunSpec]:
+    """Append a unit per saved batch whose runs are all in ``todo``; return the rest."""
+    left = {spec.key: spec for spec in todo}
+    for keys in keep:
+        if not keys or not all(key in left for key in keys):
+            continue
+        leaders = [left.pop(key) for key in keys]
+        families = {prefix_key(spec) for spec in leaders}
+        twins = [spec for spec in left.values() if prefix_key(spec) in families]
+        for spec in twins:
+            del left[spec.key]
+        units.append(leaders + twins)
+    return [spec for spec in todo if spec.key in left]
+
+
+def drop_finished_saves(out: Path, partial: Path) -> None:
+    """Remove the saves that can no longer resume anything, then ``partial`` if empty.
+
+    A save is done with once every run it holds has a record (e.g. a unit that ended
+    after its runs started over because one of them had finished after the last save),
+    or when its state file was removed by hand.
+    """
+    for path, keys in saved_batches(partial, complete=False).items():
+        finished = all(load_record(out / "runs" / f"{key}.json") is not None for key in keys)
+        if finished or not path.exists():
+            path.unlink(missing_ok=True)
+            path.with_suffix(".keys").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        partial.rmdir()  # empty once every batch has ended
 
 
 def near_equal_chunks(items: Sequence[T], n: int) -> list[Sequence[T]]:
@@ -166,7 +225,9 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
-def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
+def _worker_main(
+    conn: Any, parent_pid: int, data_dir: str | None, partial_dir: str | None = None
+) -> None:
     """A worker: run the units the parent sends, one at a time, sending each run's result
     as soon as it ends (``("ok" | "error", key, payload)``), then ``("done", None, None)``."""
     die_with_parent(parent_pid)
@@ -187,7 +248,7 @@ def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
             conn.send(("queries", None, (n, spent)))
 
         try:
-            run_group(unit, data_dir, emit, progress)
+            run_group(unit, data_dir, emit, progress, partial_dir)
         except Exception as err:  # the unit's unfinished runs fail; the worker goes on
             conn.send(("failed", None, f"{type(err).__name__}: {err}"))
         conn.send(("done", None, None))
@@ -196,10 +257,10 @@ def _worker_main(conn: Any, parent_pid: int, data_dir: str | None) -> None:
 class _Worker:
     """One spawned worker process and its pipe; ``pending`` holds the runs of its unit not yet ended."""
 
-    def __init__(self, ctx: Any, data_dir: str | None):
+    def __init__(self, ctx: Any, data_dir: str | None, partial_dir: str | None = None):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, os.getpid(), data_dir), daemon=True
+            target=_worker_main, args=(child, os.getpid(), data_dir, partial_dir), daemon=True
         )
         self.proc.start()
         child.close()
@@ -222,6 +283,7 @@ def run_serial(
     data_dir: str | None,
     on_done: OnDone,
     on_queries: OnQueries | None = None,
+    partial_dir: str | None = None,
 ) -> None:
     """One unit after another in this process (``--jobs 1``: no worker start-up cost)."""
     for unit in units:
@@ -233,7 +295,7 @@ def run_serial(
             on_done(pending.pop(RunSpec(**spec_dict).key), record, error)
 
         try:
-            run_group([asdict(spec) for spec in unit], data_dir, emit, on_queries)
+            run_group([asdict(spec) for spec in unit], data_dir, emit, on_queries, partial_dir)
         except EmitError as err:  # on_done stopped the bench (e.g. a full disk)
             raise err.__cause__ from None
         except Exception as err:  # one failed unit must not stop the others
@@ -247,6 +309,7 @@ def run_local(
     data_dir: str | None,
     on_done: OnDone,
     on_queries: OnQueries | None = None,
+    partial_dir: str | None = None,
 ) -> None:
     """Spawned worker processes, one unit each at a time (nothing inherited from the parent).
 
@@ -261,7 +324,7 @@ def run_local(
 
     ctx = mp.get_context("spawn")
     queue = list(units)[::-1]
-    workers = [_Worker(ctx, data_dir) for _ in range(max(1, min(jobs, len(queue))))]
+    workers = [_Worker(ctx, data_dir, partial_dir) for _ in range(max(1, min(jobs, len(queue))))]
     try:
         while True:
             for worker in workers:
@@ -311,7 +374,7 @@ def run_local(
                             f"WorkerDied: the worker process running this run exited "
                             f"(exit code {code}; a negative code is the signal that killed it)",
                         )
-                    workers[i] = _Worker(ctx, data_dir) if queue else worker
+                    workers[i] = _Worker(ctx, data_dir, partial_dir) if queue else worker
                     worker.pending, worker.busy = {}, False
     finally:
         for worker in workers:
@@ -543,19 +606,28 @@ def execute(
                 spent.update((key, v) for key, v in run_spent.items() if key not in ended)
                 show(refresh=True)
 
+            # Ray tasks may run on other machines: only local workers save batches
+            partial = out / PARTIAL_DIR if backend == "local" and batch else None
             try:
-                units = plan_units(todo, jobs, batch)
+                keep = []
+                if partial is not None:
+                    partial.mkdir(exist_ok=True)
+                    keep = list(saved_batches(partial).values())
+                units = plan_units(todo, jobs, batch, keep)
+                part = None if partial is None else str(partial)
                 with sigterm_as_interrupt():
                     if in_process:
-                        run_serial(units, data_dir, on_done, on_queries)
+                        run_serial(units, data_dir, on_done, on_queries, part)
                     elif backend == "local":
-                        run_local(units, jobs, data_dir, on_done, on_queries)
+                        run_local(units, jobs, data_dir, on_done, on_queries, part)
                     else:
                         run_ray(units, jobs, data_dir, on_done, ray_address, ray_timeout_s)
             except KeyboardInterrupt:
                 raise BenchStopped("interrupted", len(done) + saved[0], failures) from None
             finally:
                 bar.close()
+            if partial is not None:
+                drop_finished_saves(out, partial)
     return BenchOutcome(
         n_total=len(specs),
         n_skipped=len(done),

@@ -12,6 +12,7 @@ cap), and ``n_queries`` still counts every step.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -19,6 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nas_gym.agents.bench.record import (
@@ -40,6 +42,8 @@ from nas_gym.wrappers import QueryRecorder
 
 #: With budget_unit="unique", learn() may take at most this many steps per unique query.
 UNIQUE_STEP_FACTOR = 100
+#: The ``format`` of a saved batch (:func:`save_batch`).
+BATCH_FILE_FORMAT = "nas_gym bench batch 1"
 
 
 class EpisodeRecorder(QueryRecorder):
@@ -142,6 +146,8 @@ class Run:
     #: learn CPU seconds of the leader's prefix, counted in ``cpu_s`` but spent once for both
     shared_cpu_s: float = 0.0
     finished: bool = False
+    #: the lockstep step a saved batch resumed this run from (None: it ran through)
+    resumed_at: int | None = None
 
     @property
     def timed(self) -> bool:
@@ -246,11 +252,18 @@ def budget_spent(run: Run) -> int:
     return min(spent, run.spec.budget)
 
 
+#: Seconds between two saves of a batched unit's state (:func:`save_batch`); a unit also
+#: saves when one of its runs ends. A save of 10 CADAM seeds writes about 25 MB of
+#: networks and Adam moments, plus each seed's actions (120 bytes a step on NB201).
+CHECKPOINT_EVERY_S = 300.0
+
+
 def run_group(
     spec_dicts: Sequence[dict[str, Any]],
     data_dir: str | None,
     emit: Emit,
     progress: Progress | None = None,
+    partial_dir: str | None = None,
 ) -> None:
     """Execute several runs in this process, batching the ones that can run in lockstep.
 
@@ -263,6 +276,10 @@ def run_group(
     :data:`PROGRESS_EVERY` lockstep steps how far the batched runs are (:data:`Progress`),
     so a long unit shows its progress before any of its runs ends. A failing
     run fails alone, or with its batch if it fails inside the batched update.
+
+    ``partial_dir`` (the bench's ``OUT/partial``): a batch saves its state there every
+    :data:`CHECKPOINT_EVERY_S` seconds and whenever one of its runs ends, and a batch of
+    the same unfinished runs resumes from it (:func:`save_batch`, :func:`load_batch`).
     """
     started = time.perf_counter()
     load_worker()
@@ -272,11 +289,14 @@ def run_group(
             runs.append(start_run(RunSpec(**spec_dict), data_dir, started))
         except Exception as err:  # one failed run must not stop the others
             _emit(emit, spec_dict, None, f"{type(err).__name__}: {err}")
-    for batch in lockstep_batches(prefix_families(runs)):
-        if len(batch) == 1 and not batch[0].followers:
+    for batch in lockstep_batches(prefix_families(runs)):  # a saved batch of one resumes batched
+        alone = len(batch) == 1 and not batch[0].followers
+        if alone and (
+            partial_dir is None or not batch_file(partial_dir, [batch[0].spec.key]).is_file()
+        ):
             _finish_and_emit(batch[0], emit, learn_alone)
         else:
-            _learn_batched(batch, emit, progress)
+            _learn_batched(batch, emit, progress, partial_dir)
 
 
 def batch_key(spec: RunSpec) -> tuple[str, ...] | None:
@@ -386,11 +406,20 @@ def _emit(emit: Emit, spec: dict[str, Any], record: Any, error: str | None) -> N
         raise EmitError(str(err)) from err
 
 
-def _learn_batched(batch: list[Run], emit: Emit, progress: Progress | None = None) -> None:
+def _learn_batched(
+    batch: list[Run],
+    emit: Emit,
+    progress: Progress | None = None,
+    partial_dir: str | None = None,
+) -> None:
     """Lockstep learning; each run's wall and CPU time is its share of every step it took part in."""
     from nas_gym.agents.cadam.batched import BatchedCADAM
     from nas_gym.agents.common.rng import private_rng
 
+    saved = load_batch(partial_dir, batch)
+    if saved is not None:  # the saved order of the rows
+        order = {key: i for i, key in enumerate(saved["keys"])}
+        batch.sort(key=lambda run: order[run.spec.key])
     clock = [time.perf_counter(), time.process_time()]
     queries = [0]  # made since the last progress report
     learn_cpu = [0.0] * len(batch)  # each leader's learn CPU so far (a follower's share)
@@ -400,6 +429,9 @@ def _learn_batched(batch: list[Run], emit: Emit, progress: Progress | None = Non
             follower.batch_size = len(batch)
             with private_rng(follower.agent):
                 follower.agent.env.reset()  # as its own learn() would (same seed, same env)
+    if saved is not None:
+        learn_cpu = resume_timing(batch, saved, emit)
+    last_save = [time.perf_counter(), len(batch)]  # when, and how many runs were going
 
     def on_step(t: int, seeds: list[int]) -> None:
         now, cpu = time.perf_counter(), time.process_time()
@@ -433,18 +465,149 @@ def _learn_batched(batch: list[Run], emit: Emit, progress: Progress | None = Non
                 _emit(emit, asdict(follower.spec), None, "its leader ended before its budget")
         clock[:] = [time.perf_counter(), time.process_time()]
 
+    def after_step(t: int) -> None:
+        going = len(batched.active)
+        if going < last_save[1] or time.perf_counter() - last_save[0] >= CHECKPOINT_EVERY_S:
+            save_batch(partial_dir, batched, batch, learn_cpu)
+            last_save[:] = [time.perf_counter(), going]
+
     try:
         batched = BatchedCADAM.from_agents([run.agent for run in batch])
-        batched.learn([run.max_steps for run in batch], on_step=on_step, on_finish=on_finish)
+        batched.learn(
+            [run.max_steps for run in batch],
+            on_step=on_step,
+            on_finish=on_finish,
+            after_step=after_step if partial_dir is not None else None,
+            resume=None if saved is None else saved["batch"],
+        )
+        remove_saved_batch(partial_dir, batch)
     except EmitError:
         raise
     except Exception as err:  # the batch fails together; finished runs are already out
         message = f"{type(err).__name__} in a batch of {len(batch)} runs: {err}"
+        if saved is not None and partial_dir is not None:
+            path = batch_file(partial_dir, [run.spec.key for run in batch])
+            message += f" (it resumed from {path}; remove that file to start these runs over)"
         for s, run in enumerate(batch):
             for member in ([] if s in finished else [run]) + run.followers:
                 if not member.finished:
                     member.finished = True
                     _emit(emit, asdict(member.spec), None, message)
+
+
+def batch_file(partial_dir: str, keys: Sequence[str]) -> Path:
+    """Where the state of a batch of these (unfinished) runs is saved: named by their keys."""
+    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:20]
+    return Path(partial_dir) / f"batch-{digest}.pt"
+
+
+def save_batch(
+    partial_dir: str | None, batched: Any, batch: Sequence[Run], learn_cpu: Sequence[float]
+) -> None:
+    """Write the batch's unfinished runs' state, atomically, and remove its older saves.
+
+    The file holds tensors, numbers and strings only (``torch.load(weights_only=True)``
+    reads it without running code): :meth:`BatchedCADAM.state_dict`, the runs' keys in
+    row order, and the time each run (and its followers) has spent so far.
+    """
+    import io
+
+    import torch
+
+    from nas_gym.data import atomic_write_bytes
+
+    if partial_dir is None:
+        return
+    going = [batch[s] for s in batched.active]
+    keys = [run.spec.key for run in going]
+    timing = {
+        run.spec.key: [run.learn_s, run.cpu_s]
+        for s in batched.active
+        for run in (batch[s], *batch[s].followers)
+        if not run.finished
+    }
+    state = {
+        "format": BATCH_FILE_FORMAT,
+        "keys": keys,
+        "batch": batched.state_dict(),
+        "timing": timing,
+        "learn_cpu": [float(learn_cpu[s]) for s in batched.active],
+    }
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path = batch_file(partial_dir, keys)
+    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path.with_suffix(".keys"), "\n".join(keys).encode())
+    for older in _saved_files(partial_dir, batch):
+        if older != path:
+            older.unlink(missing_ok=True)
+            older.with_suffix(".keys").unlink(missing_ok=True)
+
+
+def saved_batches(
+    partial_dir: str | os.PathLike[str], complete: bool = True
+) -> dict[Path, list[str]]:
+    """Every saved batch in ``partial_dir``: its file and its unfinished runs' keys (with
+    ``complete=False`` also key lists whose state file was removed)."""
+    found = {}
+    for path in sorted(Path(partial_dir).glob("batch-*.keys")):
+        if not complete or path.with_suffix(".pt").is_file():
+            found[path.with_suffix(".pt")] = path.read_text().split("\n")
+    return found
+
+
+def _saved_files(partial_dir: str, batch: Sequence[Run]) -> list[Path]:
+    """Saves of this batch at any stage: one per subset of its runs that was still going."""
+    names = {run.spec.key for run in batch}
+    saves = saved_batches(partial_dir, complete=False)
+    return [path for path, keys in saves.items() if set(keys) <= names]
+
+
+def load_batch(partial_dir: str | None, batch: Sequence[Run]) -> dict[str, Any] | None:
+    """The saved state of exactly these runs (the unfinished ones of an interrupted unit), or None.
+
+    Raises:
+        ValueError: the file exists but is not such a state (it names the file to remove).
+    """
+    import torch
+
+    if partial_dir is None:
+        return None
+    path = batch_file(partial_dir, [run.spec.key for run in batch])
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        ok = state.get("format") == BATCH_FILE_FORMAT and sorted(state["keys"]) == sorted(
+            run.spec.key for run in batch
+        )
+    except Exception as err:  # unreadable: say which file, do not guess
+        raise ValueError(f"{path} is not a saved batch ({err}); remove it to start over") from None
+    if not ok:
+        raise ValueError(f"{path} is not a saved state of these runs; remove it to start over")
+    return state
+
+
+def resume_timing(batch: Sequence[Run], saved: dict[str, Any], emit: Emit) -> list[float]:
+    """Put back each run's time so far, and step the followers' environments through their
+    leaders' saved actions (as the lockstep steps did). Returns each leader's learn CPU."""
+    for leader, seed_state in zip(batch, saved["batch"]["seeds"], strict=True):
+        for run in (leader, *leader.followers):
+            learn_s, cpu_s = saved["timing"].get(run.spec.key, (0.0, 0.0))
+            run.learn_s += learn_s
+            run.cpu_s += cpu_s
+            run.resumed_at = saved["batch"]["t"]
+        for action in seed_state["actions"].numpy():
+            replay_step(leader, action, 0.0, emit)
+    return list(saved["learn_cpu"])
+
+
+def remove_saved_batch(partial_dir: str | None, batch: Sequence[Run]) -> None:
+    """The batch ended: its saves are no longer needed."""
+    if partial_dir is not None:
+        for path in _saved_files(partial_dir, batch):
+            path.unlink(missing_ok=True)
+            path.with_suffix(".keys").unlink(missing_ok=True)
 
 
 def replay_step(leader: Run, action: Any, learn_cpu_s: float, emit: Emit) -> int:
@@ -588,6 +751,7 @@ def finish_run(run: Run) -> dict[str, Any]:
             "batch_size": run.batch_size,
             "prefix_of": run.prefix_of,
             "shared_cpu_s": run.shared_cpu_s,
+            "resumed_at_step": run.resumed_at,
         },
         "budget": {
             "unit": spec.budget_unit,

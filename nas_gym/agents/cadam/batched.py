@@ -37,7 +37,7 @@ from nas_gym.agents.cadam.cadam import (
     sample_batches,
     update_cycles,
 )
-from nas_gym.agents.common.rng import private_rng
+from nas_gym.agents.common.rng import RNGStates, private_rng
 from nas_gym.agents.common.threads import check_threads, torch_threads
 
 
@@ -178,6 +178,13 @@ class BatchedCADAM:
         self.active = list(range(len(agents)))
         #: the action each seed last sent to its (vectorized) environment
         self.last_actions: list[np.ndarray | None] = [None] * len(agents)
+        #: every action each seed sent, in order: what :meth:`state_dict` needs to rebuild
+        #: the environments and replay buffers on resume
+        self.actions: list[list[np.ndarray]] = [[] for _ in agents]
+        #: lockstep steps taken so far
+        self.t = 0
+        #: each seed's history so far (what :meth:`learn` returns)
+        self.histories: list[dict[str, list[Any]]] = [{} for _ in agents]
 
     def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """``(S, batch, n)`` quantile estimates by the first ``n`` critics (all)."""
@@ -189,6 +196,8 @@ class BatchedCADAM:
         total_timesteps: int | Sequence[int],
         on_step: Callable[[int, list[int]], None] | None = None,
         on_finish: Callable[[int], None] | None = None,
+        after_step: Callable[[int], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> list[dict[str, list[Any]]]:
         """Run each seed's search (its first episode) for at most its ``total_timesteps`` steps.
 
@@ -201,11 +210,20 @@ class BatchedCADAM:
         ``arch_index``, ``valid_acc``, ``best_valid_acc``, ...) and ``"reward"`` to its
         value at every step. ``on_step(t, seeds)`` is called after step t with the
         indices of the seeds that made a query at that step; ``on_finish(s)`` when seed
-        s has made its last query (its weights are back in ``agents[s]``).
+        s has made its last query (its weights are back in ``agents[s]``);
+        ``after_step(t)`` once step t is over and finished seeds have left, the point
+        where :meth:`state_dict` may be taken.
+
+        ``resume``: a :meth:`state_dict` of an interrupted batch whose unfinished seeds
+        are this batch's agents, in order (built as they were, same step totals). Each
+        environment and replay buffer is rebuilt by sending it the seed's recorded
+        actions again; the networks, optimizer moments, random streams and counters
+        are loaded; the search then goes on exactly as if it had not stopped.
 
         Raises:
             ValueError: different step totals with a learning-rate schedule (the
-                schedule would then differ between seeds).
+                schedule would then differ between seeds), or a ``resume`` state that
+                does not belong to these agents (the message says what differs).
         """
         agents = self.agents
         totals = (
@@ -221,21 +239,28 @@ class BatchedCADAM:
                 "group seeds by budget for a learning-rate schedule"
             )
         threads = self.batch_threads if self.batch_threads is not None else agents[0].torch_threads
+        if resume is not None:
+            check_state(resume, agents, totals)
         with torch_threads(threads), batch_thread_count(agents):
-            return self._learn(totals, on_step, on_finish)
+            return self._learn(totals, on_step, on_finish, after_step, resume)
 
     def _learn(
         self,
         totals: list[int],
         on_step: Callable[[int, list[int]], None] | None,
         on_finish: Callable[[int], None] | None,
+        after_step: Callable[[int], None] | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> list[dict[str, list[Any]]]:
         agents = self.agents
         for agent, total in zip(agents, totals, strict=True):
             with private_rng(agent):
                 agent._setup_learn(total, callback=None, progress_bar=False)
         histories: list[dict[str, list[Any]]] = [{} for _ in agents]
-        t = 0
+        self.histories = histories
+        if resume is not None:
+            self._load_state(resume, histories)
+        t = self.t
         while self.active:
             batches, ended = self._collect_step(histories)
             for s in self.active:
@@ -249,7 +274,87 @@ class BatchedCADAM:
                 self._drop(done)
                 for s in done if on_finish is not None else ():
                     on_finish(s)
+            self.t = t
+            if after_step is not None and self.active:
+                after_step(t - 1)
         return histories
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume the unfinished seeds, between two steps
+        (``after_step``): tensors, numbers and strings only, for
+        ``torch.save`` and ``torch.load(weights_only=True)``.
+
+        The environments and replay buffers are not saved: each seed's actions are, and
+        ``learn(resume=...)`` sends them again (a NAS-Bench-201 step is a table lookup),
+        then checks that every reward comes out as recorded.
+        """
+        seeds = []
+        for s in self.active:
+            agent, rng = self.agents[s], self.agents[s]._rng_states
+            name, keys, pos, has_gauss, cached = rng.numpy
+            seeds.append(
+                {
+                    "seed": agent.seed,
+                    "num_timesteps": agent.num_timesteps,
+                    "actions": torch.from_numpy(np.stack(self.actions[s])),
+                    "rewards": torch.tensor(self.histories[s]["reward"], dtype=torch.float64),
+                    "python_rng": [rng.python[0], list(rng.python[1]), rng.python[2]],
+                    "numpy_rng": [
+                        name,
+                        torch.from_numpy(keys.astype(np.int64)),
+                        pos,
+                        has_gauss,
+                        cached,
+                    ],
+                    "torch_rng": rng.torch.clone(),
+                }
+            )
+        return {
+            "format": STATE_FORMAT,
+            "t": self.t,
+            "n_updates": self.n_updates,
+            "seeds": seeds,
+            "actor": self.actor.state_dict(),
+            "critics": self.critics.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+        }
+
+    def _load_state(self, state: dict[str, Any], histories: list[dict[str, list[Any]]]) -> None:
+        """Replay each seed's actions into its environment and buffer, then load the rest."""
+        for s, (agent, saved) in enumerate(zip(self.agents, state["seeds"], strict=True)):
+            with private_rng(agent):
+                for action in saved["actions"].numpy():
+                    new_obs, rewards, dones, infos = agent.env.step(action)
+                    agent.num_timesteps += 1
+                    agent._store_transition(
+                        agent.replay_buffer, action, new_obs, rewards, dones, infos
+                    )
+                    record(histories[s], infos[0], float(rewards[0]))
+                    self.actions[s].append(action)
+                    self.last_actions[s] = action
+            replayed = torch.tensor(histories[s].get("reward", []), dtype=torch.float64)
+            if not torch.equal(replayed, saved["rewards"]):
+                raise ValueError(
+                    f"seed {agent.seed}: its environment gave other rewards when its actions "
+                    "were sent again, so the saved state cannot be resumed (a non-deterministic "
+                    "environment?); start the batch again"
+                )
+            agent._rng_states = RNGStates(
+                (saved["python_rng"][0], tuple(saved["python_rng"][1]), saved["python_rng"][2]),
+                (
+                    saved["numpy_rng"][0],
+                    saved["numpy_rng"][1].numpy().astype(np.uint32),
+                    *saved["numpy_rng"][2:],
+                ),
+                saved["torch_rng"],
+            )
+            agent._n_updates = state["n_updates"]
+        self.actor.load_state_dict(state["actor"])
+        self.critics.load_state_dict(state["critics"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.n_updates, self.t = state["n_updates"], state["t"]
 
     def _collect_step(
         self, histories: list[dict[str, list[Any]]]
@@ -273,6 +378,7 @@ class BatchedCADAM:
                 action = epsilon_greedy_action(agent.epsilon(), lambda m=seed_mu: m, agent.xi)
                 new_obs, rewards, dones, infos = agent.env.step(action)
                 self.last_actions[s] = action
+                self.actions[s].append(action)
                 agent.num_timesteps += 1
                 agent._store_transition(agent.replay_buffer, action, new_obs, rewards, dones, infos)
                 cycles = update_cycles(
@@ -334,6 +440,28 @@ class BatchedCADAM:
                 for name, value in state.items():
                     if torch.is_tensor(value) and value.dim() > 0:
                         state[name] = value[index]
+
+
+#: The ``format`` of :meth:`BatchedCADAM.state_dict`.
+STATE_FORMAT = "nas_gym BatchedCADAM state 1"
+
+
+def check_state(state: Any, agents: Sequence[CADAM], totals: Sequence[int]) -> None:
+    """Refuse, by name, a saved batch that is not these agents' unfinished search."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"not a BatchedCADAM state (expected format {STATE_FORMAT!r})")
+    seeds = [saved["seed"] for saved in state["seeds"]]
+    if seeds != [agent.seed for agent in agents]:
+        raise ValueError(
+            f"the saved batch's unfinished seeds are {seeds}; this batch has "
+            f"{[agent.seed for agent in agents]} (build it with those seeds, in that order)"
+        )
+    for saved, total in zip(state["seeds"], totals, strict=True):
+        if saved["num_timesteps"] != state["t"] or saved["num_timesteps"] >= total:
+            raise ValueError(
+                f"seed {saved['seed']}: the saved batch took {state['t']} steps and this "
+                f"one may take {total}: nothing left to resume"
+            )
 
 
 @contextmanager
