@@ -180,6 +180,16 @@ def test_a_state_of_other_seeds_or_steps_is_refused_by_name():
         _resumable([2, 1], budgets).learn(budgets, resume=states[0])
     with pytest.raises(ValueError, match="took 10 steps and this one may take 10"):
         _resumable([1, 2], [10, 10]).learn(10, resume=states[0])
+    with pytest.raises(ValueError, match=r"the saved batch ran with quantile .*, these agents"):
+        _resumable([1, 2], budgets, quantile=0.5).learn(budgets, resume=states[0])
+    with pytest.raises(
+        ValueError, match=r"ran with policy net_arch \[16, 16\], these agents have \[8, 8\]"
+    ):
+        BatchedCADAM(
+            [gym.make("NASBench201-v0", max_queries=STEPS) for _ in budgets],
+            [1, 2],
+            **dict(SMALL, net_arch=(8, 8)),
+        ).learn(budgets, resume=states[0])
     with pytest.raises(ValueError, match="not a BatchedCADAM state"):
         _resumable([1, 2], budgets).learn(budgets, resume={"format": "other"})
     # a replay that does not give the recorded rewards (here: another dataset) is refused

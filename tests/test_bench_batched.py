@@ -8,6 +8,7 @@ same queries and write the same result row.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -254,14 +255,15 @@ def test_budget_progress_text():
 
 
 @pytest.mark.parametrize(
-    ("runs_of", "stop_at"),
+    ("runs_of", "stop_at", "lost"),
     [
-        ([(130, 1), (70, 1), (110, 2), (90, 3)], 50),  # 70: seed 1's prefix twin, replayed
-        ([(40, 1), (90, 2)], 60),  # seed 1 has ended: a batch of one resumes batched
+        ([(130, 1), (70, 1), (110, 2), (90, 3)], 50, None),  # 70: seed 1's twin, replayed
+        ([(40, 1), (90, 2)], 60, None),  # seed 1 has ended: a batch of one resumes batched
+        ([(130, 1), (70, 1), (110, 2)], 80, 70),  # the twin ended, but its record was lost
     ],
 )
 def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
-    runs_of, stop_at, tmp_path, monkeypatch
+    runs_of, stop_at, lost, tmp_path, monkeypatch
 ):
     """Ctrl-C after lockstep step ``stop_at`` (saves every step here): the rerun builds the
     unit of the unfinished runs again, loads its saved state and replays its actions (a
@@ -289,8 +291,17 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
     ended = {name for name, r in expected.items() if r["result"]["n_queries"] <= stop_at}
     assert set(runs(out)) == ended
     saved = sorted(p.suffix for p in (out / backends.PARTIAL_DIR).iterdir())
-    assert saved == [".keys", ".pt"]  # one save: each new one replaced the last
+    assert saved == [".json", ".pt"]  # one save: each new one replaced the last
     monkeypatch.setattr(run, "save_batch", save)
+    # a bench that defines these runs differently is refused before it runs anything
+    other = [dataclasses.replace(s, env_kwargs='{"top_k": 4}') for s in specs
+             if s.filename not in ended]  # fmt: skip
+    with pytest.raises(ValueError, match=r"holds run tiny__.* made with other settings"):
+        backends.execute(other, out, jobs=1, progress=False)
+    if lost is not None:
+        for name in [n for n in ended if f"__{lost}__" in n]:
+            (out / "runs" / name).unlink()
+            ended.remove(name)
     if len(specs) == 2:  # a save whose replay does not give its rewards fails by name
         import torch
 
@@ -300,7 +311,7 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
         torch.save(state, path)
         failed = backends.execute(specs, out, jobs=1, progress=False).failures
         assert len(failed) == 1 and "gave other rewards" in failed[0][1]
-        assert f"it resumed from {path}; remove that file" in failed[0][1]
+        assert f"its last save is {path}; remove it" in failed[0][1]
         path.unlink()  # the runs start over, and still give the same records
     outcome = backends.execute(specs, out, jobs=1, progress=False)
     assert outcome.n_skipped == len(ended) and outcome.n_ran == len(specs) - len(ended)
@@ -309,14 +320,22 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
     for name, record in got.items():
         assert record["history"] == expected[name]["history"], name
         assert record["result"]["best_valid_acc"] == expected[name]["result"]["best_valid_acc"]
-        resumed_at = None if name in ended or len(specs) == 2 else stop_at
+        gone_before = expected[name]["result"]["n_queries"] <= stop_at
+        resumed_at = None if gone_before or len(specs) == 2 else stop_at
         assert record["timing"]["resumed_at_step"] == resumed_at, name
+        if gone_before and lost is not None:  # its saved times, not the replay's
+            assert 0 < record["timing"]["shared_cpu_s"] < record["result"]["cpu_s"]
+            assert (
+                record["timing"]["learn_s"]
+                < got[name.replace("__70__", "__130__")]["timing"]["learn_s"]
+            )
     assert not (out / backends.PARTIAL_DIR).exists()
 
 
 def test_saves_that_can_resume_nothing_are_removed(tmp_path):
-    """After a bench: a save whose runs all have records (they started over and ended) and
-    a key list whose state file was removed go; a save of an unfinished run stays."""
+    """After a bench: a save whose runs all have records (they started over and ended), a
+    key list whose state file was removed, a state without its list and a half-written
+    file go; a save of an unfinished run stays."""
     specs = [RunSpec("rs", "cifar10", "valid", 20, seed) for seed in (1, 2)]
     backends.execute(specs, tmp_path, jobs=1, progress=False)
     partial = tmp_path / backends.PARTIAL_DIR
@@ -327,11 +346,13 @@ def test_saves_that_can_resume_nothing_are_removed(tmp_path):
         "batch-gone": [RunSpec("rs", "cifar10", "valid", 20, 4).key],
     }
     for name, keys in saves.items():
-        (partial / f"{name}.keys").write_text("\n".join(keys))
+        (partial / f"{name}.json").write_text(json.dumps({"keys": keys, "specs": {}}))
         if name != "batch-gone":
             (partial / f"{name}.pt").write_bytes(b"state")
+    (partial / "batch-orphan.pt").write_bytes(b"state")  # its worker died before the list
+    (partial / ".batch-open.pt.123.abc.tmp").write_bytes(b"half")  # ... or while writing
     backends.drop_finished_saves(tmp_path, partial)
-    assert sorted(p.name for p in partial.iterdir()) == ["batch-open.keys", "batch-open.pt"]
+    assert sorted(p.name for p in partial.iterdir()) == ["batch-open.json", "batch-open.pt"]
     (partial / "batch-open.pt").unlink()
     backends.drop_finished_saves(tmp_path, partial)
     assert not partial.exists()

@@ -26,6 +26,7 @@ from nas_gym.agents.bench.run import (
     EmitError,
     Progress,
     batch_key,
+    check_saves,
     prefix_key,
     run_group,
     saved_batches,
@@ -130,11 +131,17 @@ def drop_finished_saves(out: Path, partial: Path) -> None:
     after its runs started over because one of them had finished after the last save),
     or when its state file was removed by hand.
     """
-    for path, keys in saved_batches(partial, complete=False).items():
+    for path, saved in saved_batches(partial, complete=False).items():
+        keys = saved.get("keys", ())
         finished = all(load_record(out / "runs" / f"{key}.json") is not None for key in keys)
         if finished or not path.exists():
             path.unlink(missing_ok=True)
-            path.with_suffix(".keys").unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+    for path in partial.glob("batch-*.pt"):  # a worker killed before it wrote the list
+        if not path.with_suffix(".json").exists():
+            path.unlink(missing_ok=True)
+    for path in partial.glob(".batch-*.tmp"):  # a worker killed while writing
+        path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         partial.rmdir()  # empty once every batch has ended
 
@@ -608,11 +615,12 @@ def execute(
 
             # Ray tasks may run on other machines: only local workers save batches
             partial = out / PARTIAL_DIR if backend == "local" and batch else None
+            keep = []
+            if partial is not None:
+                partial.mkdir(exist_ok=True)
+                check_saves(partial, todo)
+                keep = [saved["keys"] for saved in saved_batches(partial).values()]
             try:
-                keep = []
-                if partial is not None:
-                    partial.mkdir(exist_ok=True)
-                    keep = list(saved_batches(partial).values())
                 units = plan_units(todo, jobs, batch, keep)
                 part = None if partial is None else str(partial)
                 with sigterm_as_interrupt():
@@ -626,8 +634,8 @@ def execute(
                 raise BenchStopped("interrupted", len(done) + saved[0], failures) from None
             finally:
                 bar.close()
-            if partial is not None:
-                drop_finished_saves(out, partial)
+        if (out / PARTIAL_DIR).is_dir():
+            drop_finished_saves(out, out / PARTIAL_DIR)
     return BenchOutcome(
         n_total=len(specs),
         n_skipped=len(done),

@@ -148,6 +148,10 @@ class Run:
     finished: bool = False
     #: the lockstep step a saved batch resumed this run from (None: it ran through)
     resumed_at: int | None = None
+    #: CPU seconds of building the agent (in ``cpu_s``; a resumed run's come from this process)
+    make_cpu_s: float = 0.0
+    #: a follower's times from a save made after it ended, when its record was lost
+    saved_end: dict[str, Any] | None = None
 
     @property
     def timed(self) -> bool:
@@ -202,6 +206,7 @@ def start_run(spec: RunSpec, data_dir: str | None, started: float | None = None)
         make_agent_s=make_agent_s,
         started=started,
         cpu_s=cpu_s,
+        make_cpu_s=cpu_s,
     )
 
 
@@ -485,9 +490,8 @@ def _learn_batched(
         raise
     except Exception as err:  # the batch fails together; finished runs are already out
         message = f"{type(err).__name__} in a batch of {len(batch)} runs: {err}"
-        if saved is not None and partial_dir is not None:
-            path = batch_file(partial_dir, [run.spec.key for run in batch])
-            message += f" (it resumed from {path}; remove that file to start these runs over)"
+        for path in _saved_files(partial_dir, batch) if partial_dir is not None else ():
+            message += f" (its last save is {path}; remove it to start these runs over)"
         for s, run in enumerate(batch):
             for member in ([] if s in finished else [run]) + run.followers:
                 if not member.finished:
@@ -496,7 +500,8 @@ def _learn_batched(
 
 
 def batch_file(partial_dir: str, keys: Sequence[str]) -> Path:
-    """Where the state of a batch of these (unfinished) runs is saved: named by their keys."""
+    """Where the state of a batch of these (unfinished) runs is saved: named by their keys.
+    Beside it, ``.json`` lists the keys and every run's spec (:func:`saved_batches`)."""
     digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:20]
     return Path(partial_dir) / f"batch-{digest}.pt"
 
@@ -508,27 +513,34 @@ def save_batch(
 
     The file holds tensors, numbers and strings only (``torch.load(weights_only=True)``
     reads it without running code): :meth:`BatchedCADAM.state_dict`, the runs' keys in
-    row order, and the time each run (and its followers) has spent so far.
+    row order and specs, and the time each leader and follower has spent so far. The
+    ``.json`` beside it is written first, so a save is never found without its keys.
     """
     import io
 
     import torch
 
-    from nas_gym.data import atomic_write_bytes
+    from nas_gym.data import atomic_write_bytes, atomic_write_text
 
     if partial_dir is None:
         return
-    going = [batch[s] for s in batched.active]
-    keys = [run.spec.key for run in going]
+    leaders = [batch[s] for s in batched.active]
+    runs = [run for leader in leaders for run in (leader, *leader.followers)]
     timing = {
-        run.spec.key: [run.learn_s, run.cpu_s]
-        for s in batched.active
-        for run in (batch[s], *batch[s].followers)
-        if not run.finished
+        run.spec.key: {
+            "learn_s": run.learn_s,
+            "learn_cpu_s": run.cpu_s - run.make_cpu_s,
+            "shared_cpu_s": run.shared_cpu_s,
+            "ended": run.finished,
+        }
+        for run in runs
     }
+    keys = [run.spec.key for run in leaders]
+    specs = {run.spec.key: asdict(run.spec) for run in runs}
     state = {
         "format": BATCH_FILE_FORMAT,
         "keys": keys,
+        "specs": specs,
         "batch": batched.state_dict(),
         "timing": timing,
         "learn_cpu": [float(learn_cpu[s]) for s in batched.active],
@@ -536,23 +548,28 @@ def save_batch(
     buf = io.BytesIO()
     torch.save(state, buf)
     path = batch_file(partial_dir, keys)
+    atomic_write_text(path.with_suffix(".json"), json.dumps({"keys": keys, "specs": specs}))
     atomic_write_bytes(path, buf.getvalue())
-    atomic_write_bytes(path.with_suffix(".keys"), "\n".join(keys).encode())
     for older in _saved_files(partial_dir, batch):
         if older != path:
             older.unlink(missing_ok=True)
-            older.with_suffix(".keys").unlink(missing_ok=True)
+            older.with_suffix(".json").unlink(missing_ok=True)
 
 
 def saved_batches(
     partial_dir: str | os.PathLike[str], complete: bool = True
-) -> dict[Path, list[str]]:
-    """Every saved batch in ``partial_dir``: its file and its unfinished runs' keys (with
-    ``complete=False`` also key lists whose state file was removed)."""
+) -> dict[Path, dict[str, Any]]:
+    """Every saved batch in ``partial_dir``: its state file and ``{"keys": the unfinished
+    leaders' run keys, "specs": {key: spec} of them and their followers}`` (with
+    ``complete=False`` also the lists whose state file is missing)."""
     found = {}
-    for path in sorted(Path(partial_dir).glob("batch-*.keys")):
-        if not complete or path.with_suffix(".pt").is_file():
-            found[path.with_suffix(".pt")] = path.read_text().split("\n")
+    for path in sorted(Path(partial_dir).glob("batch-*.json")):
+        if complete and not path.with_suffix(".pt").is_file():
+            continue
+        try:
+            found[path.with_suffix(".pt")] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or unreadable: never resumed
     return found
 
 
@@ -560,14 +577,15 @@ def _saved_files(partial_dir: str, batch: Sequence[Run]) -> list[Path]:
     """Saves of this batch at any stage: one per subset of its runs that was still going."""
     names = {run.spec.key for run in batch}
     saves = saved_batches(partial_dir, complete=False)
-    return [path for path, keys in saves.items() if set(keys) <= names]
+    return [path for path, saved in saves.items() if set(saved.get("keys", ())) <= names]
 
 
 def load_batch(partial_dir: str | None, batch: Sequence[Run]) -> dict[str, Any] | None:
     """The saved state of exactly these runs (the unfinished ones of an interrupted unit), or None.
 
     Raises:
-        ValueError: the file exists but is not such a state (it names the file to remove).
+        ValueError: the file exists but is not such a state, or its runs were made with
+            other settings (the message names the file to remove).
     """
     import torch
 
@@ -585,7 +603,28 @@ def load_batch(partial_dir: str | None, batch: Sequence[Run]) -> dict[str, Any] 
         raise ValueError(f"{path} is not a saved batch ({err}); remove it to start over") from None
     if not ok:
         raise ValueError(f"{path} is not a saved state of these runs; remove it to start over")
+    for run in (run for leader in batch for run in (leader, *leader.followers)):
+        other = state["specs"].get(run.spec.key)
+        if other is not None and other != asdict(run.spec):
+            raise ValueError(
+                f"{path} was saved by run {run.spec.key} with other settings ({other}); "
+                "remove it to start over, or use another --out"
+            )
     return state
+
+
+def check_saves(partial_dir: str | os.PathLike[str], todo: Sequence[RunSpec]) -> None:
+    """Refuse, before anything runs, a save of runs that this bench defines differently
+    (e.g. other ``--env-kwargs``): resuming it would carry the old search on under the
+    new settings."""
+    specs = {spec.key: asdict(spec) for spec in todo}
+    for path, saved in saved_batches(partial_dir).items():
+        for key, spec in saved.get("specs", {}).items():
+            if key in specs and specs[key] != spec:
+                raise ValueError(
+                    f"{path} holds run {key} made with other settings ({spec}); remove it "
+                    "to start that run over, or use another --out"
+                )
 
 
 def resume_timing(batch: Sequence[Run], saved: dict[str, Any], emit: Emit) -> list[float]:
@@ -593,9 +632,14 @@ def resume_timing(batch: Sequence[Run], saved: dict[str, Any], emit: Emit) -> li
     leaders' saved actions (as the lockstep steps did). Returns each leader's learn CPU."""
     for leader, seed_state in zip(batch, saved["batch"]["seeds"], strict=True):
         for run in (leader, *leader.followers):
-            learn_s, cpu_s = saved["timing"].get(run.spec.key, (0.0, 0.0))
-            run.learn_s += learn_s
-            run.cpu_s += cpu_s
+            spent = saved["timing"].get(run.spec.key)
+            if spent is None:
+                continue
+            if spent["ended"]:  # it ended before the save, but its record was not written
+                run.saved_end = spent
+                continue
+            run.learn_s += spent["learn_s"]
+            run.cpu_s += spent["learn_cpu_s"]
             run.resumed_at = saved["batch"]["t"]
         for action in seed_state["actions"].numpy():
             replay_step(leader, action, 0.0, emit)
@@ -607,7 +651,7 @@ def remove_saved_batch(partial_dir: str | None, batch: Sequence[Run]) -> None:
     if partial_dir is not None:
         for path in _saved_files(partial_dir, batch):
             path.unlink(missing_ok=True)
-            path.with_suffix(".keys").unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def replay_step(leader: Run, action: Any, learn_cpu_s: float, emit: Emit) -> int:
@@ -628,9 +672,10 @@ def replay_step(leader: Run, action: Any, learn_cpu_s: float, emit: Emit) -> int
         n += 1
         if follower.env.episode_ended:
             follower.finished = True
-            follower.learn_s = leader.learn_s
-            follower.shared_cpu_s = learn_cpu_s
-            follower.cpu_s += learn_cpu_s
+            spent = follower.saved_end or {"learn_s": leader.learn_s, "learn_cpu_s": learn_cpu_s}
+            follower.learn_s = spent["learn_s"]
+            follower.shared_cpu_s = spent["learn_cpu_s"]
+            follower.cpu_s += spent["learn_cpu_s"]
             _finish_and_emit(follower, emit)
     return n
 

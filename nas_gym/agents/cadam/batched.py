@@ -311,6 +311,7 @@ class BatchedCADAM:
             )
         return {
             "format": STATE_FORMAT,
+            "settings": settings_text(self.agents[0]),
             "t": self.t,
             "n_updates": self.n_updates,
             "seeds": seeds,
@@ -450,6 +451,12 @@ def check_state(state: Any, agents: Sequence[CADAM], totals: Sequence[int]) -> N
     """Refuse, by name, a saved batch that is not these agents' unfinished search."""
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise ValueError(f"not a BatchedCADAM state (expected format {STATE_FORMAT!r})")
+    ours = settings_text(agents[0])
+    for name, value in state["settings"].items():
+        if ours.get(name) != value:
+            raise ValueError(
+                f"the saved batch ran with {name} {value}, these agents have {ours.get(name)}"
+            )
     seeds = [saved["seed"] for saved in state["seeds"]]
     if seeds != [agent.seed for agent in agents]:
         raise ValueError(
@@ -482,6 +489,33 @@ def batch_thread_count(agents: Sequence[CADAM]) -> Iterator[None]:
             agent.torch_threads = n
 
 
+#: What seeds in one lockstep batch must share (with the policy's :data:`POLICY_SETTINGS`
+#: and both learning-rate schedules).
+SETTINGS = (
+    "quantile", "batch_size", "xi", "max_cycles", "exploration", "epsilon_start",
+    "epsilon_end", "epsilon_decay_steps", "warmup_steps", "buffer_size", "policy_delay",
+    "actor_q", "observation_space", "action_space", "device",
+)  # fmt: skip
+POLICY_SETTINGS = ("net_arch", "n_critics", "optimizer_class", "optimizer_kwargs")
+
+
+def settings_text(agent: CADAM) -> dict[str, str]:
+    """The batch-defining settings of ``agent`` as text (kept in a saved state and compared
+    on resume): every :data:`SETTINGS` value, the policy's, and the learning rates."""
+    text = {name: repr(getattr(agent, name)) for name in SETTINGS}
+    for name in POLICY_SETTINGS:
+        value = getattr(agent.policy, name)
+        text[f"policy {name}"] = value.__qualname__ if isinstance(value, type) else repr(value)
+    for name in ("lr_schedule", "actor_lr_schedule"):
+        value = schedule_value(getattr(agent, name))
+        text[name] = (
+            getattr(value, "__qualname__", type(value).__qualname__)
+            if callable(value)
+            else repr(value)
+        )
+    return text
+
+
 def batch_mismatch(first: Any, other: Any) -> str | None:
     """Why ``other`` cannot run in lockstep with ``first`` (None: it can).
 
@@ -492,16 +526,11 @@ def batch_mismatch(first: Any, other: Any) -> str | None:
     for agent in (first, other):
         if type(agent) is not CADAM:
             return f"{type(agent).__qualname__} is not CADAM (no batched form)"
-    settings = (
-        "quantile", "batch_size", "xi", "max_cycles", "exploration", "epsilon_start",
-        "epsilon_end", "epsilon_decay_steps", "warmup_steps", "buffer_size", "policy_delay",
-        "actor_q", "observation_space", "action_space", "device",
-    )  # fmt: skip
-    for name in settings:
+    for name in SETTINGS:
         if getattr(first, name) != getattr(other, name):
             return f"{name} differs ({getattr(first, name)!r} vs {getattr(other, name)!r})"
     a, b = first.policy, other.policy
-    for name in ("net_arch", "n_critics", "optimizer_class", "optimizer_kwargs"):
+    for name in POLICY_SETTINGS:
         if getattr(a, name) != getattr(b, name):
             return f"policy {name} differs ({getattr(a, name)!r} vs {getattr(b, name)!r})"
     for name in ("lr_schedule", "actor_lr_schedule"):
