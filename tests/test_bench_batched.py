@@ -356,3 +356,25 @@ def test_saves_that_can_resume_nothing_are_removed(tmp_path):
     (partial / "batch-open.pt").unlink()
     backends.drop_finished_saves(tmp_path, partial)
     assert not partial.exists()
+
+
+def test_the_interrupted_message_counts_the_units_saved_mid_run(tmp_path, monkeypatch, capsys):
+    from nas_gym.agents.bench import run
+
+    save = run.save_batch
+
+    def save_then_stop(partial_dir, batched, *args):
+        save(partial_dir, batched, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(run, "save_batch", save_then_stop)
+    args = ["bench", "--agents", "tiny", "--variant", TINY, "--datasets", "cifar10",
+            "--budgets", "30", "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path),
+            "--no-plots", "--no-progress"]  # fmt: skip
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert (
+        f"interrupted; 0 of 2 runs are saved in {tmp_path}, 1 unfinished batched unit(s) "
+        "mid-run in its partial/; resume with: nas-gym bench" in err
+    )

@@ -350,7 +350,7 @@ def check_envs(specs: list, data_dir: str | None) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from nas_gym.agents.bench import backends, plots, report, store
+    from nas_gym.agents.bench import backends, plots, report, run, store
     from nas_gym.agents.bench.record import result_rows
     from nas_gym.agents.bench.run import quiet_version_notice
     from nas_gym.agents.bench.spec import build_specs
@@ -439,9 +439,11 @@ def _bench(args: argparse.Namespace) -> int:
     except backends.BenchStopped as stop:
         for key, error in stop.failures:
             print(f"FAILED {key}: {error}", file=sys.stderr)
+        saves = len(run.saved_batches(Path(args.out) / backends.PARTIAL_DIR))
+        units = f", {saves} unfinished batched unit(s) mid-run in its partial/" if saves else ""
         print(
             f"nas-gym bench: {stop.reason}; {stop.n_saved} of {len(specs)} runs are saved in "
-            f"{args.out}; resume with: {canonical_command(opts, args)}",
+            f"{args.out}{units}; resume with: {canonical_command(opts, args)}",
             file=sys.stderr,
         )
         return 130 if stop.reason == "interrupted" else 1
