@@ -176,15 +176,18 @@ class BatchedCADAM:
         self.n_updates = 0
         #: indices (into ``agents``) of the seeds still searching, i.e. rows of the stacks
         self.active = list(range(len(agents)))
-        #: the action each seed last sent to its (vectorized) environment
-        self.last_actions: list[np.ndarray | None] = [None] * len(agents)
-        #: every action each seed sent, in order: what :meth:`state_dict` needs to rebuild
-        #: the environments and replay buffers on resume
+        #: every action each seed sent to its (vectorized) environment, in order: what
+        #: :meth:`state_dict` needs to rebuild the environments and replay buffers on resume
         self.actions: list[list[np.ndarray]] = [[] for _ in agents]
         #: lockstep steps taken so far
         self.t = 0
         #: each seed's history so far (what :meth:`learn` returns)
         self.histories: list[dict[str, list[Any]]] = [{} for _ in agents]
+
+    @property
+    def last_actions(self) -> list[np.ndarray | None]:
+        """The action each seed last sent (None before its first step)."""
+        return [sent[-1] if sent else None for sent in self.actions]
 
     def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """``(S, batch, n)`` quantile estimates by the first ``n`` critics (all)."""
@@ -326,14 +329,7 @@ class BatchedCADAM:
         for s, (agent, saved) in enumerate(zip(self.agents, state["seeds"], strict=True)):
             with private_rng(agent):
                 for action in saved["actions"].numpy():
-                    new_obs, rewards, dones, infos = agent.env.step(action)
-                    agent.num_timesteps += 1
-                    agent._store_transition(
-                        agent.replay_buffer, action, new_obs, rewards, dones, infos
-                    )
-                    record(histories[s], infos[0], float(rewards[0]))
-                    self.actions[s].append(action)
-                    self.last_actions[s] = action
+                    self._send(s, action, histories)
             replayed = torch.tensor(histories[s].get("reward", []), dtype=torch.float64)
             if not torch.equal(replayed, saved["rewards"]):
                 raise ValueError(
@@ -377,19 +373,25 @@ class BatchedCADAM:
             seed_mu = mu[row].reshape(1, *agent.action_space.shape)
             with private_rng(agent):
                 action = epsilon_greedy_action(agent.epsilon(), lambda m=seed_mu: m, agent.xi)
-                new_obs, rewards, dones, infos = agent.env.step(action)
-                self.last_actions[s] = action
-                self.actions[s].append(action)
-                agent.num_timesteps += 1
-                agent._store_transition(agent.replay_buffer, action, new_obs, rewards, dones, infos)
+                ended[s] = self._send(s, action, histories)
                 cycles = update_cycles(
                     agent.replay_buffer.size(), agent.batch_size, agent.max_cycles
                 )
                 if cycles:  # exact in lockstep: every active seed's buffer has the same size
                     batches.append(sample_batches(agent.replay_buffer, cycles, agent.batch_size))
-            record(histories[s], infos[0], float(rewards[0]))
-            ended[s] = bool(dones[0])
         return batches, ended
+
+    def _send(self, s: int, action: np.ndarray, histories: list[dict[str, list[Any]]]) -> bool:
+        """Step seed ``s``'s environment with ``action`` and store the transition, as
+        ``CADAM.learn`` does (call it inside the seed's private streams); a search step
+        and a resume's replay both go through here. Returns whether the episode ended."""
+        agent = self.agents[s]
+        new_obs, rewards, dones, infos = agent.env.step(action)
+        self.actions[s].append(action)
+        agent.num_timesteps += 1
+        agent._store_transition(agent.replay_buffer, action, new_obs, rewards, dones, infos)
+        record(histories[s], infos[0], float(rewards[0]))
+        return bool(dones[0])
 
     def _train(self, batches: list[tuple[torch.Tensor, ...]]) -> None:
         """CADAM's ``train`` on the stacked networks: ``batches[seed] = (s, a, r)``, each
