@@ -38,6 +38,7 @@ from nas_gym.agents.bench import archive
 from nas_gym.agents.bench.order import group_rows
 from nas_gym.agents.bench.published import CADAM_1K, CADAM_500
 from nas_gym.agents.bench.store import load_all_records
+from nas_gym.benchmarks.nb201 import load_nb201
 
 READING = {"query": "every query counted", "unique": "unique architectures counted"}
 #: The spec fields a table row reads, copied into an archived run's result.
@@ -49,13 +50,14 @@ def from_archive(run: dict) -> dict:
     result's row fields from the spec, and the split's optimum from the table (what the
     environment would have recorded). Archives keep no timing."""
     spec = run["spec"]
-    valid, test = archive.table_accuracies(spec["dataset"], archive.fidelity(spec))
-    scores = test if spec["reward_metric"] == "test" else valid
+    _, optimum = load_nb201().optimum(
+        spec["dataset"], spec["reward_metric"], archive.fidelity(spec)
+    )
     return {
         "spec": spec,
         "result": {**{k: spec[k] for k in SPEC_COLUMNS}, **run["result"]},
         "history": run["history"],
-        "env": {"optimum_acc": max(scores)},
+        "env": {"optimum_acc": optimum},
     }
 
 

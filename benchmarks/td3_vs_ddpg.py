@@ -330,7 +330,7 @@ def merge(sources: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> tuple[list
     """:func:`nas_gym.agents.bench.archive.merge` by :func:`run_key`; a disagreement is the
     script's error."""
     try:
-        return archive.merge(sources, key=lambda r: run_key(r))
+        return archive.merge(sources, key=run_key)
     except archive.ArchiveError as exc:
         raise SystemExit(str(exc)) from None
 
