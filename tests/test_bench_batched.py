@@ -257,7 +257,8 @@ def test_budget_progress_text():
 @pytest.mark.parametrize(
     ("runs_of", "stop_at", "lost"),
     [
-        ([(130, 1), (70, 1), (110, 2), (90, 3)], 50, None),  # 70: seed 1's twin, replayed
+        # 70: seed 1's twin, replayed; seed 4 ends first, so 3 of the unit's 4 rows resume
+        ([(130, 1), (70, 1), (110, 2), (90, 3), (40, 4)], 50, None),
         ([(40, 1), (90, 2)], 60, None),  # seed 1 has ended: a batch of one resumes batched
         ([(130, 1), (70, 1), (110, 2)], 80, 70),  # the twin ended, but its record was lost
     ],
@@ -323,6 +324,9 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
         gone_before = expected[name]["result"]["n_queries"] <= stop_at
         resumed_at = None if gone_before or len(specs) == 2 else stop_at
         assert record["timing"]["resumed_at_step"] == resumed_at, name
+        started_over = not gone_before and len(specs) == 2  # alone, its save removed
+        size = 1 if started_over else expected[name]["timing"]["batch_size"]
+        assert record["timing"]["batch_size"] == size, name  # the unit's, not the rest's
         if gone_before and lost is not None:  # its saved times, not the replay's
             assert 0 < record["timing"]["shared_cpu_s"] < record["result"]["cpu_s"]
             assert (

@@ -421,11 +421,11 @@ def _learn_batched(
     from nas_gym.agents.cadam.batched import BatchedCADAM
     from nas_gym.agents.common.rng import private_rng
 
+    clock = [time.perf_counter(), time.process_time()]  # reading a save counts in step 1
     saved = load_batch(partial_dir, batch)
     if saved is not None:  # the saved order of the rows
         order = {key: i for i, key in enumerate(saved["keys"])}
         batch.sort(key=lambda run: order[run.spec.key])
-    clock = [time.perf_counter(), time.process_time()]
     queries = [0]  # made since the last progress report
     learn_cpu = [0.0] * len(batch)  # each leader's learn CPU so far (a follower's share)
     for run in batch:
@@ -532,6 +532,7 @@ def save_batch(
             "learn_cpu_s": run.cpu_s - run.make_cpu_s,
             "shared_cpu_s": run.shared_cpu_s,
             "ended": run.finished,
+            "batch_size": run.batch_size,
         }
         for run in runs
     }
@@ -635,6 +636,7 @@ def resume_timing(batch: Sequence[Run], saved: dict[str, Any], emit: Emit) -> li
             spent = saved["timing"].get(run.spec.key)
             if spent is None:
                 continue
+            run.batch_size = spent.get("batch_size", run.batch_size)  # the unit's, not the rest's
             if spent["ended"]:  # it ended before the save, but its record was not written
                 run.saved_end = spent
                 continue
