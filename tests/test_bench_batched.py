@@ -245,13 +245,29 @@ def test_budget_progress_text():
     assert backends.budget_progress({}, 200, 10.0) == "0% of the budget"
     assert (
         backends.budget_progress({"a": 30, "b": 20}, 200, 60.0)
-        == "25% of the budget, about 0:03:00 left at this rate"
+        == "25% of the budget, about 0:03:00 left at the recent rate"
     )
     assert (
         backends.budget_progress({"a": 1}, 400, 36.0)
-        == "0% of the budget, about 3:59:24 left at this rate"
+        == "0% of the budget, about 3:59:24 left at the recent rate"
     )
     assert backends.budget_progress({"a": 200}, 200, 5.0) == "100% of the budget"
+
+
+def test_budget_progress_takes_the_rate_of_the_recent_past():
+    """10 units in the first 100 s, 50 in the next 100, 50 more in the 200 s after: the rate
+    is taken since the last report at least half the elapsed time (and 2 min) ago."""
+    history = [(0.0, 0), (100.0, 10), (200.0, 60)]
+    text = backends.budget_progress({"a": 110}, 200, 400.0, history)
+    assert text == "55% of the budget, about 0:06:00 left at the recent rate"  # 90 at 50/200 s
+    # early on the window is 2 minutes: since the oldest report here
+    text = backends.budget_progress({"a": 30}, 200, 150.0, [(0.0, 0), (100.0, 20)])
+    assert text == "15% of the budget, about 0:14:10 left at the recent rate"  # 170 at 30/150 s
+    # a resumed bench: no estimate before its first report, none while nothing moved since
+    assert backends.budget_progress({"a": 150}, 200, 3.0, []) == "75% of the budget"
+    assert backends.budget_progress({"a": 150}, 200, 9.0, [(3.0, 150)]) == "75% of the budget"
+    text = backends.budget_progress({"a": 160}, 200, 13.0, [(3.0, 150)])
+    assert text == "80% of the budget, about 0:00:40 left at the recent rate"
 
 
 @pytest.mark.parametrize(
@@ -314,8 +330,15 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
         assert len(failed) == 1 and "gave other rewards" in failed[0][1]
         assert f"its last save is {path}; remove it" in failed[0][1]
         path.unlink()  # the runs start over, and still give the same records
-    outcome = backends.execute(specs, out, jobs=1, progress=False)
+    shown = []  # what the bar is given (tqdm itself draws only some of it)
+    progress_text = backends.budget_progress
+    monkeypatch.setattr(
+        backends, "budget_progress", lambda *a: shown.append(progress_text(*a)) or shown[-1]
+    )
+    outcome = backends.execute(specs, out, jobs=1, progress=True)
     assert outcome.n_skipped == len(ended) and outcome.n_ran == len(specs) - len(ended)
+    if len(specs) > 2:  # resumed: the saved runs' budget in the first report is not speed
+        assert shown and "left" not in shown[0] and "left" in " ".join(shown[1:-1])
     got = runs(out)
     assert set(got) == set(expected) and not outcome.failures
     for name, record in got.items():

@@ -9,6 +9,7 @@ finished record to the parent, which writes it at once (:mod:`nas_gym.agents.ben
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import math
@@ -394,18 +395,44 @@ def run_local(
             worker.stop()
 
 
-def budget_progress(spent: dict[str, int], total: int, elapsed_s: float) -> str:
-    """``"34% of the budget, about 1:25:10 left at this rate"``: the share of all runs'
-    budgets used (queries, or distinct architectures for ``budget_unit="unique"``), and
-    the time left if the rest goes as fast as the part done so far. With the unique
-    unit later cells cost more steps (re-queries grow), so that estimate is a lower bound.
+#: the time-left estimate takes the rate over this share of the elapsed time, at least
+#: RATE_WINDOW_MIN_S: recent enough to follow a rate that changes (later distinct cells
+#: cost more steps), long enough to span several progress reports
+RATE_WINDOW = 0.5
+RATE_WINDOW_MIN_S = 120.0
+
+
+def budget_progress(
+    spent: dict[str, int],
+    total: int,
+    elapsed_s: float,
+    history: Sequence[tuple[float, int]] | None = None,
+) -> str:
+    """``"34% of the budget, about 1:25:10 left at the recent rate"``: the share of all
+    runs' budgets used (queries, or distinct architectures for ``budget_unit="unique"``),
+    and the time left at the rate of the recent past.
+
+    ``history``: earlier ``(elapsed_s, budget used)`` reports, oldest first (None: one at
+    the start, ``(0, 0)``). The rate is taken since the last of them at least
+    :data:`RATE_WINDOW` of the elapsed time (and :data:`RATE_WINDOW_MIN_S`) ago, or the
+    oldest; with an empty history there is no estimate yet. (A resumed bench starts with
+    an empty one: its first report holds the budget its saved runs had already used,
+    which is not progress made in this bench.)
     """
     done = sum(spent.values())
     fraction = done / total if total else 1.0
     text = f"{100 * fraction:.0f}% of the budget"
-    if 0 < fraction < 1 and elapsed_s > 0:
-        left = round(elapsed_s * (1 - fraction) / fraction)
-        text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left at this rate"
+    if history is None:
+        history = [(0.0, 0)]
+    if not history or not 0 < fraction < 1:
+        return text
+    cut = elapsed_s - max(RATE_WINDOW * elapsed_s, RATE_WINDOW_MIN_S)
+    i = bisect.bisect_right([t for t, _ in history], cut)
+    since_s, since = history[max(i - 1, 0)]
+    if done > since and elapsed_s > since_s:
+        left = round((elapsed_s - since_s) * (total - done) / (done - since))
+        text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left"
+        text += " at the recent rate"
     return text
 
 
@@ -580,8 +607,13 @@ def execute(
             )
             budget_total = sum(spec.budget for spec in todo)
 
+            history = [(0.0, 0)]  # (elapsed s, budget used) every few seconds, for the rate
+
             def show(refresh: bool) -> None:
-                parts = [budget_progress(spent, budget_total, time.perf_counter() - start)]
+                elapsed, used = time.perf_counter() - start, sum(spent.values())
+                parts = [budget_progress(spent, budget_total, elapsed, history)]
+                if not history or elapsed - history[-1][0] >= 5.0:
+                    history.append((elapsed, used))
                 if failures:
                     parts.append(f"failed={len(failures)}")
                 if queries[0]:
@@ -620,6 +652,8 @@ def execute(
                 partial.mkdir(exist_ok=True)
                 check_saves(partial, todo)
                 keep = [saved["keys"] for saved in saved_batches(partial).values()]
+                if keep:  # the first report holds the saved runs' budget: rate from it on
+                    history.clear()
             try:
                 units = plan_units(todo, jobs, batch, keep)
                 part = None if partial is None else str(partial)
