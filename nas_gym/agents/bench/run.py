@@ -446,7 +446,7 @@ def _learn_batched(
             learn_cpu[s] += (cpu - clock[1]) / len(seeds)
         clock[:] = [now, cpu]  # the followers' steps count in the next step's share
         for s in seeds:
-            queries[0] += replay_step(batch[s], batched.last_actions[s], learn_cpu[s], emit)
+            queries[0] += replay_step(batch[s], batched.last_action(s), learn_cpu[s], emit)
         queries[0] += len(seeds)
         if progress is not None and (t + 1) % PROGRESS_EVERY == 0:
             going = [

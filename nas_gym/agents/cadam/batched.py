@@ -184,10 +184,9 @@ class BatchedCADAM:
         #: each seed's history so far (what :meth:`learn` returns)
         self.histories: list[dict[str, list[Any]]] = [{} for _ in agents]
 
-    @property
-    def last_actions(self) -> list[np.ndarray | None]:
-        """The action each seed last sent (None before its first step)."""
-        return [sent[-1] if sent else None for sent in self.actions]
+    def last_action(self, s: int) -> np.ndarray:
+        """The action seed ``s`` last sent (its replaying twins send it next)."""
+        return self.actions[s][-1]
 
     def q_values(self, actions: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """``(S, batch, n)`` quantile estimates by the first ``n`` critics (all)."""
