@@ -330,15 +330,30 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
         assert len(failed) == 1 and "gave other rewards" in failed[0][1]
         assert f"its last save is {path}; remove it" in failed[0][1]
         path.unlink()  # the runs start over, and still give the same records
-    shown = []  # what the bar is given (tqdm itself draws only some of it)
-    progress_text = backends.budget_progress
-    monkeypatch.setattr(
-        backends, "budget_progress", lambda *a: shown.append(progress_text(*a)) or shown[-1]
+    (listing,) = (out / backends.PARTIAL_DIR).glob("*.json") if len(specs) > 2 else [None]
+    if lost is not None:  # a save from before saves kept each run's budget used
+        listing.write_text(json.dumps(dict(json.loads(listing.read_text()), spent=None)))
+    before = (
+        0 if listing is None else sum((json.loads(listing.read_text())["spent"] or {}).values())
     )
+    shown, calls = [], []  # what the bar is given (tqdm itself draws only some of it)
+    progress_text = backends.budget_progress
+
+    def spy(spent, total, elapsed, history):
+        calls.append((sum(spent.values()), list(history)))
+        shown.append(progress_text(spent, total, elapsed, history))
+        return shown[-1]
+
+    monkeypatch.setattr(backends, "budget_progress", spy)
     outcome = backends.execute(specs, out, jobs=1, progress=True)
     assert outcome.n_skipped == len(ended) and outcome.n_ran == len(specs) - len(ended)
-    if len(specs) > 2:  # resumed: the saved runs' budget in the first report is not speed
-        assert shown and "left" not in shown[0] and "left" in " ".join(shown[1:-1])
+    if len(specs) > 2:  # resumed: the saved runs' budget is where progress starts, not speed
+        assert shown and "left" in " ".join(shown[1:-1])
+        if lost is None:  # from the save: counted from the start, and never as progress
+            assert before > 0 and calls[0][1][0] == (0.0, before)
+            assert all(used >= before for used, _ in calls)
+        else:  # no budget in the save: no estimate until a second report
+            assert before == 0 and "left" not in shown[0]
     got = runs(out)
     assert set(got) == set(expected) and not outcome.failures
     for name, record in got.items():

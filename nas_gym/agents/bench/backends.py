@@ -402,6 +402,30 @@ RATE_WINDOW = 0.5
 RATE_WINDOW_MIN_S = 120.0
 
 
+def resumed_spent(
+    saves: Sequence[dict[str, Any]],
+    todo: Sequence[RunSpec],
+    spent: dict[str, int],
+    history: list[tuple[float, int]],
+) -> None:
+    """Start a resumed bench's progress from the budget its saved runs had already used.
+
+    That budget is progress made before this bench, not speed: it goes into ``spent``
+    and into the rate's starting point ``history``. A save made before saves kept it
+    (no ``"spent"``) gives no starting point: the history is emptied, so the rate is
+    taken from the first report on (that report holds the saved budget).
+    """
+    if not saves:
+        return
+    if not all(isinstance(saved.get("spent"), dict) for saved in saves):
+        history.clear()
+        return
+    names = {spec.key for spec in todo}
+    for saved in saves:
+        spent.update((key, int(v)) for key, v in saved["spent"].items() if key in names)
+    history[:] = [(0.0, sum(spent.values()))]
+
+
 def budget_progress(
     spent: dict[str, int],
     total: int,
@@ -415,9 +439,7 @@ def budget_progress(
     ``history``: earlier ``(elapsed_s, budget used)`` reports, oldest first (None: one at
     the start, ``(0, 0)``). The rate is taken since the last of them at least
     :data:`RATE_WINDOW` of the elapsed time (and :data:`RATE_WINDOW_MIN_S`) ago, or the
-    oldest; with an empty history there is no estimate yet. (A resumed bench starts with
-    an empty one: its first report holds the budget its saved runs had already used,
-    which is not progress made in this bench.)
+    oldest; with an empty history there is no estimate yet (:func:`resumed_spent`).
     """
     done = sum(spent.values())
     fraction = done / total if total else 1.0
@@ -651,9 +673,9 @@ def execute(
             if partial is not None:
                 partial.mkdir(exist_ok=True)
                 check_saves(partial, todo)
-                keep = [saved["keys"] for saved in saved_batches(partial).values()]
-                if keep:  # the first report holds the saved runs' budget: rate from it on
-                    history.clear()
+                saves = list(saved_batches(partial).values())
+                keep = [saved["keys"] for saved in saves]
+                resumed_spent(saves, todo, spent, history)
             try:
                 units = plan_units(todo, jobs, batch, keep)
                 part = None if partial is None else str(partial)

@@ -514,7 +514,8 @@ def save_batch(
     The file holds tensors, numbers and strings only (``torch.load(weights_only=True)``
     reads it without running code): :meth:`BatchedCADAM.state_dict`, the runs' keys in
     row order and specs, and the time each leader and follower has spent so far. The
-    ``.json`` beside it is written first, so a save is never found without its keys.
+    ``.json`` beside it (keys, specs, and the budget each run had used) is written first,
+    so a save is never found without its keys.
     """
     import io
 
@@ -538,6 +539,8 @@ def save_batch(
     }
     keys = [run.spec.key for run in leaders]
     specs = {run.spec.key: asdict(run.spec) for run in runs}
+    # what each run had used: a resumed bench's progress bar starts from it (not as speed)
+    spent = {run.spec.key: run.spec.budget if run.finished else budget_spent(run) for run in runs}
     state = {
         "format": BATCH_FILE_FORMAT,
         "keys": keys,
@@ -549,7 +552,8 @@ def save_batch(
     buf = io.BytesIO()
     torch.save(state, buf)
     path = batch_file(partial_dir, keys)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({"keys": keys, "specs": specs}))
+    listing = {"keys": keys, "specs": specs, "spent": spent}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(listing))
     atomic_write_bytes(path, buf.getvalue())
     for older in _saved_files(partial_dir, batch):
         if older != path:
@@ -561,7 +565,8 @@ def saved_batches(
     partial_dir: str | os.PathLike[str], complete: bool = True
 ) -> dict[Path, dict[str, Any]]:
     """Every saved batch in ``partial_dir``: its state file and ``{"keys": the unfinished
-    leaders' run keys, "specs": {key: spec} of them and their followers}`` (with
+    leaders' run keys, "specs": {key: spec} of them and their followers, "spent": {key:
+    budget used}}`` (``"spent"`` is missing from saves made before it was kept; with
     ``complete=False`` also the lists whose state file is missing)."""
     found = {}
     for path in sorted(Path(partial_dir).glob("batch-*.json")):
