@@ -270,6 +270,23 @@ def test_budget_progress_takes_the_rate_of_the_recent_past():
     assert text == "80% of the budget, about 0:00:40 left at the recent rate"
 
 
+def test_a_resumed_bench_starts_from_the_budget_its_resuming_saves_had_used():
+    todo = [RunSpec("tiny", "cifar10", "valid", 100, seed, "cadam", "{}") for seed in (1, 2, 3)]
+    a, b, c = (spec.key for spec in todo)
+    resuming = {"keys": [a, b], "spent": {a: 40, b: 30, "finished-twin": 100}}
+    spent, history = {}, [(0.0, 0)]
+    backends.resumed_spent([resuming], todo, spent, history)
+    assert spent == {a: 40, b: 30} and history == [(0.0, 70)]
+    # a save with a run that is not to run does not resume (its runs start over)
+    spent, history = {}, [(0.0, 0)]
+    backends.resumed_spent([{"keys": [c, "done-run"], "spent": {c: 50}}], todo, spent, history)
+    assert spent == {} and history == [(0.0, 0)]
+    # a save from before the budget was kept: no starting point, the rate waits a report
+    spent, history = {}, [(0.0, 0)]
+    backends.resumed_spent([resuming, {"keys": [c], "spent": None}], todo, spent, history)
+    assert spent == {} and history == []
+
+
 @pytest.mark.parametrize(
     ("runs_of", "stop_at", "lost"),
     [

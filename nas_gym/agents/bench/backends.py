@@ -411,16 +411,19 @@ def resumed_spent(
     """Start a resumed bench's progress from the budget its saved runs had already used.
 
     That budget is progress made before this bench, not speed: it goes into ``spent``
-    and into the rate's starting point ``history``. A save made before saves kept it
-    (no ``"spent"``) gives no starting point: the history is emptied, so the rate is
-    taken from the first report on (that report holds the saved budget).
+    and into the rate's starting point ``history``. Only saves that resume count (every
+    run they hold is to run, as in :func:`plan_units`); the others' runs start over. A
+    save made before saves kept it (no ``"spent"``) gives no starting point: the history
+    is emptied, so the rate is taken from the first report on (that report holds the
+    saved budget).
     """
+    names = {spec.key for spec in todo}
+    saves = [s for s in saves if s.get("keys") and all(key in names for key in s["keys"])]
     if not saves:
         return
     if not all(isinstance(saved.get("spent"), dict) for saved in saves):
         history.clear()
         return
-    names = {spec.key for spec in todo}
     for saved in saves:
         spent.update((key, int(v)) for key, v in saved["spent"].items() if key in names)
     history[:] = [(0.0, sum(spent.values()))]
