@@ -437,3 +437,10 @@ def test_the_interrupted_message_counts_the_units_saved_mid_run(tmp_path, monkey
         f"interrupted; 0 of 2 runs are saved in {tmp_path}, 1 unfinished batched unit(s) "
         "mid-run in its partial/; resume with: nas-gym bench" in err
     )
+    monkeypatch.setattr(run, "save_batch", save)  # the rerun says what it resumes
+    assert main(args) == 0
+    partial = tmp_path / backends.PARTIAL_DIR
+    assert (
+        f"(0 already finished in {tmp_path}, 2 to run, 2 of them resuming from 1 saved "
+        f"unit(s) in {partial})" in capsys.readouterr().err
+    )

@@ -349,6 +349,22 @@ def check_envs(specs: list, data_dir: str | None) -> None:
         env.close()
 
 
+def resuming_text(args: argparse.Namespace, todo: list) -> str:
+    """``", 15 of them resuming from 2 saved units in OUT/partial"`` (or ``""``): the runs
+    an interrupted bench's batched units will carry on from their saves, not start over."""
+    from nas_gym.agents.bench import backends, run
+
+    partial = Path(args.out) / backends.PARTIAL_DIR
+    if args.no_batch or args.backend != "local" or not partial.is_dir():
+        return ""
+    saves = backends.resuming_saves(list(run.saved_batches(partial).values()), todo)
+    names = {spec.key for spec in todo}
+    runs = {key for saved in saves for key in saved.get("specs", saved["keys"]) if key in names}
+    if not saves:
+        return ""
+    return f", {len(runs)} of them resuming from {len(saves)} saved unit(s) in {partial}"
+
+
 def _bench(args: argparse.Namespace) -> int:
     from nas_gym.agents.bench import backends, plots, report, run, store
     from nas_gym.agents.bench.record import result_rows
@@ -421,7 +437,8 @@ def _bench(args: argparse.Namespace) -> int:
     done, todo = store.split_done(specs, Path(args.out))
     print(
         f"nas-gym bench: {len(specs)} runs on {args.env} ({len(done)} already finished in "
-        f"{args.out}, {len(todo)} to run) on backend {args.backend} with {jobs} job(s)",
+        f"{args.out}, {len(todo)} to run{resuming_text(args, todo)}) on backend "
+        f"{args.backend} with {jobs} job(s)",
         file=sys.stderr,
     )
     try:

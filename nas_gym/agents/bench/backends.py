@@ -402,6 +402,15 @@ RATE_WINDOW = 0.5
 RATE_WINDOW_MIN_S = 120.0
 
 
+def resuming_saves(
+    saves: Sequence[dict[str, Any]], todo: Sequence[RunSpec]
+) -> list[dict[str, Any]]:
+    """The saves (:func:`~nas_gym.agents.bench.run.saved_batches` listings) that resume:
+    every run they hold is still to run, as :func:`plan_units` requires."""
+    names = {spec.key for spec in todo}
+    return [s for s in saves if s.get("keys") and all(key in names for key in s["keys"])]
+
+
 def resumed_spent(
     saves: Sequence[dict[str, Any]],
     todo: Sequence[RunSpec],
@@ -418,7 +427,7 @@ def resumed_spent(
     saved budget).
     """
     names = {spec.key for spec in todo}
-    saves = [s for s in saves if s.get("keys") and all(key in names for key in s["keys"])]
+    saves = resuming_saves(saves, todo)
     if not saves:
         return
     if not all(isinstance(saved.get("spent"), dict) for saved in saves):
