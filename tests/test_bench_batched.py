@@ -141,6 +141,12 @@ def test_plan_units_groups_batched_agents_and_keeps_parallelism():
     (unit,) = [u for u in kept if saved[0][0] in {s.key for s in u}]
     assert sorted((s.seed, s.budget) for s in unit) == [(2, 500), (2, 1000), (4, 500), (4, 1000)]
     assert [len(u) for u in kept] == [16, 4, 2, 1, 1]
+    # a save whose family has gained a longer twin cannot be loaded (the twin leads it):
+    # its runs are planned afresh, and it is not counted as resuming
+    longer = [*todo, spec("cadam", 2, 2000)]
+    assert backends.saved_units(longer, saved) == ([], longer)
+    assert [len(u) for u in backends.plan_units(longer, jobs=2, keep=saved)] == [21, 2, 1, 1]
+    assert backends.resuming_saves([{"keys": saved[0]}], longer) == []
 
 
 def test_bench_cpu_total_counts_a_replayed_prefix_once(tmp_path):
@@ -281,10 +287,16 @@ def test_a_resumed_bench_starts_from_the_budget_its_resuming_saves_had_used():
     spent, history = {}, [(0.0, 0)]
     backends.resumed_spent([{"keys": [c, "done-run"], "spent": {c: 50}}], todo, spent, history)
     assert spent == {} and history == [(0.0, 0)]
-    # a save from before the budget was kept: no starting point, the rate waits a report
+    # a save from before the budget was kept, or with a value that is not a count: no
+    # starting point, the rate waits a report
+    for bad in (None, {c: "12"}, {c: 1.5}, {c: True}):
+        spent, history = {}, [(0.0, 0)]
+        backends.resumed_spent([resuming, {"keys": [c], "spent": bad}], todo, spent, history)
+        assert spent == {} and history == []
+    # counts outside 0..budget are clamped to it
     spent, history = {}, [(0.0, 0)]
-    backends.resumed_spent([resuming, {"keys": [c], "spent": None}], todo, spent, history)
-    assert spent == {} and history == []
+    backends.resumed_spent([{"keys": [c], "spent": {c: 10**6}}], todo, spent, history)
+    assert spent == {c: 100} and history == [(0.0, 100)]
 
 
 @pytest.mark.parametrize(
@@ -348,11 +360,7 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
         assert f"its last save is {path}; remove it" in failed[0][1]
         path.unlink()  # the runs start over, and still give the same records
     (listing,) = (out / backends.PARTIAL_DIR).glob("*.json") if len(specs) > 2 else [None]
-    if lost is not None:  # a save from before saves kept each run's budget used
-        listing.write_text(json.dumps(dict(json.loads(listing.read_text()), spent=None)))
-    before = (
-        0 if listing is None else sum((json.loads(listing.read_text())["spent"] or {}).values())
-    )
+    before = 0 if listing is None else sum(json.loads(listing.read_text())["spent"].values())
     shown, calls = [], []  # what the bar is given (tqdm itself draws only some of it)
     progress_text = backends.budget_progress
 
@@ -366,11 +374,8 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
     assert outcome.n_skipped == len(ended) and outcome.n_ran == len(specs) - len(ended)
     if len(specs) > 2:  # resumed: the saved runs' budget is where progress starts, not speed
         assert shown and "left" in " ".join(shown[1:-1])
-        if lost is None:  # from the save: counted from the start, and never as progress
-            assert before > 0 and calls[0][1][0] == (0.0, before)
-            assert all(used >= before for used, _ in calls)
-        else:  # no budget in the save: no estimate until a second report
-            assert before == 0 and "left" not in shown[0]
+        assert before > 0 and calls[0][1][0] == (0.0, before)
+        assert all(used >= before for used, _ in calls)
     got = runs(out)
     assert set(got) == set(expected) and not outcome.failures
     for name, record in got.items():

@@ -350,19 +350,19 @@ def check_envs(specs: list, data_dir: str | None) -> None:
 
 
 def resuming_text(args: argparse.Namespace, todo: list) -> str:
-    """``", 15 of them resuming from 2 saved units in OUT/partial"`` (or ``""``): the runs
-    an interrupted bench's batched units will carry on from their saves, not start over."""
+    """``", 15 of them resuming from 2 saved unit(s) in OUT/partial"`` (or ``""``): the
+    runs an interrupted bench's batched units will carry on from their saves."""
     from nas_gym.agents.bench import backends, run
 
     partial = Path(args.out) / backends.PARTIAL_DIR
     if args.no_batch or args.backend != "local" or not partial.is_dir():
         return ""
-    saves = backends.resuming_saves(list(run.saved_batches(partial).values()), todo)
-    names = {spec.key for spec in todo}
-    runs = {key for saved in saves for key in saved.get("specs", saved["keys"]) if key in names}
-    if not saves:
+    keep = [saved.get("keys") or [] for saved in run.saved_batches(partial).values()]
+    units, _ = backends.saved_units(todo, keep)
+    if not units:
         return ""
-    return f", {len(runs)} of them resuming from {len(saves)} saved unit(s) in {partial}"
+    runs = sum(len(unit) for _, unit in units)
+    return f", {runs} of them resuming from {len(units)} saved unit(s) in {partial}"
 
 
 def _bench(args: argparse.Namespace) -> int:

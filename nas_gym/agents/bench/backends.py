@@ -66,8 +66,9 @@ def plan_units(
     """Units of work, largest first: lockstep groups, or single runs.
 
     ``keep``: the run keys of saved batches (an interrupted bench's ``OUT/partial``);
-    each whose runs are all to run becomes a unit again (with its runs' shorter twins),
-    so it resumes where it stopped (:func:`~nas_gym.agents.bench.run.load_batch`).
+    each that can resume (:func:`saved_units`) becomes a unit again (with its runs'
+    shorter twins), so it resumes where it stopped
+    (:func:`~nas_gym.agents.bench.run.load_batch`).
 
     Runs with the same :func:`~nas_gym.agents.bench.run.batch_key` form a group. Within
     it, runs that differ only in budget (the same :func:`~nas_gym.agents.bench.run.prefix_key`)
@@ -80,7 +81,8 @@ def plan_units(
     """
     units: list[list[RunSpec]] = []
     if batch:
-        todo = _saved_units(todo, keep, units)
+        resumed, todo = saved_units(todo, keep)
+        units += [unit for _, unit in resumed]
     families: dict[Any, dict[Any, list[RunSpec]]] = {}
     for spec in todo:
         key = batch_key(spec) if batch else None
@@ -108,21 +110,32 @@ def plan_units(
     return sorted(units, key=lambda unit: -unit_cost(unit, batch))
 
 
-def _saved_units(
-    todo: Sequence[RunSpec], keep: Sequence[Sequence[str]], units: list[list[RunSpec]]
-) -> list[RunSpec]:
-    """Append a unit per saved batch whose runs are all in ``todo``; return the rest."""
+def saved_units(
+    todo: Sequence[RunSpec], keep: Sequence[Sequence[str]]
+) -> tuple[list[tuple[int, list[RunSpec]]], list[RunSpec]]:
+    """Which saved batches resume: ``[(index into keep, its unit)]``, and the runs left.
+
+    In order, a save (its unfinished leaders' keys) resumes when every leader is still
+    to run and none of their families has gained a longer twin (that twin would lead
+    the family, so the saved state, of other leaders, could not be loaded). Its unit is
+    its leaders and their shorter twins, which are then gone for later saves.
+    """
     left = {spec.key: spec for spec in todo}
-    for keys in keep:
+    units = []
+    for i, keys in enumerate(keep):
         if not keys or not all(key in left for key in keys):
             continue
-        leaders = [left.pop(key) for key in keys]
-        families = {prefix_key(spec) for spec in leaders}
-        twins = [spec for spec in left.values() if prefix_key(spec) in families]
+        longest = {prefix_key(left[key]): left[key].budget for key in keys}
+        longest.pop(None, None)  # no twins
+        twins = [
+            spec for spec in left.values() if spec.key not in keys and prefix_key(spec) in longest
+        ]
+        if any(spec.budget > longest[prefix_key(spec)] for spec in twins):
+            continue
+        units.append((i, [left.pop(key) for key in keys] + twins))
         for spec in twins:
             del left[spec.key]
-        units.append(leaders + twins)
-    return [spec for spec in todo if spec.key in left]
+    return units, [spec for spec in todo if spec.key in left]
 
 
 def drop_finished_saves(out: Path, partial: Path) -> None:
@@ -405,10 +418,10 @@ RATE_WINDOW_MIN_S = 120.0
 def resuming_saves(
     saves: Sequence[dict[str, Any]], todo: Sequence[RunSpec]
 ) -> list[dict[str, Any]]:
-    """The saves (:func:`~nas_gym.agents.bench.run.saved_batches` listings) that resume:
-    every run they hold is still to run, as :func:`plan_units` requires."""
-    names = {spec.key for spec in todo}
-    return [s for s in saves if s.get("keys") and all(key in names for key in s["keys"])]
+    """The saves (:func:`~nas_gym.agents.bench.run.saved_batches` listings) that
+    :func:`plan_units` turns into units that resume (:func:`saved_units`)."""
+    resumed, _ = saved_units(todo, [saved.get("keys") or [] for saved in saves])
+    return [saves[i] for i, _ in resumed]
 
 
 def resumed_spent(
@@ -420,22 +433,33 @@ def resumed_spent(
     """Start a resumed bench's progress from the budget its saved runs had already used.
 
     That budget is progress made before this bench, not speed: it goes into ``spent``
-    and into the rate's starting point ``history``. Only saves that resume count (every
-    run they hold is to run, as in :func:`plan_units`); the others' runs start over. A
-    save made before saves kept it (no ``"spent"``) gives no starting point: the history
-    is emptied, so the rate is taken from the first report on (that report holds the
-    saved budget).
+    (each run's value at most its budget) and into the rate's starting point
+    ``history``. Only saves that resume count (:func:`resuming_saves`); the others'
+    runs start over. If any of them lacks a readable budget list (a save from before
+    it was kept), none gives a starting point: the history is emptied, so the rate is
+    taken from the first report on (that report holds the saved budget).
     """
-    names = {spec.key for spec in todo}
     saves = resuming_saves(saves, todo)
     if not saves:
         return
-    if not all(isinstance(saved.get("spent"), dict) for saved in saves):
+    if not all(readable_spent(saved.get("spent")) for saved in saves):
         history.clear()
         return
+    budgets = {spec.key: spec.budget for spec in todo}
     for saved in saves:
-        spent.update((key, int(v)) for key, v in saved["spent"].items() if key in names)
+        spent.update(
+            (key, min(max(v, 0), budgets[key]))
+            for key, v in saved["spent"].items()
+            if key in budgets
+        )
     history[:] = [(0.0, sum(spent.values()))]
+
+
+def readable_spent(value: Any) -> bool:
+    """Whether a save listing's ``"spent"`` is ``{run key: int}``."""
+    return isinstance(value, dict) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+    )
 
 
 def budget_progress(
@@ -686,7 +710,7 @@ def execute(
                 partial.mkdir(exist_ok=True)
                 check_saves(partial, todo)
                 saves = list(saved_batches(partial).values())
-                keep = [saved["keys"] for saved in saves]
+                keep = [saved.get("keys") or [] for saved in saves]
                 resumed_spent(saves, todo, spent, history)
             try:
                 units = plan_units(todo, jobs, batch, keep)

@@ -573,9 +573,11 @@ def saved_batches(
         if complete and not path.with_suffix(".pt").is_file():
             continue
         try:
-            found[path.with_suffix(".pt")] = json.loads(path.read_text())
+            listing = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # not ours, or unreadable: never resumed
+        if isinstance(listing, dict):
+            found[path.with_suffix(".pt")] = listing
     return found
 
 
