@@ -413,6 +413,11 @@ def test_saves_that_can_resume_nothing_are_removed(tmp_path):
         (partial / f"{name}.json").write_text(json.dumps({"keys": keys, "specs": {}}))
         if name != "batch-gone":
             (partial / f"{name}.pt").write_bytes(b"state")
+    (partial / "batch-list.json").write_text("[1, 2]")  # not a listing: never resumed
+    (partial / "batch-list.pt").write_bytes(b"state")
+    assert "batch-list.pt" not in {p.name for p in backends.saved_batches(partial)}
+    (partial / "batch-list.json").unlink()
+    (partial / "batch-list.pt").unlink()
     (partial / "batch-orphan.pt").write_bytes(b"state")  # its worker died before the list
     (partial / ".batch-open.pt.123.abc.tmp").write_bytes(b"half")  # ... or while writing
     backends.drop_finished_saves(tmp_path, partial)
