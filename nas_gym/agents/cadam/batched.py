@@ -37,6 +37,7 @@ from nas_gym.agents.cadam.cadam import (
     sample_batches,
     update_cycles,
 )
+from nas_gym.agents.common.heap import TRIM_EVERY_STEPS, release_free_heap
 from nas_gym.agents.common.rng import RNGStates, private_rng
 from nas_gym.agents.common.threads import check_threads, torch_threads
 
@@ -277,6 +278,8 @@ class BatchedCADAM:
                 for s in done if on_finish is not None else ():
                     on_finish(s)
             self.t = t
+            if t % TRIM_EVERY_STEPS == 0:  # freed gradient buffers pile up (common/heap.py)
+                release_free_heap()
             if after_step is not None and self.active:
                 after_step(t - 1)
         return histories
