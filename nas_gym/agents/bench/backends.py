@@ -660,8 +660,14 @@ def execute(
         ended: set[str] = set()
         start = time.perf_counter()
         if todo:
+            # No tqdm rate or ETA: runs batched in lockstep all end together, so a rate in
+            # runs read "43:29:30 left" half an hour in; budget_progress estimates from the budget
             bar = tqdm(
-                total=len(todo), desc="bench", unit="run", disable=not progress, dynamic_ncols=True
+                total=len(todo),
+                desc="bench",
+                bar_format="{desc}: {n_fmt}/{total_fmt} runs done, {elapsed} elapsed{postfix}",
+                disable=not progress,
+                dynamic_ncols=True,
             )
             budget_total = sum(spec.budget for spec in todo)
 
