@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import re
 
 import pytest
 
@@ -16,7 +17,7 @@ from nas_gym.agents.bench.archive import ARCHIVE_FORMAT, ARCHIVE_HISTORY
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.agents.bench.store import load_all_records
 from nas_gym.commands.bench import parse_int_list
-from tests.scripts import load_script
+from tests.scripts import REPO, load_script
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +284,17 @@ def test_run_with_an_archive_runs_only_the_missing_runs(study, tmp_path, capsys,
     assert {study.run_key(r) for r in study.read_archive(archive)} == planned
     assert study.main(["run", *argv]) == 0  # nothing left: no bench call
     assert "stage tiny: every run is archived" in capsys.readouterr().out
+
+
+def test_the_studys_tables_are_the_report_over_the_committed_archives(study):
+    """docs/td3_vs_ddpg.md's Results block is exactly what ``report --archive`` prints from
+    the archives in the repository: no table in it is a hand-kept copy, and an archive
+    that changes (or a report that changes how it counts) shows up here."""
+    archives = sorted((REPO / "benchmarks" / "archives" / "td3_vs_ddpg").glob("*.jsonl.xz"))
+    assert len(archives) >= 23  # every stage but the one never run
+    records, repeated = study.merge([(str(a), study.read_archive(a)) for a in archives])
+    assert repeated == 0  # every run is in one archive only
+    doc = (REPO / "docs" / "td3_vs_ddpg.md").read_text()
+    block = re.search(r"<!-- tables:begin -->\n(.*?)\n<!-- tables:end -->", doc, re.S)
+    assert block is not None
+    assert block.group(1) == study.all_tables(records)
