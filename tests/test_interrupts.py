@@ -190,7 +190,7 @@ def test_conflicting_variant_definition_and_concurrent_writer_refused(tmp_path):
     [
         (["--ray-address", "127.0.0.1:1"], "--ray-address '127.0.0.1:1' needs --backend ray"),
         (["--seeds", "1-100000000"], "has more than 10000 values"),
-        (["--seeds", "\u0661\u0662"], "is not an integer or a range"),
+        (["--seeds", "\u0661\u0662"], "is not a whole number (at least 0) or a range"),
         (["--seeds", str(2**64 + 1)], "above the maximum 4294967295"),
         (["--out", ""], "--out is empty"),
     ],

@@ -81,7 +81,10 @@ def parse_int_list(
     for part in parse_list(name, text):
         match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part, flags=re.ASCII)
         if not match:
-            raise ValueError(f"{name}: {part!r} in {text!r} is not an integer or a range like 1-10")
+            raise ValueError(
+                f"{name}: {part!r} in {text!r} is not a whole number (at least {minimum}) "
+                "or a range like 1-10"
+            )
         lo = int(match.group(1))
         hi = int(match.group(2)) if match.group(2) is not None else lo
         if hi < lo:
