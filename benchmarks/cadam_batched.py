@@ -56,6 +56,7 @@ import torch
 
 import nas_gym  # noqa: F401
 from nas_gym.agents.bench.backends import near_equal_chunks
+from nas_gym.agents.bench.run import quiet_version_notice
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
 from nas_gym.agents.common.threads import torch_threads
@@ -64,6 +65,7 @@ CPU = torch.device("cpu")
 
 
 def make_env(steps: int) -> gym.Env:
+    quiet_version_notice()  # -v0 on purpose, as the bench: CADAM's (rows, ops) spaces
     return gym.make("NASBench201-v0", dataset="cifar100", max_queries=steps)
 
 
