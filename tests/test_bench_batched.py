@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import nas_gym.progress
 from nas_gym.agents.bench import backends
 from nas_gym.agents.bench.spec import RunSpec
 from nas_gym.cli import main
@@ -236,19 +237,37 @@ def test_a_batched_unit_reports_each_runs_budget_before_it_ends():
     assert reports[0][specs[1].key] == PROGRESS_EVERY and specs[1].key not in reports[1]
 
 
-def test_the_bench_bar_shows_the_share_of_the_budget_used(tmp_path, capsys):
+def test_the_bench_bar_shows_the_share_of_the_budget_used(tmp_path, capsys, monkeypatch):
     """Two 110-query runs in lockstep (220 queries in all): 45% after 50 steps, 91% after
-    100, then 100% when both records are written; the bar is on stderr."""
+    100, then 100% when both records are written; the bar is on stderr (not a terminal
+    here, so one line per report: every report with the log interval set to 0)."""
+    monkeypatch.setattr(nas_gym.progress, "LOG_EVERY_S", 0.0)
     kwargs = json.dumps(json.loads(TINY.split(":", 1)[1]), sort_keys=True)
     specs = [RunSpec("tiny", "cifar10", "valid", 110, s, "cadam", kwargs) for s in (1, 2)]
     backends.execute(specs, tmp_path, jobs=1, progress=True)
     err = capsys.readouterr().err
+    assert "\r" not in err and all(line.startswith("bench: ") for line in err.splitlines())
     shown = [int(p) for p in re.findall(r"(\d+)% of the budget", err)]
     assert shown[-1] == 100 and {45, 91} <= set(shown)
     assert shown == sorted(shown)
     # no rate or ETA in runs: lockstep runs all end at once, so it would mislead
     assert "0/2 runs done" in err and "2/2 runs done" in err
     assert "run/s" not in err and "s/run" not in err and "?" not in err
+
+
+def test_the_bench_in_a_log_file_writes_its_first_and_last_state_as_lines(tmp_path, capsys):
+    """Redirected output (not a terminal) gets whole lines, one per 30 s at most: a
+    bench of a few seconds writes its start and its end, never tqdm's carriage returns."""
+    kwargs = json.dumps(json.loads(TINY.split(":", 1)[1]), sort_keys=True)
+    specs = [RunSpec("tiny", "cifar10", "valid", 110, s, "cadam", kwargs) for s in (1, 2)]
+    start = time.monotonic()
+    backends.execute(specs, tmp_path, jobs=1, progress=True)
+    elapsed = time.monotonic() - start
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines)
+    assert lines[0].startswith("bench: 0/2 runs done")
+    assert lines[-1].startswith("bench: 2/2 runs done") and "100% of the budget" in lines[-1]
+    assert len(lines) <= 2 + elapsed // nas_gym.progress.LOG_EVERY_S
 
 
 def test_budget_progress_text():

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from nas_gym.envs.common import check_choice, check_nonneg_int, check_positive_int, check_real
 from nas_gym.envs.search import SearchEnv
+from nas_gym.progress import progress_bar
 from nas_gym.spaces import darts as space
 from nas_gym.supernets import datasets as ds
 from nas_gym.supernets.darts import DARTSSupernet
@@ -458,7 +458,7 @@ class DARTSSupernetEnv(SearchEnv):
                 opt, T_max=self.warmup_steps, eta_min=self.warmup_lr_min
             )
             net.train()
-            steps = tqdm(
+            steps = progress_bar(
                 range(self.warmup_steps),
                 desc=f"DARTSSupernet-v0 warm-up ({self.warmup}, once per env)",
                 unit="batch",

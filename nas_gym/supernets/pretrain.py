@@ -338,7 +338,7 @@ def pretrain_supernet(
     Returns:
         Path of the final checkpoint (``checkpoint_dir/last.pt``).
     """
-    from tqdm.auto import tqdm
+    from nas_gym.progress import progress_bar
 
     if not isinstance(config, PretrainConfig):
         raise ValueError(f"config must be a PretrainConfig, got {type(config).__name__}")
@@ -396,7 +396,7 @@ def pretrain_supernet(
             if config.max_batches is None
             else min(len(train_loader), config.max_batches)
         )
-        bar = tqdm(
+        bar = progress_bar(
             total=total,
             desc=f"epoch {epoch + 1}/{config.epochs}",
             disable=not progress,

@@ -637,7 +637,7 @@ def execute(
     Raises:
         BenchStopped: Ctrl-C, SIGTERM or a full disk; every finished run is on disk.
     """
-    from tqdm.auto import tqdm
+    from nas_gym.progress import progress_bar
 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
@@ -662,7 +662,7 @@ def execute(
         if todo:
             # No tqdm rate or ETA: runs batched in lockstep all end together, so a rate in
             # runs read "43:29:30 left" half an hour in; budget_progress estimates from the budget
-            bar = tqdm(
+            bar = progress_bar(  # a line every 30 s in a log file
                 total=len(todo),
                 desc="bench",
                 bar_format="{desc}: {n_fmt}/{total_fmt} runs done, {elapsed} elapsed{postfix}",
