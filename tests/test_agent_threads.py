@@ -120,6 +120,7 @@ def test_progress_bar_is_attached_and_stepped_for_every_agent_of_ours(capfd):
         err = capfd.readouterr().err
         # tqdm's final line: "<Class>: 100%|...| 12/12 [..."
         assert f"{type(agent).__name__}: 100%" in err and f"{STEPS}/{STEPS}" in err, (name, err)
+        assert "\r" not in err, name  # stderr is not a terminal here: whole lines
 
 
 def test_readme_snippet_runs_and_restores_the_callers_threads(caller_threads, capfd):

@@ -28,9 +28,9 @@ from stable_baselines3.common.callbacks import (
     ConvertCallback,
     ProgressBarCallback,
 )
-from tqdm import tqdm
 
 from nas_gym.agents.common.threads import torch_threads
+from nas_gym.progress import progress_bar
 
 
 @dataclass
@@ -87,8 +87,8 @@ def private_rng(owner: Any) -> Iterator[None]:
 class TqdmProgressBar(ProgressBarCallback):
     """SB3's progress bar (``learn(progress_bar=True)``) drawn with plain tqdm on stderr.
 
-    SB3's own bar needs the optional ``rich`` package; plain tqdm is a core dependency
-    and prints readable lines in logs and notebooks too.
+    SB3's own bar needs the optional ``rich`` package; plain tqdm is a core dependency,
+    and :func:`~nas_gym.progress.progress_bar` writes whole lines in log files.
     """
 
     def __init__(self) -> None:
@@ -96,7 +96,7 @@ class TqdmProgressBar(ProgressBarCallback):
 
     def _on_training_start(self) -> None:
         remaining = self.locals["total_timesteps"] - self.model.num_timesteps
-        self.pbar = tqdm(total=remaining, desc=type(self.model).__name__, unit="step")
+        self.pbar = progress_bar(total=remaining, desc=type(self.model).__name__, unit="step")
 
 
 class LocalRNGMixin:
