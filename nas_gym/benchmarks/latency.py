@@ -355,7 +355,8 @@ def measure(
         return path
 
     import torch
-    from tqdm.auto import tqdm
+
+    from nas_gym.progress import progress_bar
 
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(
@@ -369,7 +370,7 @@ def measure(
     results: dict[str, tuple[int, float, float]] = {}
     try:
         blocks = _blocks(resolution)
-        for key, factory, shape in tqdm(blocks, desc=f"latency {device}", disable=not progress):
+        for key, factory, shape in progress_bar(blocks, desc=f"latency {device}", disable=not progress):
             module = factory().to(dev).eval()
             x = torch.randn((batch_size, *shape), generator=generator).to(dev)
             times: list[float] = []

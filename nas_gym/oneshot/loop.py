@@ -275,7 +275,7 @@ def run_search(
     Returns:
         The final derived architecture (what ``genotype.json`` holds).
     """
-    from tqdm.auto import tqdm
+    from nas_gym.progress import progress_bar
 
     if not isinstance(config, SearchConfig):
         raise ValueError(f"config must be a SearchConfig, got {type(config).__name__}")
@@ -339,7 +339,7 @@ def run_search(
         config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
     )
     for epoch in range(start_epoch, end_epoch):
-        bar = tqdm(
+        bar = progress_bar(
             total=total,
             desc=f"{trainer.name} epoch {epoch + 1}/{config.epochs}",
             disable=not progress,
