@@ -370,7 +370,9 @@ def measure(
     results: dict[str, tuple[int, float, float]] = {}
     try:
         blocks = _blocks(resolution)
-        for key, factory, shape in progress_bar(blocks, desc=f"latency {device}", disable=not progress):
+        for key, factory, shape in progress_bar(
+            blocks, desc=f"latency {device}", disable=not progress
+        ):
             module = factory().to(dev).eval()
             x = torch.randn((batch_size, *shape), generator=generator).to(dev)
             times: list[float] = []
