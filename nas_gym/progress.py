@@ -23,6 +23,9 @@ with warnings.catch_warnings():  # as tqdm.auto does: the notebook bar, or std o
     warnings.simplefilter("ignore", category=TqdmExperimentalWarning)
     from tqdm.autonotebook import tqdm as notebook_or_std_tqdm
 
+#: tqdm.auto chose the notebook widget (it draws no carriage returns to redirect).
+IN_NOTEBOOK = notebook_or_std_tqdm is not std_tqdm
+
 #: Seconds between two progress lines when the output is not a terminal.
 LOG_EVERY_S = 30.0
 
@@ -70,10 +73,13 @@ class LineLog:
 class _LoggedTqdm(std_tqdm):
     """tqdm writing through a :class:`LineLog`; closing writes the final state."""
 
+    def __init__(self, iterable: Any, line_log: LineLog, **kwargs: Any) -> None:
+        self.line_log = line_log
+        super().__init__(iterable, file=line_log, **kwargs)
+
     def close(self) -> None:
-        log = self._line_log
         super().close()
-        log.finish()
+        self.line_log.finish()
 
 
 def progress_bar(iterable: Any = None, *, file: IO[str] | None = None, **kwargs: Any) -> std_tqdm:
@@ -85,10 +91,6 @@ def progress_bar(iterable: Any = None, *, file: IO[str] | None = None, **kwargs:
     """
     fp = sys.stderr if file is None else file
     isatty = getattr(fp, "isatty", None)
-    in_notebook = notebook_or_std_tqdm is not std_tqdm
-    if in_notebook or (callable(isatty) and isatty()) or kwargs.get("disable"):
+    if IN_NOTEBOOK or (callable(isatty) and isatty()) or kwargs.get("disable"):
         return auto_tqdm(iterable, file=file, **kwargs)
-    log = LineLog(fp, LOG_EVERY_S)
-    bar = _LoggedTqdm(iterable, file=log, **kwargs)
-    bar._line_log = log
-    return bar
+    return _LoggedTqdm(iterable, LineLog(fp, LOG_EVERY_S), **kwargs)
