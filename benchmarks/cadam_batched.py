@@ -35,6 +35,15 @@ one-off compile time is printed apart, not counted per cycle.
 
     python benchmarks/cadam_batched.py --sweep 1,10 --compile
 
+``--floor 10`` times, in isolation, every compute kernel one update cycle of 10 stacked
+seeds runs (each layer's forward, weight-gradient and input-gradient batched matmul, and
+both fused Adam steps, on the real stacked shapes with warm caches: no autograd, no
+Python in between, no environment) and sums them per seed and cycle, then scales that to
+the ``table4.1`` preset's searching runs. It is a lower bound on what this autograd update
+can cost on the machine, to hold against the preset's 60 s target.
+
+    python benchmarks/cadam_batched.py --floor 10
+
 ``--bandwidth`` prints this machine's memory copy rate (read + write, GB/s) for
 buffers the size of one process's stacked state and larger, at each ``--threads``
 count: the denominator of the memory floor in docs/cadam_table41.md, "Speed".
@@ -50,6 +59,8 @@ import multiprocessing as mp
 import os
 import platform
 import time
+from collections.abc import Callable
+from itertools import islice
 
 import gymnasium as gym
 import torch
@@ -59,7 +70,9 @@ from nas_gym.agents.bench.backends import near_equal_chunks
 from nas_gym.agents.bench.run import quiet_version_notice
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.cadam.batched import BatchedCADAM
+from nas_gym.agents.cadam.cadam import actor_critics, update_cycles
 from nas_gym.agents.common.threads import torch_threads
+from nas_gym.commands.bench import PRESETS
 
 CPU = torch.device("cpu")
 
@@ -218,6 +231,116 @@ def sweep(
                 )
 
 
+def best_us(fn: Callable[[], object], calls: int) -> float:
+    """Microseconds per call of ``fn``: the best of three means over ``calls`` calls."""
+    fn()
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best * 1e6
+
+
+def cycle_matmuls(batched: BatchedCADAM) -> list[tuple[str, str, torch.Tensor, float]]:
+    """The batched matmuls of one update cycle of ``batched._train``, as autograd runs them:
+    ``(step, kind, stacked weight, calls per cycle)``, kind ``"forward"`` (``baddbmm``),
+    ``"weight grad"`` or ``"input grad"`` (``bmm``).
+
+    The critic step runs each critic forward, its weight gradients and its input
+    gradients below the first layer. The actor step (every ``policy_delay`` cycles) runs
+    the actor forward, the critics its objective reads forward and back to their input
+    (their weights are frozen: no weight gradients), and the actor's weight gradients and
+    input gradients below its first layer.
+    """
+    agent = batched.agents[batched.active[0]]
+    share = 1 / agent.policy_delay
+    read = list(islice(batched.critics, actor_critics(agent.actor_q)))
+    out = []
+    for critic in batched.critics:
+        for i, (w, _) in enumerate(critic._layers):
+            out += [("critic", "forward", w, 1.0), ("critic", "weight grad", w, 1.0)]
+            out += [("critic", "input grad", w, 1.0)] if i else []
+    for i, (w, _) in enumerate(batched.actor._layers):
+        out += [("actor", "forward", w, share), ("actor", "weight grad", w, share)]
+        out += [("actor", "input grad", w, share)] if i else []
+    for critic in read:
+        for w, _ in critic._layers:
+            out += [("actor", "forward", w, share), ("actor", "input grad", w, share)]
+    return out
+
+
+def matmul_us(kind: str, weight: torch.Tensor, rows: int, calls: int) -> float:
+    """Microseconds of one ``kind`` matmul (see :func:`cycle_matmuls`) of a stacked layer."""
+    w = weight.detach()
+    x = torch.rand(w.shape[0], rows, w.shape[1])
+    g = torch.rand(w.shape[0], rows, w.shape[2])
+    b = torch.rand(w.shape[0], 1, w.shape[2])
+    fn = {
+        "forward": lambda: torch.baddbmm(b, x, w),
+        "weight grad": lambda: torch.bmm(x.transpose(1, 2), g),
+        "input grad": lambda: torch.bmm(g, w.transpose(1, 2)),
+    }[kind]
+    return best_us(fn, calls)
+
+
+def optimizer_us(optimizer: torch.optim.Optimizer, calls: int) -> float:
+    """Microseconds of one ``optimizer.step()`` over its (stacked) parameters."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = torch.rand_like(p)
+    return best_us(optimizer.step, calls)
+
+
+def kernel_floor(n_seeds: int, calls: int = 200) -> list[tuple[str, float]]:
+    """Microseconds per seed and update cycle inside the compute kernels of CADAM's
+    update (``BatchedCADAM._train``) for ``n_seeds`` stacked seeds, one thread: every
+    matmul of :func:`cycle_matmuls` and both fused Adam steps, each timed alone."""
+    seeds = list(range(1, n_seeds + 1))
+    batched = BatchedCADAM([make_env(10) for _ in seeds], seeds, batch_threads=1)
+    agent = batched.agents[0]
+    parts = {}
+    with torch_threads(1):
+        for step, kind, w, per_cycle in cycle_matmuls(batched):
+            us = per_cycle * matmul_us(kind, w, agent.batch_size, calls)
+            parts[f"{step} step: batched matmuls"] = (
+                parts.get(f"{step} step: batched matmuls", 0) + us
+            )
+        parts["critic step: fused Adam"] = optimizer_us(batched.critic_optimizer, calls)
+        parts["actor step: fused Adam"] = (
+            optimizer_us(batched.actor_optimizer, calls) / agent.policy_delay
+        )
+    return [(name, us / n_seeds) for name, us in parts.items()]
+
+
+def print_floor(n_seeds: int) -> None:
+    """The kernel floor per seed-cycle, and what it means for the ``table4.1`` preset."""
+    parts = kernel_floor(n_seeds)
+    total = sum(us for _, us in parts)
+    print(f"| kernels of one update cycle, {n_seeds} stacked seeds, 1 thread | us per seed-cycle |")
+    print("|---|---|")
+    for name, us in parts:
+        print(f"| {name} | {us:.1f} |")
+    print(f"| **sum** | **{total:.1f}** |")
+    preset = PRESETS["table4.1"]
+    # the shorter budgets replay the longest one's actions, so only the longest searches
+    steps = max(int(b) for b in preset["budgets"].split(","))
+    lo, hi = (int(x) for x in preset["seeds"].split("-"))
+    runs = len(preset["datasets"].split(",")) * len(preset["reward_metrics"].split(","))
+    runs *= hi - lo + 1
+    agent = CADAM("MlpPolicy", make_env(10), seed=0)
+    # the n-th step trains with n transitions in the buffer
+    cycles = sum(update_cycles(n, agent.batch_size, agent.max_cycles) for n in range(1, steps + 1))
+    cpu_s = runs * cycles * total / 1e6
+    print(
+        f"table4.1 preset: {runs} searching CADAM-{steps} runs x {cycles:,} update cycles = "
+        f"{runs * cycles:,} seed-cycles; these kernels alone are {cpu_s:.0f} CPU-s, "
+        f"{cpu_s / 2:.0f} s on two perfectly used cores (target: the whole preset in 60 s; "
+        f"a 60 s preset leaves {60 * 2 / (runs * cycles) * 1e6:.0f} us per seed-cycle for everything)"
+    )
+
+
 def copy_rate(mib: int, threads: int) -> float:
     """GB/s read + written by ``Tensor.copy_`` of a ``mib``-MiB fp32 buffer (best of 3)."""
     src = torch.rand(mib * 2**20 // 4)
@@ -286,6 +409,14 @@ def main() -> None:
         "--sweep", default=None, help="comma-separated stack sizes: time the update alone"
     )
     parser.add_argument(
+        "--floor",
+        type=int,
+        default=None,
+        metavar="S",
+        help="time the compute kernels of one update cycle of S stacked seeds in isolation "
+        "and print the table4.1 preset's floor",
+    )
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="with --sweep: also time each stack size's update under torch.compile",
@@ -305,6 +436,11 @@ def main() -> None:
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, torch {torch.__version__}; "
         f"CADAM-{args.steps}, cifar100; batched rows on {device}"
     )
+    if args.floor is not None:
+        if args.floor < 1:
+            parser.error(f"--floor must be a positive number of seeds, got {args.floor}")
+        print_floor(args.floor)
+        return
     if sizes is not None:
         sweep(sizes, thread_counts, device, compile_too=args.compile)
         return

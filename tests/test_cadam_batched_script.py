@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import pytest
 import torch
@@ -44,3 +45,44 @@ def test_compile_without_sweep_is_refused(script, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         script.main()
     assert "--compile needs --sweep (it times the update alone)" in capsys.readouterr().err
+
+
+def test_floor_of_no_seeds_is_refused(script, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["cadam_batched.py", "--floor", "0"])
+    with pytest.raises(SystemExit):
+        script.main()
+    assert "--floor must be a positive number of seeds, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # CADAM: one critic, an actor step every cycle
+        {"n_critics": 2, "policy_delay": 2, "actor_q": "q1"},  # cadam-td3
+        {"n_critics": 2, "policy_delay": 2, "actor_q": "min"},  # cadam-td3-min
+    ],
+)
+def test_floor_counts_the_matmuls_the_update_runs(script, kwargs):
+    """``--floor`` times the matmuls :func:`cycle_matmuls` lists; a real update must run
+    exactly those: as many ``baddbmm`` (forward) and ``bmm`` (gradients) per cycle."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from nas_gym.agents.cadam.batched import BatchedCADAM
+
+    batched = BatchedCADAM([script.make_env(10) for _ in range(2)], [1, 2], **kwargs)
+    agent = batched.agents[0]
+    cycles, rows = 4, agent.batch_size
+    obs, act = math.prod(agent.observation_space.shape), math.prod(agent.action_space.shape)
+    # replay batches as sample_batches gives them: (cycles, batch, flat dim)
+    batches = [
+        (torch.rand(cycles, rows, obs), torch.rand(cycles, rows, act), torch.rand(cycles, rows, 1))
+        for _ in range(2)
+    ]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        batched._train(batches)
+    ran = {e.key: e.count for e in prof.key_averages()}
+    listed = script.cycle_matmuls(batched)
+    forward = sum(n for _, kind, _, n in listed if kind == "forward")
+    grads = sum(n for _, kind, _, n in listed if kind != "forward")
+    assert ran["aten::baddbmm"] == cycles * forward
+    assert ran["aten::bmm"] == cycles * grads
