@@ -38,7 +38,7 @@ from nas_gym.agents.cadam.cadam import (
     update_cycles,
 )
 from nas_gym.agents.common.heap import TRIM_EVERY_STEPS, release_free_heap
-from nas_gym.agents.common.rng import RNGStates, private_rng
+from nas_gym.agents.common.rng import RNGStates, check_total_timesteps, private_rng
 from nas_gym.agents.common.threads import check_threads, torch_threads
 
 
@@ -224,16 +224,18 @@ class BatchedCADAM:
         are loaded; the search then goes on exactly as if it had not stopped.
 
         Raises:
-            ValueError: different step totals with a learning-rate schedule (the
+            ValueError: a step total that is not a whole number >= 1, different step
+                totals with a learning-rate schedule (the
                 schedule would then differ between seeds), or a ``resume`` state that
                 does not belong to these agents (the message says what differs).
         """
         agents = self.agents
-        totals = (
-            [int(total_timesteps)] * len(agents)
-            if isinstance(total_timesteps, int | np.integer)
-            else [int(t) for t in total_timesteps]
-        )
+        if isinstance(total_timesteps, Sequence | np.ndarray) and not isinstance(
+            total_timesteps, str
+        ):
+            totals = [check_total_timesteps(t) for t in total_timesteps]
+        else:
+            totals = [check_total_timesteps(total_timesteps)] * len(agents)
         if len(totals) != len(agents):
             raise ValueError(f"need one step total per seed, got {len(totals)} for {len(agents)}")
         if len(set(totals)) > 1 and not constant_schedules(agents[0]):

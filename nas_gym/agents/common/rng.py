@@ -14,6 +14,7 @@ The same scope sets torch's intra-op thread count to the agent's ``torch_threads
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,41 @@ from stable_baselines3.common.callbacks import (
 
 from nas_gym.agents.common.threads import torch_threads
 from nas_gym.progress import progress_bar
+
+#: Seeds every agent accepts: numpy's legacy seeding (stock SB3) takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: object) -> int | None:
+    """``seed`` as an int if it is None or a whole number in 0 .. 2**32 - 1, else a ValueError."""
+    if seed is None:
+        return None
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ValueError(f"seed must be None or an integer in 0..{MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def check_total_timesteps(total_timesteps: object) -> int:
+    """The step count of ``learn`` as an int: a whole number >= 1 (``1e5`` is 100000).
+
+    SB3 runs a negative or fractional total silently (no step, or one step more), so
+    a typo would look like a finished search.
+    """
+    ok = not isinstance(total_timesteps, bool) and isinstance(
+        total_timesteps, int | float | np.integer | np.floating
+    )
+    if ok and isinstance(total_timesteps, float | np.floating):
+        ok = math.isfinite(total_timesteps) and float(total_timesteps).is_integer()
+    if not ok or total_timesteps < 1:
+        raise ValueError(
+            f"total_timesteps must be a whole number of steps >= 1 (e.g. 500 or 1e3), "
+            f"got {total_timesteps!r}"
+        )
+    return int(total_timesteps)
 
 
 @dataclass
@@ -116,6 +152,7 @@ class LocalRNGMixin:
 
     def set_random_seed(self, seed: int | None = None) -> None:
         """Derive private generator states from ``seed`` (SB3 seeds the global ones)."""
+        seed = check_seed(seed)
         self._rng_states = RNGStates.from_seed(seed)
         if seed is not None:
             self.action_space.seed(seed)  # type: ignore[attr-defined]
@@ -131,9 +168,10 @@ class LocalRNGMixin:
         if restored is not None:
             self._rng_states = restored
 
-    def learn(self, *args: Any, **kwargs: Any) -> Any:
+    def learn(self, total_timesteps: int, *args: Any, **kwargs: Any) -> Any:
+        total_timesteps = check_total_timesteps(total_timesteps)
         with private_rng(self):
-            return super().learn(*args, **kwargs)  # type: ignore[misc]
+            return super().learn(total_timesteps, *args, **kwargs)  # type: ignore[misc]
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         with torch_threads(self.torch_threads):

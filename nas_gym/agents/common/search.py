@@ -31,7 +31,7 @@ from nas_gym.agents.common.discrete import (
     ops_to_alpha,
     row_action_shape,
 )
-from nas_gym.agents.common.rng import LocalRNGMixin, private_rng
+from nas_gym.agents.common.rng import LocalRNGMixin, check_total_timesteps, private_rng
 
 
 class SearchPolicy(BasePolicy):
@@ -207,6 +207,7 @@ class SearchAlgorithm(LocalRNGMixin, BaseAlgorithm):
         progress_bar: bool = False,
     ) -> SearchAlgorithm:
         """Query ``total_timesteps`` architectures. SB3 ``learn`` semantics (callbacks, logger)."""
+        total_timesteps = check_total_timesteps(total_timesteps)
         with private_rng(self):
             return self._learn(
                 total_timesteps,
