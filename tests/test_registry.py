@@ -82,3 +82,23 @@ def test_unannotated_factory_has_unknown_keywords():
 
     assert agent_keywords(name) is None
     assert agent_env_kwargs(name) == {"observation": "last"}
+
+
+@pytest.mark.parametrize("name", ["rs", "rea", "cadam", "ddas-4s", "ganas", "td3"])
+@pytest.mark.parametrize("seed", [-1, 1.5, 2**32, True, "3"])
+def test_bad_seeds_are_refused_by_name(name, seed):
+    env = gym.make("NASBench201-v0", dataset="cifar10", max_queries=5, **agent_env_kwargs(name))
+    with pytest.raises(
+        ValueError, match=r"seed must be None or an integer in 0\.\.4294967295, got"
+    ):
+        make_agent(name, env, seed=seed)
+
+
+@pytest.mark.parametrize("name", ["rs", "reinforce", "unas", "cadam"])
+def test_misspelt_overrides_are_refused_with_the_allowed_ones(name):
+    env = gym.make("NASBench201-v0", dataset="cifar10", max_queries=5, **agent_env_kwargs(name))
+    with pytest.raises(ValueError) as err:
+        make_agent(name, env, seed=0, lerning_rate=1e-3)
+    message = str(err.value)
+    assert message.startswith(f"{name} takes no keyword 'lerning_rate'; allowed: ")
+    assert "learning_rate" in message.split("allowed: ")[1].split(", ")

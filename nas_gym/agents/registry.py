@@ -145,8 +145,25 @@ def _has_var_keyword(fn: Callable[..., Any]) -> bool:
 def make_agent(
     name: str, env: gym.Env, seed: int | None = None, verbose: int = 0, **overrides: Any
 ) -> Any:
-    """Build the agent registered as ``name`` on ``env``."""
-    return _entry(name).factory(env, seed=seed, verbose=verbose, **overrides)
+    """Build the agent registered as ``name`` on ``env``.
+
+    Raises:
+        ValueError: an unknown ``name``, a ``seed`` that is not None or an integer in
+            0..2**32 - 1, or an override the agent does not take (the message lists
+            the ones it does).
+    """
+    from nas_gym.agents.common.rng import check_seed  # imports torch: not at module load
+
+    entry = _entry(name)
+    check_seed(seed)
+    keywords = agent_keywords(name)
+    unknown = sorted(set(overrides) - set(keywords or overrides))
+    if unknown:
+        raise ValueError(
+            f"{name} takes no keyword {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(keywords or ())}"
+        )
+    return entry.factory(env, seed=seed, verbose=verbose, **overrides)
 
 
 def _load_builtin() -> None:
