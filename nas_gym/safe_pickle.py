@@ -165,8 +165,10 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         raise DataError(f"checkpoint {str(path)!r} not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, OSError) as err:
+    except Exception as err:  # noqa: BLE001  any failure to read a file we did not write
         # torch's own message suggests weights_only=False, i.e. running the file's code: never.
+        # Junk bytes fail anywhere in torch's readers (``struct.error`` from a few bytes,
+        # ``RuntimeError`` from a broken zip, ``UnpicklingError``, ...): one message for all.
         raise DataError(
             f"{str(path)!r} is corrupt or not a nas_gym checkpoint (it could not be loaded "
             f"as tensors and plain data: {type(err).__name__}); nas_gym never loads "

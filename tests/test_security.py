@@ -10,6 +10,7 @@ import bz2
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,11 +114,19 @@ def test_checkpoint_loader_refuses_code_with_our_message(tmp_path, marker):
         load_checkpoint(path)
     assert "weights_only=False" not in str(info.value)
     assert not marker.exists()
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="corrupt or not a nas_gym checkpoint"):
-        load_checkpoint(tmp_path / "junk.pt")
     good = tmp_path / "good.pt"
     torch.save({"model": {"w": torch.ones(2)}, "epoch": 3}, good)
+    junk = {  # each fails in a different place of torch's readers
+        "text.pt": b"not a checkpoint",
+        "four.pt": b"junk",  # struct.error in the legacy format's header
+        "empty.pt": b"",
+        "random.pt": np.random.default_rng(0).bytes(1000),
+        "truncated.pt": good.read_bytes()[:200],
+    }
+    for name, data in junk.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError, match="corrupt or not a nas_gym checkpoint"):
+            load_checkpoint(tmp_path / name)
     assert load_checkpoint(good)["epoch"] == 3
 
 
