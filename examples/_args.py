@@ -3,7 +3,9 @@
 Each example declares ``@dataclass class Args`` with a default and a docstring
 under every field (the CleanRL style), then calls ``parse_args(Args, __doc__)``.
 Field types map to argparse types; ``X | None`` takes an ``X``, ``list[X]`` takes
-one or more, ``bool`` takes true/false.
+one or more, ``bool`` takes true/false. A field made with :func:`option` also says
+what the flag accepts (``choices``, or ``at_least`` a number), so a bad value is one
+argparse error line before the example starts, not a traceback from deep inside it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,22 @@ import inspect
 import textwrap
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def option(
+    default: Any, *, choices: Sequence[Any] | None = None, at_least: float | None = None
+) -> Any:
+    """A dataclass field with ``default`` whose flag accepts only ``choices``, or values
+    (each value, for a list) of at least ``at_least``."""
+    meta = {"choices": choices, "at_least": at_least}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    if isinstance(default, list):  # a mutable default: each instance gets its own copy
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def _field_docs(cls: type) -> dict[str, str]:
@@ -68,6 +83,13 @@ def parse_args(cls: type[T], description: str | None = None) -> T:
         help_text = f"{docs.get(field.name, '')} (default: {default})".strip()
         parser.add_argument(
             "--" + field.name.replace("_", "-"), type=kind, nargs=nargs, default=default,
-            help=help_text,
+            choices=field.metadata.get("choices"), help=help_text,
         )  # fmt: skip
-    return cls(**vars(parser.parse_args()))
+    args = vars(parser.parse_args())
+    for field in dataclasses.fields(cls):
+        low, value = field.metadata.get("at_least"), args[field.name]
+        values = value if isinstance(value, list) else [value]
+        if low is not None and any(v is not None and v < low for v in values):
+            flag = "--" + field.name.replace("_", "-")
+            parser.error(f"{flag} must be at least {low:g}, got {value}")
+    return cls(**args)

@@ -6,7 +6,10 @@ as the thesis did, and prints the best accuracy found per seed and mean +- std
 next to the published number.
 
     python examples/cadam_nb201.py --dataset cifar100 --budget 500 --seeds 10
-    python examples/cadam_nb201.py --actor-lr 1e-4          # the thesis prints 1e-8
+    python examples/cadam_nb201.py --actor-lr 1e-8          # as printed: a frozen actor
+
+The default actor learning rate is 1e-4, the ``cadam`` agent's: the printed 1e-8 leaves
+Adam's steps too small to move the actor (``cadam-printed``; docs/cadam_table41.md).
 """
 
 from __future__ import annotations
@@ -17,26 +20,27 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
+from _args import option, parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers NASBench201-v1)
 from nas_gym.agents.bench.published import thesis_value  # the one source of published numbers
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
+from nas_gym.benchmarks.nb201 import DATASETS, SPLITS
 
 
 @dataclass
 class Args:
-    dataset: str = "cifar10"
+    dataset: str = option("cifar10", choices=DATASETS)
     """cifar10, cifar100 or ImageNet16-120"""
-    reward_metric: str = "valid"
+    reward_metric: str = option("valid", choices=SPLITS)
     """split searched and reported: valid or test"""
-    budget: int = 500
+    budget: int = option(500, at_least=1)
     """queries per search (CADAM-500 / CADAM-1k in the thesis)"""
-    seeds: int = 10
+    seeds: int = option(10, at_least=1)
     """number of seeds, 1..N (the thesis used 1-10)"""
-    actor_lr: float = 1e-8
-    """actor learning rate (1e-8 as printed in the thesis)"""
+    actor_lr: float = 1e-4
+    """actor learning rate (cadam's 1e-4; the thesis prints 1e-8, a frozen actor)"""
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
-from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
+from _args import option, parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3.common.callbacks import BaseCallback
 
 import nas_gym  # noqa: F401  (registers NASBench201-v0)
 from nas_gym.agents.registry import make_agent
+from nas_gym.benchmarks.nb201 import DATASETS
 from nas_gym.spaces import nb201 as space
 
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -66,11 +67,11 @@ def search(agent: str, dataset: str, steps: int, seed: int, ref: dict) -> dict |
 
 @dataclass
 class Args:
-    dataset: str = "cifar100"
+    dataset: str = option("cifar100", choices=DATASETS)
     """cifar10, cifar100 or ImageNet16-120"""
-    steps: int = 500
+    steps: int = option(500, at_least=1)
     """queries per search"""
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    seeds: list[int] = option([0, 1, 2], at_least=0)
     """one search per seed and agent"""
     agents: list[str] = field(default_factory=lambda: ["ganas", "rea", "rs"])
     """registered agent names"""

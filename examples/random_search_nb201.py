@@ -11,18 +11,19 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
+from _args import option, parse_args  # examples/_args.py: a dataclass becomes --flags
 
 import nas_gym  # noqa: F401  (registers the environments)
+from nas_gym.benchmarks.nb201 import DATASETS, SPLITS
 from nas_gym.wrappers import NASMetrics  # best acc, regret, unique queries per search
 
 
 @dataclass
 class Args:
-    dataset: str = "cifar10"
-    reward_metric: str = "valid"
-    budget: int = 500
-    seed: int = 1
+    dataset: str = option("cifar10", choices=DATASETS)
+    reward_metric: str = option("valid", choices=SPLITS)
+    budget: int = option(500, at_least=1)
+    seed: int = option(1, at_least=0)
 
 
 def main() -> None:

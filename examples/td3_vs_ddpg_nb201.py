@@ -15,22 +15,23 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from _args import parse_args  # examples/_args.py: a dataclass becomes --flags
+from _args import option, parse_args  # examples/_args.py: a dataclass becomes --flags
 from stable_baselines3 import DDPG, TD3
 
 import nas_gym  # noqa: F401  (registers NASBench201-v1)
 from nas_gym.agents.cadam import CADAM
 from nas_gym.agents.callbacks import NASMetricsCallback  # best acc, regret, unique queries
 from nas_gym.agents.ddas import DDAS
+from nas_gym.benchmarks.nb201 import DATASETS
 
 
 @dataclass
 class Args:
-    dataset: str = "cifar100"
+    dataset: str = option("cifar100", choices=DATASETS)
     """cifar10, cifar100 or ImageNet16-120"""
-    budget: int = 500
+    budget: int = option(500, at_least=1)
     """queries per search"""
-    seeds: int = 5
+    seeds: int = option(5, at_least=1)
     """number of seeds, 1..N"""
 
 

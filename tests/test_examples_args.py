@@ -73,3 +73,57 @@ def test_examples_take_published_numbers_from_the_one_source():
     for mean, _ in CADAM_500.searched.values():
         for path in EXAMPLES:
             assert f"{mean:.2f}" not in path.read_text(), (path.name, mean)
+
+
+def test_option_fields_refuse_bad_values_by_flag(monkeypatch, capsys):
+    args_module = load_args_module()
+
+    @dataclass
+    class Checked:
+        dataset: str = args_module.option("cifar10", choices=("cifar10", "cifar100"))
+        budget: int = args_module.option(500, at_least=1)
+        seeds: list[int] = args_module.option([0, 1], at_least=0)
+
+    parse_args = args_module.parse_args
+    monkeypatch.setattr(sys, "argv", ["x"])
+    first, second = parse_args(Checked), parse_args(Checked)
+    assert first == Checked() and first.seeds is not second.seeds  # no shared default list
+    for argv, message in [
+        (["--budget", "0"], "--budget must be at least 1, got 0"),
+        (["--seeds", "3", "-1"], "--seeds must be at least 0, got [3, -1]"),
+        (["--dataset", "cifar-10"], "argument --dataset: invalid choice: 'cifar-10'"),
+    ]:
+        monkeypatch.setattr(sys, "argv", ["x", *argv])
+        with pytest.raises(SystemExit):
+            parse_args(Checked)
+        assert message in capsys.readouterr().err
+    monkeypatch.setattr(
+        sys, "argv", ["x", "--budget", "1", "--seeds", "0", "--dataset", "cifar100"]
+    )
+    assert parse_args(Checked) == Checked("cifar100", 1, [0])
+
+
+@pytest.mark.parametrize(
+    "script, argv, message",
+    [
+        ("cadam_nb201.py", ["--budget", "-10"], "--budget must be at least 1, got -10"),
+        ("cadam_nb201.py", ["--dataset", "cifar-100"], "invalid choice: 'cifar-100'"),
+        ("td3_vs_ddpg_nb201.py", ["--seeds", "0"], "--seeds must be at least 1, got 0"),
+    ],
+)
+def test_examples_refuse_bad_flags_in_one_line(script, argv, message):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), *argv],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_cadam_example_defaults_to_cadams_actor_learning_rate():
+    import inspect
+
+    from nas_gym.agents.cadam import CADAM
+
+    default = inspect.signature(CADAM).parameters["actor_learning_rate"].default
+    assert load_script("examples/cadam_nb201.py").Args().actor_lr == default == 1e-4
