@@ -86,6 +86,13 @@ def test_bench_env_rejects_bad_steps(data_dir, capsys):
     assert "--steps" in capsys.readouterr().err
 
 
+def test_bench_env_rejects_bad_num_envs_before_timing_anything(data_dir, capsys):
+    assert main(["bench-env", "--num-envs", "0", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "--num-envs must be positive, got 0" in err
+    assert "table load" not in err  # refused before the first (cold table) timing
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

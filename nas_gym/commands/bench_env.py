@@ -63,6 +63,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--steps and --repeats must be positive, got {args.steps}, {args.repeats}"
         )
+    if args.num_envs < 1:  # checked here: the vector loops run after minutes of others
+        raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
 
     _progress(
         f"bench-env: table loads, then every loop {args.repeats} x {args.steps:,} steps "
@@ -138,8 +140,6 @@ def _vector_rates(args, table, acc, code_to_index, powers) -> dict[str, float]:
     from nas_gym.spaces import nb201 as space
 
     num_envs = args.num_envs
-    if num_envs < 1:
-        raise ValueError(f"--num-envs must be positive, got {num_envs}")
     n_steps = max(1, args.steps // num_envs)
     rng = np.random.default_rng(1)
     actions = rng.random((n_steps, num_envs, *space.SHAPE), dtype=np.float32)
