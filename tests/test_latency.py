@@ -141,6 +141,13 @@ def test_measure_on_cpu_writes_the_same_format(_isolated_cache):
     assert path.stat().st_mtime_ns == mtime
     lat.measure("cpu", resolution=16, repeats=1, warmup=0, progress=False, force=True)
     assert yaml.safe_load(path.read_text())[space.stem_key(16)]["count"] == 1
+    # "cpu" names the default (224 px) table only: the 16 px one is offered by its path
+    with pytest.raises(DataError) as err:
+        lat.load_lut("cpu")
+    message = str(err.value)
+    assert "'cpu' is the 224 px, 1-thread, batch-1 table" in message
+    assert message.endswith(f"pass a table measured with other settings by path: {path}")
+    assert lat.load_lut(str(path)).resolution == 16
 
 
 def test_measure_rejects_bad_arguments(tmp_path):

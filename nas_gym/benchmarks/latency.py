@@ -172,8 +172,14 @@ def resolve_lut_path(
     if isinstance(lut, str) and lut in ("cpu", "cuda"):
         path = measured_path(lut)
         if not path.is_file():
+            # tables measured with other settings (--resolution, --threads, --batch-size)
+            # are not the default one: point at them by path instead of re-measuring
+            others = sorted(str(p) for p in path.parent.glob(f"{lut}_*.yaml"))
+            hint = f"; or pass a table measured with other settings by path: {', '.join(others)}"
             raise DataError(
-                f"no measured {lut} latency table at {path}: run `nas-gym latency measure --device {lut}` first"
+                f"no measured {lut} latency table at {path} ({lut!r} is the "
+                f"{space.RESOLUTION} px, 1-thread, batch-1 table): run `nas-gym latency "
+                f"measure --device {lut}` first{hint if others else ''}"
             )
         return path
     path = Path(lut).expanduser()
