@@ -235,6 +235,9 @@ def test_a_batched_unit_reports_each_runs_budget_before_it_ends():
     assert {key for report in reports for key in report} == set(by_key)
     # the prefix twin is reported while it follows, and with its own (smaller) budget
     assert reports[0][specs[1].key] == PROGRESS_EVERY and specs[1].key not in reports[1]
+    # every query made is counted once, those after the last 50-step report included
+    made = sum(len(record["history"]["arch_index"]) for record in records.values())
+    assert sum(e[1] for e in events if e[0] == "progress") == made
 
 
 def test_the_bench_bar_shows_the_share_of_the_budget_used(tmp_path, capsys, monkeypatch):

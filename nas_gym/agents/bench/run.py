@@ -485,6 +485,8 @@ def _learn_batched(
             after_step=after_step if partial_dir is not None else None,
             resume=None if saved is None else saved["batch"],
         )
+        if progress is not None and queries[0]:  # the steps after the last full interval
+            progress(queries[0], {})
         remove_saved_batch(partial_dir, batch)
     except EmitError:
         raise
