@@ -7,15 +7,25 @@ import shutil
 import subprocess
 import sys
 
+import gymnasium as gym
 import pytest
 
+import nas_gym
 from nas_gym.cli import main
 
 
 def test_info_lists_envs_and_tables(data_dir, capsys):
     assert main(["info", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "NASBench201-v0" in out
+    assert "-v1 (flat=True), -v0; -v1 recommended; also as nas_gym/<id>" in out
+    registered = [
+        env_id
+        for env_id, spec in gym.registry.items()
+        if str(spec.entry_point).startswith("nas_gym.") and spec.namespace is None
+    ]
+    assert len(registered) == 10  # 5 environments x 2 versions
+    for env_id in registered:  # every id is listed, as its -v1 twin
+        assert f"  {nas_gym.versioned(env_id, 'v1')} " in out, env_id
     assert str(data_dir.resolve()) in out
     assert "nb201/nb201_metrics.csv" in out
     assert f"data_dir argument: {data_dir.resolve() / 'nb201' / 'nb201_metrics.csv'}" in out
@@ -25,7 +35,7 @@ def test_console_script_entry_point(data_dir):
     exe = shutil.which("nas-gym", path=os.path.dirname(sys.executable))
     assert exe, "the nas-gym console script is not installed"
     out = subprocess.run([exe, "info"], capture_output=True, text=True, check=True)
-    assert "NASBench201-v0" in out.stdout
+    assert "NASBench201-v1" in out.stdout
 
 
 def test_data_check_passes_on_the_real_tables(data_dir, capsys):

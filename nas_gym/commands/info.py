@@ -32,9 +32,13 @@ def _info(args: argparse.Namespace) -> int:
     )
 
     print(f"nas_gym {nas_gym.__version__}")
-    print("environments:")
-    for env_id, entry in nas_gym.ENVIRONMENTS.items():
-        print(f"  {env_id:<22} {entry}")
+    versions = ", ".join(
+        f"-{v}" + (f" ({', '.join(f'{k}={x!r}' for k, x in fixed.items())})" if fixed else "")
+        for v, fixed in reversed(nas_gym.VERSIONS.items())
+    )
+    print(f"environments (each at {versions}; -v1 recommended; also as {nas_gym.NAMESPACE}/<id>):")
+    for row in environment_rows():
+        print("  " + row)
     try:
         root, source = resolve_data_dir(args.data_dir)
     except DataError as err:
@@ -58,3 +62,21 @@ def _info(args: argparse.Namespace) -> int:
     if missing:
         print(f"\n{missing} table(s) missing. {HOW_TO_GET_DATA}")
     return 0
+
+
+def environment_rows() -> list[str]:
+    """One line per registered environment, its latest version's id first: the entry
+    point of a base environment, the base and fixed keywords of a variant."""
+    import nas_gym
+
+    latest = list(nas_gym.VERSIONS)[-1]
+    rows = [
+        f"{nas_gym.versioned(env_id, latest):<26} {entry}"
+        for env_id, entry in nas_gym.ENVIRONMENTS.items()
+    ]
+    for env_id, (base, kwargs) in nas_gym.VARIANTS.items():
+        fixed = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        rows.append(
+            f"{nas_gym.versioned(env_id, latest):<26} {base.rsplit('-', 1)[0]} with {fixed}"
+        )
+    return rows
