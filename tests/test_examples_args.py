@@ -120,10 +120,11 @@ def test_examples_refuse_bad_flags_in_one_line(script, argv, message):
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
-def test_the_cadam_example_defaults_to_cadams_actor_learning_rate():
+def test_the_cadam_example_defaults_to_cadams_actor_learning_rate(monkeypatch):
     import inspect
 
     from nas_gym.agents.cadam import CADAM
 
+    monkeypatch.syspath_prepend(str(REPO / "examples"))  # the example imports _args
     default = inspect.signature(CADAM).parameters["actor_learning_rate"].default
     assert load_script("examples/cadam_nb201.py").Args().actor_lr == default == 1e-4
