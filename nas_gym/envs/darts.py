@@ -577,10 +577,12 @@ class DARTSSupernetEnv(SearchEnv):
         if self.mode == "parallel":
             info["os_valid_acc"], info["os_valid_loss"] = self._os_metrics
 
-    def pareto_front(self, cost: str = "flops") -> list[dict[str, Any]]:
-        """Current front of validation accuracy vs ``"flops"`` or ``"params"``: dicts with
+    def pareto_front(self, cost: str = "flops", search: str = "current") -> list[dict[str, Any]]:
+        """Front of validation accuracy vs ``"flops"`` or ``"params"``: dicts with
         ``genotype``, ``valid_acc``, the cost (``flops_M``/``params_M``), the ``step`` it was
-        found and ``cost_network`` (the network the cost is measured on)."""
+        found and ``cost_network`` (the network the cost is measured on). ``search``:
+        ``"current"`` (the running search) or ``"last"`` (the one the latest ``reset()``
+        ended; see :meth:`SearchEnv.search_result`)."""
         check_choice("cost", cost, COSTS)
         name = f"{cost}_M"
         return [
@@ -591,12 +593,15 @@ class DARTSSupernetEnv(SearchEnv):
                 "step": p["step"],
                 "cost_network": self.cost_network_label,
             }
-            for p in self._front_points(f"pareto_{cost}")
+            for p in self._front_points(f"pareto_{cost}", search)
         ]
 
-    def topk_genotypes(self) -> list[str]:
-        """Genotype strings in the top-K state, best first (observation ``"topk"``)."""
-        return [str(k) for k in self._topk.keys()]
+    def topk_genotypes(self, search: str = "current") -> list[str]:
+        """Genotype strings in the top-K state, best first (observation ``"topk"``), of the
+        running search or, with ``search="last"``, of the one the latest ``reset()`` ended
+        (SB3 resets the env when ``learn`` spends its budget; see
+        :meth:`SearchEnv.search_result`)."""
+        return [str(k) for k in self.search_result(search).topk]
 
     # -- pickling: torch generators and the optimizer travel as their states ------------
     def __getstate__(self) -> dict[str, Any]:

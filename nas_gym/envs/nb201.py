@@ -395,6 +395,8 @@ class NASBench201Env(SearchEnv):
             best = -np.inf if self._best is None else self._best[2]["valid_acc_mean"]
         info["regret"] = self.optimum_acc - best
 
-    def topk_indices(self) -> list[int]:
-        """Official indices in the current top-K state, best first."""
-        return [int(k) for k in self._topk.keys()]
+    def topk_indices(self, search: str = "current") -> list[int]:
+        """Official indices in the top-K state, best first, of the running search or, with
+        ``search="last"``, of the one the latest ``reset()`` ended (SB3 resets the env
+        when ``learn`` spends its budget; see :meth:`SearchEnv.search_result`)."""
+        return [int(k) for k in self.search_result(search).topk]

@@ -295,9 +295,11 @@ class ProxylessNASEnv(SearchEnv):
         _fork_safe_threads()
         return score_path(self._net, self._valid(), ops)
 
-    def pareto_front(self) -> list[dict[str, Any]]:
+    def pareto_front(self, search: str = "current") -> list[dict[str, Any]]:
         """Front of validation accuracy vs latency: dicts with ``arch``, ``valid_acc``,
-        ``latency_ms`` and the ``step`` it was found, by increasing latency."""
+        ``latency_ms`` and the ``step`` it was found, by increasing latency. ``search``:
+        ``"current"`` (the running search) or ``"last"`` (the one the latest ``reset()``
+        ended; see :meth:`SearchEnv.search_result`)."""
         return [
             {
                 "arch": space.ops_to_str(p["key"]),
@@ -305,5 +307,5 @@ class ProxylessNASEnv(SearchEnv):
                 "latency_ms": p["cost"],
                 "step": p["step"],
             }
-            for p in self._front_points("pareto_latency")
+            for p in self._front_points("pareto_latency", search)
         ]

@@ -9,7 +9,8 @@ subclass only supplies its model:
 * constraint -> objective -> reward (:mod:`nas_gym.envs.constraints`);
 * the ``"topk"`` (CADAM, Mills 2020 Sec. 4.1.1) and ``"last"`` (DDAS, Sec. 3.2)
   observations, the op mask and the shared info keys;
-* ``reset``, ``render`` and ``spec.max_episode_steps``.
+* ``reset``, ``render`` and ``spec.max_episode_steps``;
+* the results of the search ``reset()`` ended (:attr:`SearchEnv.last_search`).
 
 A subclass calls :meth:`SearchEnv._setup_search` at the end of its ``__init__`` and
 supplies two things: how an action becomes a discrete architecture
@@ -20,7 +21,7 @@ supplies two things: how an action becomes a discrete architecture
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -52,6 +53,31 @@ def check_flag(name: str, value: object) -> bool:
 BUDGET_UNITS: tuple[str, ...] = ("query", "unique")
 #: ``max_steps`` default in ``budget_unit="unique"`` mode: this many steps per budgeted query.
 STEP_CAP_FACTOR = 100
+#: Which search a result reader (``search=``) reads: the running one, or the one the
+#: latest ``reset()`` ended (:attr:`SearchEnv.last_search`).
+SEARCHES: tuple[str, ...] = ("current", "last")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+    """One search's results: a copy, unchanged by later steps and resets.
+
+    Attributes:
+        n_queries: steps (queries) the search made.
+        n_unique_queries: distinct architectures it queried.
+        topk: architecture keys of its top-K state, best first (empty with
+            ``observation="last"``, which keeps no top-K).
+        best: the ``best_*`` info keys of its last step (``best_feasible_*`` too where
+            the environment reports feasibility).
+        fronts: each Pareto front's points (``key``, ``value``, ``cost``, ``step``) by
+            increasing cost, under its info key (``"pareto_flops"``, ...).
+    """
+
+    n_queries: int
+    n_unique_queries: int
+    topk: tuple[Hashable, ...]
+    best: dict[str, Any]
+    fronts: Mapping[str, tuple[dict[str, Any], ...]]
 
 
 class SearchEnv(gym.Env):
@@ -72,6 +98,12 @@ class SearchEnv(gym.Env):
     record key, ``"score"`` or ``"cost"``; ``PARETO`` maps an info key to the record key
     of a cost whose (cost, score) front is kept. ``ARCH_KEY`` is the record key that
     ``render()`` shows.
+
+    ``reset()`` ends the running search and keeps its results as :attr:`last_search`
+    (:class:`SearchResult`), because Stable-Baselines3's vector envs reset an env the
+    moment its budget is spent: after ``agent.learn(max_queries)`` the env already holds
+    a new, empty search. Result readers (:meth:`search_result` and the subclasses'
+    ``topk_*``/``pareto_front``) read the running search unless given ``search="last"``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
@@ -174,6 +206,8 @@ class SearchEnv(gym.Env):
         self.op_mask = op_mask.reshape(self._obs_shape)  # the action's shape (flat in v1)
         self._topk = TopKState(self.top_k, self._shape)
         self._fronts = {name: ParetoFront() for name in self.PARETO}
+        #: The search the latest ``reset()`` ended (None before one with a query ends).
+        self.last_search: SearchResult | None = None
         self._reset_search()
 
     @property
@@ -225,6 +259,8 @@ class SearchEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        if self._n_queries:  # a reset with nothing searched keeps the previous record
+            self.last_search = self._result()
         self._reset_search()
         return self._obs(), {
             "n_queries": 0,
@@ -326,9 +362,43 @@ class SearchEnv(gym.Env):
     def _extra_info(self, info: dict[str, Any]) -> None:
         """Add space-specific keys to a step's info (in place); nothing by default."""
 
-    def _front_points(self, name: str) -> list[dict[str, Any]]:
+    # -- results ----------------------------------------------------------------------------
+    def _result(self) -> SearchResult:
+        best = dict(self._best_view)
+        if self._report_feasibility:
+            best.update(self._best_feasible_view)
+        return SearchResult(
+            n_queries=self._n_queries,
+            n_unique_queries=len(self._seen),
+            topk=tuple(self._topk.keys()),
+            best=best,
+            fronts={name: tuple(front.points()) for name, front in self._fronts.items()},
+        )
+
+    def search_result(self, search: str = "current") -> SearchResult:
+        """The results of the running search (``"current"``) or of the one the latest
+        ``reset()`` ended (``"last"``, :attr:`last_search`: after ``learn(max_queries)``
+        SB3 has already reset the env, so the finished search is that one).
+
+        Raises:
+            ValueError: ``search`` is not one of :data:`SEARCHES`.
+            RuntimeError: ``"last"`` before any reset ended a search with a query.
+        """
+        check_choice("search", search, SEARCHES)
+        if search == "current":
+            return self._result()
+        if self.last_search is None:
+            raise RuntimeError(
+                "search='last': no search has ended yet (reset() keeps a search once it "
+                "has made a query); the running search is search='current'"
+            )
+        return self.last_search
+
+    def _front_points(self, name: str, search: str = "current") -> list[dict[str, Any]]:
         """A Pareto front's points (key, value, cost, step) by increasing cost."""
-        return self._fronts[name].points()
+        if search == "current":
+            return self._fronts[name].points()
+        return [dict(p) for p in self.search_result(search).fronts[name]]
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
