@@ -156,7 +156,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--env",
         default="NASBench201-v0",
-        help="environment id: " + ", ".join(ENV_KWARGS_EXAMPLES) + " (default NASBench201-v0)",
+        help="environment id: "
+        + ", ".join(ENV_KWARGS_EXAMPLES)
+        + ", or any of them at -v1 (the same search with flat spaces; default NASBench201-v0)",
     )
     parser.add_argument(
         "--env-kwargs",

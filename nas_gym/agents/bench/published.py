@@ -172,8 +172,18 @@ BY_AGENT: dict[str, tuple[Published, ...]] = {
 }
 
 
+def same_search(env_id: str, other: str) -> bool:
+    """True when two ids run one search (``NASBench201-v1`` is ``-v0`` with flat spaces)."""
+    from nas_gym.agents.bench.spec import search_id
+
+    try:
+        return search_id(env_id) == search_id(other)
+    except ValueError:  # an id this nas_gym does not register (an old record's)
+        return env_id == other
+
+
 def rows_for(agent: str, env_id: str = NB201) -> tuple[Published, ...]:
-    return tuple(row for row in BY_AGENT.get(agent, ()) if row.env_id == env_id)
+    return tuple(row for row in BY_AGENT.get(agent, ()) if same_search(row.env_id, env_id))
 
 
 def published_for(

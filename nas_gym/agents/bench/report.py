@@ -258,7 +258,7 @@ def thesis_layout_table(groups: Groups, optima: dict[tuple[str, str], float]) ->
     rows_by: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
     seeds: dict[tuple[str, str], set[int]] = {}
     for (agent, env_id, dataset, metric, budget, unit), rows in groups.items():
-        if env_id != pub.NB201:
+        if not pub.same_search(env_id, pub.NB201):
             continue
         cell = fmt_stat(*stats.mean_std([searched_acc(r) for r in rows]))
         label = (agent, budget_label(budget, unit))
@@ -435,7 +435,7 @@ def results_markdown(
             report_at_table(records, report_at, preferred_agents),
             "",
         ]
-    if any(k[1] == pub.NB201 for k in groups):
+    if any(pub.same_search(k[1], pub.NB201) for k in groups):
         parts += [
             "## Test accuracy of the best-by-validation architecture (NB201 protocol)",
             "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,19 +94,33 @@ def check_label(label: str, what: str = "--variant label") -> str:
 
 
 def env_ids() -> tuple[str, ...]:
-    """The environment ids the bench accepts: nas_gym's ids and registered variants."""
+    """The environment ids the bench accepts: nas_gym's ids and registered variants, at
+    every version (``-v1`` is the same search as ``-v0`` with flat spaces)."""
     import nas_gym
 
-    return (*nas_gym.ENVIRONMENTS, *getattr(nas_gym, "VARIANTS", {}))
+    names = (*nas_gym.ENVIRONMENTS, *getattr(nas_gym, "VARIANTS", {}))
+    return tuple(nas_gym.versioned(name, v) for name in names for v in nas_gym.VERSIONS)
 
 
-def base_env_id(env_id: str) -> str:
-    """The environment class an id builds: ``nas_gym/X`` is ``X``; a variant is its base."""
+def search_id(env_id: str) -> str:
+    """The ``-v0`` id of the search an id runs: ``nas_gym/X-v1`` is ``X-v0``.
+
+    Versions differ only in the layout of their spaces, so records, optima and published
+    rows of one search apply to every version of it.
+    """
     import nas_gym
 
     name = env_id.split("/", 1)[1] if env_id.startswith("nas_gym/") else env_id
     if name not in env_ids():
         raise ValueError(f"unknown env {env_id!r}; allowed: {', '.join(env_ids())}")
+    return nas_gym.versioned(name, "v0")
+
+
+def base_env_id(env_id: str) -> str:
+    """The environment class an id builds, as its ``-v0`` id: a variant is its base."""
+    import nas_gym
+
+    name = search_id(env_id)
     return getattr(nas_gym, "VARIANTS", {}).get(name, (name,))[0]
 
 
@@ -122,6 +137,67 @@ def env_parameters(env_id: str) -> tuple[str, ...]:
 
 def accepts(env_id: str, keyword: str) -> bool:
     return keyword in env_parameters(env_id)
+
+
+def _alpha_shapes() -> dict[str, Callable[[Mapping[str, Any]], tuple[int, ...]]]:
+    from nas_gym.spaces import darts, nb201, proxyless
+
+    return {
+        "NASBench201-v0": lambda kwargs: nb201.SHAPE,
+        "ProxylessNAS-v0": lambda kwargs: proxyless.SHAPE,
+        "DARTSSupernet-v0": lambda kwargs: darts.shape(bool(kwargs.get("with_none", False))),
+    }
+
+
+def env_action_shape(
+    env_id: str, env_kwargs: Mapping[str, Any]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(action shape, alpha_shape)`` of ``gym.make(env_id, **env_kwargs)``, without building it.
+
+    Read from the environment's search space (numpy only), so a bench can check its
+    agents against a supernet environment before paying for the supernet. None for an
+    environment class the bench does not describe.
+    """
+    import gymnasium as gym
+
+    shape_of = _alpha_shapes().get(base_env_id(env_id))
+    if shape_of is None:
+        return None
+    kwargs = {**gym.spec(env_id).kwargs, **env_kwargs}
+    alpha = tuple(int(n) for n in shape_of(kwargs))
+    return ((math.prod(alpha),) if kwargs.get("flat") else alpha), alpha
+
+
+def agent_env_problem(
+    agent: str, env_id: str, env_kwargs: Mapping[str, Any], who: str | None = None
+) -> str | None:
+    """Why the registered ``agent`` cannot search ``gym.make(env_id, **env_kwargs)``, or None.
+
+    Decided without building the environment. The black-box searches (every
+    :class:`~nas_gym.agents.common.search.SearchAlgorithm`: RS, REA, REINFORCE, GA-NAS,
+    UNAS, the RNN controllers) assume the argmax-per-row discretization; the rule is
+    :func:`~nas_gym.agents.common.discrete.row_action_shape`, applied here to the space
+    the environment would have. ``who`` names the agent in the text (default: its class).
+    """
+    import numpy as np
+    from gymnasium import spaces
+
+    from nas_gym.agents.common.discrete import row_action_shape
+    from nas_gym.agents.common.search import SearchAlgorithm
+    from nas_gym.agents.registry import agent_class, agent_names
+
+    cls = agent_class(agent) if agent in agent_names() else None
+    if cls is None or not issubclass(cls, SearchAlgorithm):
+        return None
+    shapes = env_action_shape(env_id, env_kwargs)
+    if shapes is None:
+        return None
+    action, alpha = shapes
+    try:
+        row_action_shape(spaces.Box(0.0, 1.0, action, np.float32), who or cls.__name__, alpha)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def resolve_env_kwargs(
@@ -189,12 +265,16 @@ def build_specs(
         raise ValueError(f"unknown budget unit {budget_unit!r}; allowed: {', '.join(BUDGET_UNITS)}")
     _check_grid(env_id, datasets, reward_metrics, budgets)
     user = dict(env_kwargs or {})
-    specs = []
+    resolved: dict[str, tuple[str, str, dict[str, Any]]] = {}
     for agent in agents:
         variant = by_label.get(agent)
         base = variant.base_agent if variant else agent
         kwargs = variant.kwargs_json if variant else "{}"
-        env_json = json.dumps(resolve_env_kwargs(env_id, paper_env_kwargs(base), user))
+        resolved[agent] = (base, kwargs, resolve_env_kwargs(env_id, paper_env_kwargs(base), user))
+    _check_compatible(env_id, resolved, known, user, paper_env_kwargs)
+    specs = []
+    for agent, (base, kwargs, env) in resolved.items():
+        env_json = json.dumps(env)
         for dataset in datasets:
             for metric in reward_metrics:
                 for budget in budgets:
@@ -224,6 +304,57 @@ def _check_variants(variants: Sequence[Variant], known: Sequence[str]) -> dict[s
             raise ValueError(f"--variant label {variant.label!r} is defined twice")
         by_label[variant.label] = variant
     return by_label
+
+
+def _check_compatible(
+    env_id: str,
+    resolved: Mapping[str, tuple[str, str, dict[str, Any]]],
+    known: Sequence[str],
+    user: Mapping[str, Any],
+    paper_env_kwargs: Callable[[str], Mapping[str, Any]],
+) -> None:
+    """Refuse agents that cannot search ``env_id`` before any environment is built.
+
+    One error names them, says why, and lists the agents that can search ``env_id``
+    and the environments they can search.
+    """
+    bad: dict[str, list[str]] = {}  # problem -> labels
+    for label, (base, _, env) in resolved.items():
+        problem = agent_env_problem(base, env_id, env, who="each")
+        if problem is not None:
+            bad.setdefault(problem, []).append(label)
+    if not bad:
+        return
+    labels = [label for group in bad.values() for label in group]
+    bases = sorted({resolved[label][0] for label in labels})
+    fits = [
+        name
+        for name in known
+        if agent_env_problem(name, env_id, resolve_env_kwargs(env_id, paper_env_kwargs(name), user))
+        is None
+    ]
+    homes = [
+        other
+        for other in env_ids()
+        if all(
+            agent_env_problem(b, other, resolve_env_kwargs(other, paper_env_kwargs(b), {})) is None
+            for b in bases
+        )
+    ]
+    why = " ".join(
+        f"{', '.join(group)} cannot run on {env_id} (alpha shape "
+        f"{_alpha_of(env_id, resolved[group[0]][2])}): {text}"
+        for text, group in bad.items()
+    )
+    raise ValueError(
+        f"{why} Agents that can: {', '.join(fits) or 'none'}; "
+        f"environments {', '.join(labels)} can run on: {', '.join(homes) or 'none'}"
+    )
+
+
+def _alpha_of(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[int, ...] | None:
+    shapes = env_action_shape(env_id, env_kwargs)
+    return None if shapes is None else shapes[1]
 
 
 def _check_grid(
