@@ -368,7 +368,11 @@ def test_an_interrupted_batched_unit_resumes_from_its_saved_state(
     # a bench that defines these runs differently is refused before it runs anything
     other = [dataclasses.replace(s, env_kwargs='{"top_k": 4}') for s in specs
              if s.filename not in ended]  # fmt: skip
-    with pytest.raises(ValueError, match=r"holds run tiny__.* made with other settings"):
+    with pytest.raises(
+        ValueError,
+        match=r"holds run tiny__.* made with other settings \(env_kwargs: saved '.*', "
+        r"now '\{\"top_k\": 4\}'\)",
+    ):
         backends.execute(other, out, jobs=1, progress=False)
     if lost is not None:
         for name in [n for n in ended if f"__{lost}__" in n]:

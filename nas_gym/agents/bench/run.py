@@ -38,6 +38,7 @@ from nas_gym.agents.bench.record import (
     package_versions,
 )
 from nas_gym.agents.bench.spec import DEFAULT_ENV, RunSpec, base_env_id
+from nas_gym.agents.bench.store import spec_differences
 from nas_gym.wrappers import QueryRecorder
 
 #: With budget_unit="unique", learn() may take at most this many steps per unique query.
@@ -617,8 +618,9 @@ def load_batch(partial_dir: str | None, batch: Sequence[Run]) -> dict[str, Any] 
         other = state["specs"].get(run.spec.key)
         if other is not None and other != asdict(run.spec):
             raise ValueError(
-                f"{path} was saved by run {run.spec.key} with other settings ({other}); "
-                "remove it to start over, or use another --out"
+                f"{path} was saved by run {run.spec.key} with other settings "
+                f"({spec_differences(other, asdict(run.spec))}); remove it to start over, "
+                "or use another --out"
             )
     return state
 
@@ -632,8 +634,9 @@ def check_saves(partial_dir: str | os.PathLike[str], todo: Sequence[RunSpec]) ->
         for key, spec in saved.get("specs", {}).items():
             if key in specs and specs[key] != spec:
                 raise ValueError(
-                    f"{path} holds run {key} made with other settings ({spec}); remove it "
-                    "to start that run over, or use another --out"
+                    f"{path} holds run {key} made with other settings "
+                    f"({spec_differences(spec, specs[key])}); remove it to start that run "
+                    "over, or use another --out"
                 )
 
 

@@ -50,6 +50,19 @@ def load_all_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
+def spec_differences(saved: Any, now: dict[str, Any]) -> str:
+    """What differs between a saved run's settings and this bench's, key by key (a
+    resumed bench that differs from the saved one must say which setting changed)."""
+    if not isinstance(saved, dict):
+        return f"saved settings {saved!r} are not a run spec"
+    keys = sorted(set(saved) | set(now))
+    return "; ".join(
+        f"{key}: saved {saved.get(key)!r}, now {now.get(key)!r}"
+        for key in keys
+        if saved.get(key) != now.get(key)
+    )
+
+
 def split_done(specs: Sequence[RunSpec], out_dir: Path) -> tuple[list[RunSpec], list[RunSpec]]:
     """Partition into (finished, to run); a finished file made with other settings is an error."""
     done, todo = [], []
@@ -61,7 +74,8 @@ def split_done(specs: Sequence[RunSpec], out_dir: Path) -> tuple[list[RunSpec], 
         if record.get("spec") != asdict(spec):
             raise ValueError(
                 f"{out_dir / 'runs' / spec.filename} was made with other settings "
-                f"({record.get('spec')}); use another --out directory or agent label"
+                f"({spec_differences(record.get('spec'), asdict(spec))}); use another --out "
+                "directory or agent label"
             )
         done.append(spec)
     return done, todo
