@@ -287,6 +287,10 @@ def test_ray_backend_on_a_local_instance(bench_jobs1, tmp_path):
         ({"--budget-unit": "step"}, "unknown budget unit 'step'; allowed: query, unique"),
         ({"--reference": "rea"}, "--reference 'rea' is not in --agents"),
         ({"--report-at": "0"}, "--report-at: 0 is below the minimum 1"),
+        (
+            {"--report-at": "10,600,900", "--budgets": "500"},
+            "--report-at 600,900 is past the largest budget 500; allowed: query counts 1..500",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error_line(change, message, tmp_path, capsys):

@@ -414,6 +414,14 @@ def _bench(args: argparse.Namespace) -> int:
         "budgets": parse_int_list("--budgets", opts["budgets"], minimum=1),
         "seeds": parse_int_list("--seeds", opts["seeds"]),
     }
+    # queries past the largest budget: a column of "—" (with budget_unit "unique" a run
+    # makes more queries than its budget, so any count may be reached)
+    too_late = [q for q in report_at if q > max(grid["budgets"])]
+    if too_late and args.budget_unit == "query":
+        raise ValueError(
+            f"--report-at {','.join(map(str, too_late))} is past the largest budget "
+            f"{max(grid['budgets'])}; allowed: query counts 1..{max(grid['budgets'])}"
+        )
     n_runs = len(agents) * math.prod(len(values) for values in grid.values())
     if n_runs > MAX_RUNS:
         raise ValueError(
