@@ -55,13 +55,14 @@ RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 BUNDLED_DIR = RESOURCES_DIR / "tables"
 MANIFEST_NAME = "MANIFEST.json"
 
-SOURCE_ARGUMENT = "data_dir argument"
+SOURCE_ARGUMENT = "data_dir= / --data-dir"
 SOURCE_ENV = f"${DATA_ENV_VAR}"
 SOURCE_USER = "user data directory"
 SOURCE_BUNDLED = "bundled copy"
 
 HOW_TO_GET_DATA = (
-    "Point nas_gym at a directory holding the tables with data_dir=... or "
+    "Point nas_gym at a directory holding the tables with data_dir=... (--data-dir on "
+    "the command line) or "
     f"{DATA_ENV_VAR}=/path/to/envs_data, build the NAS-Bench-201 table from the "
     "official NATS-Bench archive with `nas-gym data import-nats PATH`, or reinstall "
     "the package from a wheel or a full clone so that its bundled tables are present "

@@ -28,7 +28,7 @@ def test_info_lists_envs_and_tables(data_dir, capsys):
         assert f"  {nas_gym.versioned(env_id, 'v1')} " in out, env_id
     assert str(data_dir.resolve()) in out
     assert "nb201/nb201_metrics.csv" in out
-    assert f"data_dir argument: {data_dir.resolve() / 'nb201' / 'nb201_metrics.csv'}" in out
+    assert f"data_dir= / --data-dir: {data_dir.resolve() / 'nb201' / 'nb201_metrics.csv'}" in out
 
 
 def test_console_script_entry_point(data_dir):

@@ -105,7 +105,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--dataset",
         default="cifar10",
-        help="cifar10, cifar100, imagefolder (as `supernet pretrain`)",
+        help="cifar10, cifar100, imagefolder, or digits / digits16 / digits32 (offline; as "
+        "`supernet pretrain`)",
     )
     data.add_argument(
         "--root", default=None, help="dataset directory (default: $NAS_GYM_DATASETS_DIR)"
