@@ -94,6 +94,7 @@ def test_time_epochs_defaults_to_the_fidelity():
         ({"time_budget_s": -5}, "time_budget_s must be a positive number of seconds, got -5"),
         ({"time_budget_s": "12000"}, "time_budget_s must be a positive number"),
         ({"time_epochs": 0}, "time_epochs must be an integer in 1..200, got 0"),
+        ({"time_epochs": 12}, "time_epochs=12 has no effect without time_budget_s"),
     ],
 )
 def test_bad_protocol_arguments_raise_clear_errors(kwargs, match):

@@ -217,7 +217,8 @@ class NASBench201Env(SearchEnv):
       ``time_epochs`` epochs; the episode is truncated at the query whose time
       reaches the budget (that query counts, as in the NB201/NATS-Bench search loops).
       ``info["sim_time_s"]`` is the simulated time spent so far.
-    * ``time_epochs``: epochs charged per query (default: ``fidelity``). The table stores
+    * ``time_epochs``: epochs charged per query (default: ``fidelity``; only with
+      ``time_budget_s``). The table stores
       200-epoch times only; ``e`` epochs are charged ``e/200`` of it. For 12 epochs this
       is an **approximation**: it assumes a constant per-epoch time and ignores the
       12-epoch schedule's own evaluation overhead.
@@ -308,6 +309,11 @@ class NASBench201Env(SearchEnv):
         self.time_epochs = self.fidelity if time_epochs is None else time_epochs
         if not isinstance(self.time_epochs, int) or not 1 <= self.time_epochs <= 200:
             raise ValueError(f"time_epochs must be an integer in 1..200, got {time_epochs!r}")
+        if time_epochs is not None and self.time_budget_s is None:
+            raise ValueError(
+                f"time_epochs={time_epochs!r} has no effect without time_budget_s (it sets the "
+                "epochs each query charges against that budget); pass time_budget_s too"
+            )
         self._setup_search(
             space.SHAPE,
             space.op_mask(),
