@@ -63,9 +63,9 @@ class EpisodeRecorder(QueryRecorder):
 def quiet_version_notice() -> None:
     """Silence Gymnasium's "a newer version exists" notice for the bench's ``-v0`` ids.
 
-    The bench runs ``NASBench201-v0`` on purpose (records and published rows are keyed
-    by it; ``-v1`` is the same search with flat spaces), so the notice, printed once per
-    worker, is noise here. Only that notice is filtered, and only in bench processes.
+    The bench's default is ``NASBench201-v0`` (its matrix spaces are what CADAM and DDAS
+    were written for; ``-v1``, also accepted, is the same search with flat spaces), so
+    the notice, printed once per worker, is noise here. Only that notice is filtered, and only in bench processes.
     """
     warnings.filterwarnings(
         "ignore",
