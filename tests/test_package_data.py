@@ -162,7 +162,9 @@ def test_env_var_dir_falls_through_per_table_but_data_dir_argument_is_strict(
     # ...but any other explicit data_dir must hold the table itself.
     monkeypatch.delenv("NAS_GYM_DATA_DIR")
     assert data.locate_table("nb201/nb201_help_latency.csv", partial) is None
-    with pytest.raises(data.DataError, match=r"help_latency.csv.*not found.*data_dir= / --data-dir"):
+    with pytest.raises(
+        data.DataError, match=r"help_latency.csv.*not found.*data_dir= / --data-dir"
+    ):
         data.find_table("nb201/nb201_help_latency.csv", partial)
 
 
