@@ -106,8 +106,7 @@ def test_option_fields_refuse_bad_values_by_flag(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "script, argv, message",
     [
-        ("cadam_nb201.py", ["--budget", "-10"], "--budget must be at least 1, got -10"),
-        ("cadam_nb201.py", ["--dataset", "cifar-100"], "invalid choice: 'cifar-100'"),
+        # one process is enough: every example parses through _args (tested above)
         ("td3_vs_ddpg_nb201.py", ["--seeds", "0"], "--seeds must be at least 1, got 0"),
     ],
 )
