@@ -311,3 +311,19 @@ def test_long_commands_refuse_bad_output_and_settings_before_any_work(
     for key, value in subs.items():
         message = message.replace(key, value)
     assert "\n" not in err and message in err, err
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(data_dir):
+    """``nas-gym info | head -1``: the pipe closes before the command writes; it must end
+    quietly, not print "error: [Errno 32] Broken pipe"."""
+    exe = shutil.which("nas-gym", path=os.path.dirname(sys.executable))
+    proc = subprocess.Popen(
+        [exe, "info", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # long before the command has imported nas_gym and printed
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
