@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,22 @@ def error_line(command: str, err: BaseException) -> str:
     return f"nas-gym {command}: error: {text}"
 
 
+def _reader_left() -> bool:
+    """True when stdout is a pipe whose reading end has been closed."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows) or no real stdout
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; command functions return an exit code.
 
@@ -74,8 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nas-gym {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader left (`nas-gym info | head`): not an error of ours
-        # point stdout at devnull so that Python's flush at exit does not raise again
+    except BrokenPipeError as err:
+        if not _reader_left():  # another pipe (a bench worker's): a real error
+            print(error_line(args.command, err), file=sys.stderr)
+            return 2
+        # the reader left (`nas-gym info | head`): not an error of ours; point stdout at
+        # devnull so that Python's flush at exit does not raise again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as err:  # noqa: BLE001  (the CLI's single error boundary)

@@ -327,3 +327,15 @@ def test_a_reader_that_leaves_early_is_not_an_error(data_dir):
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0, err
     assert err == ""
+
+
+def test_a_broken_pipe_elsewhere_is_still_an_error(data_dir, capsys, monkeypatch):
+    """Only a closed stdout is the reader leaving: a command's own pipe breaking (e.g. to
+    a worker that died) stays a one-line error."""
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("nas_gym.commands.info._info", broken)
+    assert main(["info", "--data-dir", str(data_dir)]) == 2
+    assert capsys.readouterr().err.strip() == "nas-gym info: error: [Errno 32] Broken pipe"
