@@ -601,7 +601,7 @@ class DARTSSupernetEnv(SearchEnv):
         running search or, with ``search="last"``, of the one the latest ``reset()`` ended
         (SB3 resets the env when ``learn`` spends its budget; see
         :meth:`SearchEnv.search_result`)."""
-        return [str(k) for k in self.search_result(search).topk]
+        return [str(k) for k in self._topk_keys(search)]
 
     # -- pickling: torch generators and the optimizer travel as their states ------------
     def __getstate__(self) -> dict[str, Any]:

@@ -405,4 +405,4 @@ class NASBench201Env(SearchEnv):
         """Official indices in the top-K state, best first, of the running search or, with
         ``search="last"``, of the one the latest ``reset()`` ended (SB3 resets the env
         when ``learn`` spends its budget; see :meth:`SearchEnv.search_result`)."""
-        return [int(k) for k in self.search_result(search).topk]
+        return [int(k) for k in self._topk_keys(search)]

@@ -370,7 +370,7 @@ class SearchEnv(gym.Env):
         return SearchResult(
             n_queries=self._n_queries,
             n_unique_queries=len(self._seen),
-            topk=tuple(self._topk.keys()),
+            topk=self._topk_keys(),
             best=best,
             fronts={name: tuple(front.points()) for name, front in self._fronts.items()},
         )
@@ -393,6 +393,12 @@ class SearchEnv(gym.Env):
                 "has made a query); the running search is search='current'"
             )
         return self.last_search
+
+    def _topk_keys(self, search: str = "current") -> tuple[Hashable, ...]:
+        """The top-K state's keys, best first (the running search's read in place)."""
+        if search == "current":
+            return tuple(self._topk.keys())
+        return self.search_result(search).topk
 
     def _front_points(self, name: str, search: str = "current") -> list[dict[str, Any]]:
         """A Pareto front's points (key, value, cost, step) by increasing cost."""
