@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -156,14 +156,24 @@ def make_agent(
 
     entry = _entry(name)
     check_seed(seed)
-    keywords = agent_keywords(name)
-    unknown = sorted(set(overrides) - set(keywords or overrides))
-    if unknown:
-        raise ValueError(
-            f"{name} takes no keyword {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(keywords or ())}"
-        )
+    problem = unknown_overrides(name, overrides, agent_keywords(name))
+    if problem:
+        raise ValueError(problem)
     return entry.factory(env, seed=seed, verbose=verbose, **overrides)
+
+
+def unknown_overrides(
+    name: str, overrides: Mapping[str, Any], keywords: Sequence[str] | None
+) -> str | None:
+    """Which of ``overrides`` agent ``name`` does not take (its ``keywords``; None:
+    unknown, so none is refused), and the ones it does; None when all are taken."""
+    unknown = sorted(set(overrides) - set(keywords or overrides))
+    if not unknown:
+        return None
+    return (
+        f"{name} takes no keyword {', '.join(map(repr, unknown))}; "
+        f"allowed: {', '.join(keywords or ())}"
+    )
 
 
 def _load_builtin() -> None:

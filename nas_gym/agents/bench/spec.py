@@ -380,11 +380,8 @@ def _check_grid(
 
 def check_variant_kwargs(variant: Variant, keywords: Sequence[str] | None) -> None:
     """Reject an override the agent does not take, naming the keywords it does take."""
-    if keywords is None:
-        return
-    unknown = sorted(set(variant.kwargs) - set(keywords))
-    if unknown:
-        raise ValueError(
-            f"--variant {variant.label}: {variant.base_agent} takes no keyword "
-            f"{', '.join(map(repr, unknown))}; allowed: {', '.join(keywords)}"
-        )
+    from nas_gym.agents.registry import unknown_overrides
+
+    problem = unknown_overrides(variant.base_agent, variant.kwargs, keywords)
+    if problem:
+        raise ValueError(f"--variant {variant.label}: {problem}")
