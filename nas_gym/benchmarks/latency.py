@@ -174,8 +174,8 @@ def resolve_lut_path(
         if not path.is_file():
             # tables measured with other settings (--resolution, --threads, --batch-size)
             # are not the default one: point at them by path instead of re-measuring
-            others = sorted(str(p) for p in path.parent.glob(f"{lut}_*.yaml"))
-            hint = f"; or pass a table measured with other settings by path: {', '.join(others)}"
+            others = ", ".join(sorted(str(p) for p in path.parent.glob(f"{lut}_*.yaml")))
+            hint = f"; or pass a table measured with other settings by path: {others}"
             raise DataError(
                 f"no measured {lut} latency table at {path} ({lut!r} is the "
                 f"{space.RESOLUTION} px, 1-thread, batch-1 table): run `nas-gym latency "

@@ -65,7 +65,8 @@ def quiet_version_notice() -> None:
 
     The bench's default is ``NASBench201-v0`` (its matrix spaces are what CADAM and DDAS
     were written for; ``-v1``, also accepted, is the same search with flat spaces), so
-    the notice, printed once per worker, is noise here. Only that notice is filtered, and only in bench processes.
+    the notice, printed once per worker, is noise here. Only that notice is filtered,
+    and only in bench processes.
     """
     warnings.filterwarnings(
         "ignore",
